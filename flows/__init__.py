@@ -1,0 +1,1 @@
+"""Prefect flows, the command line and all file I/O for temakarta."""

@@ -1,0 +1,5 @@
+"""The one error type extraction raises."""
+
+
+class ExtractError(ValueError):
+    """A document cannot be read. The message names the file, where, what, and how to fix it."""

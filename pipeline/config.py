@@ -51,9 +51,16 @@ class ThemesConfig(_Strict):
     """Codebook assignment, then HDBSCAN for the rest."""
 
     codebook: str = "models/codebook.yaml"
-    threshold: float = Field(0.86, ge=-1.0, le=1.0)
+    # None: calibrate on the codebook's own examples (leave-one-out, see pipeline/themes.py);
+    # a number pins the cosine threshold instead.
+    threshold: float | None = Field(None, ge=-1.0, le=1.0)
+    # Share of held-out codebook examples allowed to fall below the calibrated threshold.
+    calibration_quantile: float = Field(0.10, ge=0.0, le=1.0)
+    # A theme's similarity is the mean of the top_k cosines to its prototypes.
+    top_k: int = Field(3, ge=1, le=16)
     margin: float = Field(0.0, ge=0.0, le=1.0)
-    heading_weight: float = Field(0.25, ge=0.0, le=1.0)
+    # Cosine bonus for a theme named by an enclosing heading (e5 cosines span roughly 0.7-0.95).
+    heading_weight: float = Field(0.03, ge=0.0, le=1.0)
     min_cluster_size: int = Field(5, ge=2)
     min_samples: int = Field(3, ge=1)
     top_terms: int = Field(5, ge=1, le=20)

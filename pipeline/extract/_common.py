@@ -1,0 +1,91 @@
+"""Helpers shared by the binary-format extractors: error messages, zip guards, text cleanup."""
+
+from __future__ import annotations
+
+import re
+import time
+import zipfile
+from io import BytesIO
+
+from pipeline.config import LimitsConfig
+from pipeline.extract._errors import ExtractError
+
+_SPACE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff\u00ad]")
+
+
+def error(name: str, where: str, what: str, fix: str) -> ExtractError:
+    """An ExtractError with the message '<name>: <where>: <what>; <fix>'."""
+    return ExtractError(f"{name}: {where}: {what}; {fix}")
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A one-line description of a library exception: its type and message."""
+    message = " ".join(str(exc).split())[:300]
+    kind = type(exc).__name__
+    return f"{kind}: {message}" if message else kind
+
+
+def clean(text: str) -> str:
+    """Collapse runs of spaces, drop control characters and soft hyphens, strip the ends."""
+    text = _CONTROL.sub("", text.replace("\r", "\n"))
+    return _SPACE.sub(" ", " ".join(text.split("\n"))).strip()
+
+
+def check_zip(name: str, data: bytes, limits: LimitsConfig, kind: str) -> None:
+    """Reject a corrupt Office zip package or one that would decompress past the limit.
+
+    Sums the declared uncompressed sizes from the central directory before any parser inflates
+    a byte, so a zip bomb is refused without being unpacked.
+    """
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        raise error(
+            name,
+            "file",
+            f"not a valid {kind} file (the zip package is corrupt or truncated: "
+            f"{describe_exception(exc)})",
+            f"open it in Office and save it again as {kind}, or remove it",
+        ) from exc
+    total = sum(info.file_size for info in infos)
+    if total > limits.max_decompressed_bytes:
+        raise error(
+            name,
+            "zip package",
+            f"unpacks to {total:,} bytes, over the limit of {limits.max_decompressed_bytes:,} "
+            "(possible zip bomb)",
+            "check where the file came from, or raise limits.max_decompressed_bytes "
+            "in models/config.yaml",
+        )
+    if len(infos) > 100_000:
+        raise error(
+            name,
+            "zip package",
+            f"holds {len(infos):,} entries, too many for a {kind} file",
+            "check where the file came from; save it again from Office",
+        )
+
+
+class Deadline:
+    """A cooperative time budget: extractors call `check` between pages or slides."""
+
+    def __init__(self, name: str, seconds: float) -> None:
+        self.name = name
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left, never below a small positive floor (for subprocess timeouts)."""
+        return max(0.5, self.end - time.monotonic())
+
+    def check(self, where: str) -> None:
+        """Raise ExtractError when the budget is spent."""
+        if time.monotonic() > self.end:
+            raise error(
+                self.name,
+                where,
+                f"extraction took longer than {self.seconds:g} seconds",
+                "split the file, or raise limits.timeout_seconds in models/config.yaml",
+            )

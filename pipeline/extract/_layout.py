@@ -1,0 +1,341 @@
+"""Positioned text lines (from a PDF text layer or OCR) → our `Block`s.
+
+The PDF and OCR readers only produce words with boxes; this module rebuilds the structure:
+headings from font size (or boldness), bullets and numbered items with nesting from their
+indentation, paragraphs from line spacing, and borderless tables from wide gaps between
+words whose x-positions line up with a header row's columns.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from pipeline.extract._common import clean
+from pipeline.records import Block, BlockKind, Location
+
+#: A bullet or number at the start of a line: •, -, –, *, 1., 1), a., a), iv. ...
+LIST_MARKER = re.compile(
+    r"^\s*(?:[•·\-–—*▪◦●○■□►▸➢✓]|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)])(?:\s+|$)"
+)
+#: A gap wider than this many font sizes between two words separates table columns.
+COLUMN_GAP = 1.5
+#: Vertical whitespace (in font sizes) above which consecutive lines are separate blocks.
+PARAGRAPH_GAP = 0.7
+#: Tolerance (points) when matching a cell's x-position to a column start.
+COLUMN_TOLERANCE = 8.0
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word with its box in PDF points (top grows downwards)."""
+
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    size: float
+    bold: bool
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """Words on one visual line, left to right."""
+
+    words: tuple[Word, ...]
+    paragraph: tuple[int, int] | None = None  # Tesseract's (block, paragraph), when known
+
+    @staticmethod
+    def from_words(words: Iterable[Word], paragraph: tuple[int, int] | None = None) -> TextLine:
+        """A line from its words, sorted left to right."""
+        return TextLine(tuple(sorted(words, key=lambda w: w.x0)), paragraph)
+
+    @property
+    def text(self) -> str:
+        """The line's text, single-spaced."""
+        return clean(" ".join(word.text for word in self.words))
+
+    @property
+    def x0(self) -> float:
+        """Left edge."""
+        return self.words[0].x0
+
+    @property
+    def top(self) -> float:
+        """Top edge."""
+        return min(word.top for word in self.words)
+
+    @property
+    def bottom(self) -> float:
+        """Bottom edge."""
+        return max(word.bottom for word in self.words)
+
+    @property
+    def size(self) -> float:
+        """Median font size (or OCR word height)."""
+        return float(statistics.median(word.size for word in self.words))
+
+    @property
+    def bold(self) -> bool:
+        """True when every word is set in a bold face."""
+        return all(word.bold for word in self.words)
+
+    def segments(self) -> list[tuple[float, str]]:
+        """Runs of words split at column-sized gaps: (x0, text) each."""
+        runs: list[list[Word]] = [[self.words[0]]]
+        for prev, word in zip(self.words, self.words[1:], strict=False):
+            if word.x0 - prev.x1 > COLUMN_GAP * max(prev.size, word.size, 1.0):
+                runs.append([word])
+            else:
+                runs[-1].append(word)
+        return [(run[0].x0, clean(" ".join(w.text for w in run))) for run in runs]
+
+
+@dataclass(frozen=True)
+class TableRows:
+    """A ruled table found by the PDF reader: rows of cell texts, with its top edge."""
+
+    top: float
+    rows: tuple[tuple[str, ...], ...]
+
+
+Element = TextLine | TableRows
+
+
+def group_lines(words: Sequence[Word]) -> list[TextLine]:
+    """Group words into lines by vertical overlap, top to bottom."""
+    lines: list[list[Word]] = []
+    for word in sorted(words, key=lambda w: (round(w.top, 1), w.x0)):
+        if lines:
+            last = lines[-1]
+            ref_top = min(w.top for w in last)
+            ref_bottom = max(w.bottom for w in last)
+            height = max(ref_bottom - ref_top, 1.0)
+            if abs(word.top - ref_top) <= 0.4 * height or (
+                word.top < ref_bottom - 0.5 * height and word.bottom > ref_top + 0.5 * height
+            ):
+                last.append(word)
+                continue
+        lines.append([word])
+    return [TextLine.from_words(line) for line in lines]
+
+
+@dataclass
+class SizeStats:
+    """Font-size statistics over a document, to tell headings from body text."""
+
+    body: float
+    heading_sizes: tuple[float, ...]  # distinct heading sizes, largest first
+    ratio: float
+
+    @staticmethod
+    def of(lines: Iterable[TextLine], ratio: float) -> SizeStats:
+        """Body size = the size carrying most characters; larger sizes are heading levels."""
+        weights: Counter[float] = Counter()
+        all_lines = list(lines)
+        for line in all_lines:
+            weights[round(line.size * 2) / 2] += len(line.text)
+        if not weights:
+            return SizeStats(10.0, (), ratio)
+        body = weights.most_common(1)[0][0]
+        sizes = sorted(
+            {
+                round(line.size)
+                for line in all_lines
+                if line.size >= body * ratio and not LIST_MARKER.match(line.text)
+            },
+            reverse=True,
+        )
+        return SizeStats(body, tuple(float(size) for size in sizes[:5]), ratio)
+
+    def heading_level(self, line: TextLine) -> int | None:
+        """The heading level of a line, or None for body text."""
+        text = line.text
+        if len(text) > 150 or LIST_MARKER.match(text):
+            return None
+        if line.size >= self.body * self.ratio and self.heading_sizes:
+            size = round(line.size)
+            for index, heading_size in enumerate(self.heading_sizes):
+                if size >= heading_size:
+                    return index + 1
+            return len(self.heading_sizes)
+        if line.bold and len(text) <= 80 and not text.endswith((".", ":", ",")):
+            return min(len(self.heading_sizes) + 1, 6)
+        return None
+
+
+@dataclass
+class _Pending:
+    """A block being assembled from one or more lines."""
+
+    kind: BlockKind
+    parts: list[str]
+    line: int
+    level: int = 0
+    first: TextLine | None = None
+    last: TextLine | None = None
+    n_lines: int = 1
+    text_x0: float = 0.0  # where a list item's text starts (continuation lines align there)
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _strip_marker(text: str) -> str:
+    match = LIST_MARKER.match(text)
+    return clean(text[match.end() :]) if match else text
+
+
+def _gap(upper: TextLine, lower: TextLine) -> float:
+    return (lower.top - upper.bottom) / max(min(upper.size, lower.size), 1.0)
+
+
+def _new_paragraph(prev: TextLine | None, line: TextLine) -> bool:
+    """True when `line` starts a new block rather than continuing the one above."""
+    if prev is None:
+        return True
+    if prev.paragraph is not None and line.paragraph is not None:
+        return prev.paragraph != line.paragraph
+    return _gap(prev, line) > PARAGRAPH_GAP or abs(prev.size - line.size) > 1.0
+
+
+def page_blocks(
+    elements: Sequence[Element], page: int, stats: SizeStats, ocr: bool
+) -> list[Block]:
+    """Map one page's lines and ruled tables (sorted top to bottom) to blocks."""
+    blocks: list[Block] = []
+    pending: _Pending | None = None
+    # The open borderless table: column x-starts and its last row's line.
+    columns: list[float] = []
+    table_last: TextLine | None = None
+    list_levels: list[float] = []  # x-positions of list markers in the current list run
+
+    def flush() -> None:
+        nonlocal pending
+        if pending is not None:
+            text = clean(" ".join(pending.parts))
+            if text:
+                cells: tuple[str, ...] = (text,) if pending.kind is BlockKind.TABLE_ROW else ()
+                blocks.append(
+                    Block(pending.kind, text, Location(pending.line, page), pending.level,
+                          cells, ocr)
+                )
+        pending = None
+
+    def add_row(cells: Sequence[str], line_no: int) -> None:
+        cells = tuple(clean(cell) for cell in cells)
+        if any(cells):
+            text = " | ".join(cell for cell in cells if cell)
+            blocks.append(Block(BlockKind.TABLE_ROW, text, Location(line_no, page), 0,
+                                tuple(cells), ocr))
+
+    def column_of(x0: float) -> int | None:
+        for index in range(len(columns) - 1, -1, -1):
+            if x0 >= columns[index] - COLUMN_TOLERANCE:
+                return index if abs(x0 - columns[index]) <= COLUMN_TOLERANCE * 3 else None
+        return None
+
+    prev: TextLine | None = None
+    line_no = 0  # ordinal of the line (or table row) on the page
+    for element in elements:
+        line_no += 1
+        if isinstance(element, TableRows):
+            flush()
+            columns, table_last, list_levels, prev = [], None, [], None
+            for offset, row in enumerate(element.rows):
+                add_row(row, line_no + offset)
+            line_no += max(len(element.rows) - 1, 0)
+            continue
+        line = element
+        text = line.text
+        if not text:
+            continue
+        segments = line.segments()
+        # A row of the open borderless table?
+        if table_last is not None and _gap(table_last, line) <= 1.2:
+            placed = [(column_of(x0), cell) for x0, cell in segments]
+            if all(index is not None for index, _ in placed) and not LIST_MARKER.match(text):
+                cells = [""] * len(columns)
+                for index, cell in placed:
+                    assert index is not None
+                    cells[index] = clean(f"{cells[index]} {cell}")
+                add_row(cells, line_no)
+                table_last = prev = line
+                continue
+        table_last = None
+        if len(segments) >= 2 and not LIST_MARKER.match(text):
+            # A new borderless table; a single short line right above it is its title row.
+            if (
+                pending is not None
+                and pending.kind is BlockKind.PARAGRAPH
+                and pending.n_lines == 1
+                and pending.last is not None
+                and _gap(pending.last, line) <= 1.2
+                and len(pending.parts[0]) <= 80
+            ):
+                pending.kind = BlockKind.TABLE_ROW
+            flush()
+            columns = [x0 for x0, _ in segments]
+            add_row([cell for _, cell in segments], line_no)
+            table_last = prev = line
+            list_levels = []
+            continue
+        level = stats.heading_level(line)
+        marker = LIST_MARKER.match(text)
+        if level is not None:
+            if (
+                pending is not None
+                and pending.kind is BlockKind.HEADING
+                and pending.level == level
+                and pending.last is not None
+                and _gap(pending.last, line) <= PARAGRAPH_GAP
+            ):
+                pending.parts.append(text)
+                pending.last = line
+            else:
+                flush()
+                pending = _Pending(BlockKind.HEADING, [text], line_no, level, line, line)
+            list_levels = []
+        elif marker:
+            flush()
+            x0 = line.x0
+            if not list_levels or (prev is not None and _new_paragraph(prev, line)
+                                   and _gap(prev, line) > 2.5):
+                list_levels = [x0]
+            depth = next(
+                (i for i, lx in enumerate(list_levels) if abs(lx - x0) <= 4.0), None
+            )
+            if depth is None:
+                depth = sum(1 for lx in list_levels if lx < x0)
+                list_levels = [lx for lx in list_levels if lx < x0] + [x0]
+            marker_end = len(marker.group(0))
+            text_x0 = line.words[min(1, len(line.words) - 1)].x0 if marker_end else x0
+            pending = _Pending(BlockKind.LIST_ITEM, [_strip_marker(text)], line_no, depth,
+                               line, line, text_x0=text_x0)
+        elif (
+            pending is not None
+            and pending.kind is BlockKind.LIST_ITEM
+            and pending.last is not None
+            and _gap(pending.last, line) <= PARAGRAPH_GAP
+            and line.x0 >= pending.text_x0 - 3.0
+        ):
+            pending.parts.append(text)
+            pending.last = line
+            pending.n_lines += 1
+        elif (
+            pending is not None
+            and pending.kind is BlockKind.PARAGRAPH
+            and not _new_paragraph(pending.last, line)
+        ):
+            pending.parts.append(text)
+            pending.last = line
+            pending.n_lines += 1
+        else:
+            flush()
+            list_levels = []
+            pending = _Pending(BlockKind.PARAGRAPH, [text], line_no, 0, line, line)
+        prev = line
+    flush()
+    return blocks

@@ -1,0 +1,235 @@
+"""Regions: give every statement one of the six sjukvårdsregioner, or Nationell.
+
+Public entry point: `attribute_regions(document, statements, gazetteer, metadata)`;
+`parse_gazetteer` reads the gazetteer file's text (`models/gazetteer.yaml`).
+
+Order of evidence for a statement (the first that speaks wins):
+1. the corpus `metadata.csv` row for the document (an analyst's word overrides detection);
+2. the nearest enclosing heading that names a region or national scope;
+3. the last such heading earlier in the document (slide decks continue a region's section on
+   slides whose titles do not repeat the region: "Syfte och organisering");
+4. the document's title lines;
+5. the region the document's text names most (at least 60 % of its region mentions);
+6. Nationell.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import yaml
+
+from pipeline.records import (
+    BlockKind,
+    Document,
+    DocumentInfo,
+    Location,
+    Region,
+    Statement,
+)
+
+_MONTHS = {
+    "januari": 1, "februari": 2, "mars": 3, "april": 4, "maj": 5, "juni": 6, "juli": 7,
+    "augusti": 8, "september": 9, "oktober": 10, "november": 11, "december": 12,
+}  # fmt: skip
+_SV_DATE = re.compile(r"\b(\d{1,2})\s+(" + "|".join(_MONTHS) + r")\s+(\d{4})\b", re.IGNORECASE)
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_MAJORITY = 0.6
+_DATE_SEARCH_BLOCKS = 25
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    """Compiled region patterns: (region, pattern) pairs and national-scope patterns."""
+
+    regions: tuple[tuple[Region, re.Pattern[str]], ...]
+    national: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class DocumentMetadata:
+    """One row of a corpus `metadata.csv`: analyst-given facts that override detection."""
+
+    region: Region | None = None
+    date: str = ""
+    meeting: str = ""
+
+
+class GazetteerError(ValueError):
+    """The gazetteer file is malformed."""
+
+
+def parse_gazetteer(text: str, source: str) -> Gazetteer:
+    """Compile the gazetteer YAML (see models/gazetteer.yaml for the shape)."""
+    try:
+        raw: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise GazetteerError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("regions"), dict):
+        raise GazetteerError(f"{source}: expected a mapping with 'regions' and 'national'")
+    known = {region.value: region for region in Region if region is not Region.NATIONELL}
+    pairs: list[tuple[Region, re.Pattern[str]]] = []
+    for name, groups in raw["regions"].items():
+        if name not in known:
+            raise GazetteerError(
+                f"{source}: regions: unknown region {name!r}; expected one of {', '.join(known)}"
+            )
+        if not isinstance(groups, dict):
+            raise GazetteerError(f"{source}: regions: {name}: expected names/counties/cities lists")
+        for group, patterns in groups.items():
+            for pattern in patterns or []:
+                pairs.append((known[name], _compile(pattern, f"{source}: {name}: {group}")))
+    national = tuple(
+        _compile(p, f"{source}: national") for p in raw.get("national") or []
+    )
+    return Gazetteer(regions=tuple(pairs), national=national)
+
+
+def _compile(pattern: str, where: str) -> re.Pattern[str]:
+    start = r"\b" if pattern[:1].isalnum() else ""
+    end = r"\b" if pattern[-1:].isalnum() or pattern.endswith("*") else ""
+    try:
+        return re.compile(f"{start}(?:{pattern}){end}", re.IGNORECASE)
+    except re.error as exc:
+        raise GazetteerError(f"{where}: bad pattern {pattern!r}: {exc}") from exc
+
+
+def attribute_regions(
+    document: Document,
+    statements: Sequence[Statement],
+    gazetteer: Gazetteer,
+    metadata: DocumentMetadata | None = None,
+) -> tuple[tuple[Statement, ...], DocumentInfo]:
+    """Statements with `region`/`region_source` set, and the document's own facts."""
+    titles = [b.text for b in _title_blocks(document)]
+    doc_region, doc_source = _document_region(document, titles, gazetteer, metadata)
+    date = (metadata.date if metadata and metadata.date else "") or _document_date(document)
+    info = DocumentInfo(
+        name=document.name,
+        sha256=document.sha256,
+        format=document.format,
+        encoding=document.encoding,
+        region=doc_region,
+        region_source=doc_source,
+        date=date,
+        meeting=metadata.meeting if metadata else "",
+    )
+    if metadata and metadata.region:
+        return tuple(replace(s, region=metadata.region, region_source="metadata") for s in statements), info
+
+    carried = _carried_cues(document, gazetteer)
+    out: list[Statement] = []
+    for statement in statements:
+        region, source = doc_region, doc_source
+        for heading in reversed(statement.heading_path):
+            cue = _cue(heading, gazetteer)
+            if cue is not None:
+                region, source = cue, f"heading: {heading}"
+                break
+        else:
+            section = carried.get(statement.location)
+            if section is not None:
+                region, source = section[0], f"section: {section[1]}"
+        out.append(replace(statement, region=region, region_source=source))
+    return tuple(out), info
+
+
+def _cue(text: str, gazetteer: Gazetteer) -> Region | None:
+    """The region a heading names, Nationell for national/cross-region scope, else None."""
+    if any(p.search(text) for p in gazetteer.national):
+        return Region.NATIONELL
+    named = {region for region, pattern in gazetteer.regions if pattern.search(text)}
+    if len(named) == 1:
+        return named.pop()
+    return Region.NATIONELL if named else None
+
+
+def _title_blocks(document: Document) -> list[Any]:
+    """The document's title lines: its leading level-1 headings."""
+    titles = []
+    for block in document.blocks:
+        if block.kind is BlockKind.HEADING and block.level <= 1:
+            titles.append(block)
+        elif block.kind is not BlockKind.BREAK:
+            break
+    return titles
+
+
+def _carried_cues(document: Document, gazetteer: Gazetteer) -> dict[Location, tuple[Region, str]]:
+    """For each block location: the last region-naming heading before it (titles excluded)."""
+    current: tuple[Region, str] | None = None
+    carried: dict[Location, tuple[Region, str]] = {}
+    for block in document.blocks:
+        if block.kind is BlockKind.HEADING and block.level > 1:
+            cue = _cue(block.text, gazetteer)
+            if cue is not None:
+                current = (cue, block.text)
+        elif current is not None:
+            carried[block.location] = current
+    return carried
+
+
+def _document_region(
+    document: Document,
+    titles: Iterable[str],
+    gazetteer: Gazetteer,
+    metadata: DocumentMetadata | None,
+) -> tuple[Region, str]:
+    if metadata and metadata.region:
+        return metadata.region, "metadata"
+    for title in titles:
+        cue = _cue(title, gazetteer)
+        if cue is not None:
+            return cue, f"title: {title}"
+    mentions: Counter[Region] = Counter()
+    for block in document.blocks:
+        text = " ".join(block.cells) if block.cells else block.text
+        for region, pattern in gazetteer.regions:
+            mentions[region] += len(pattern.findall(text))
+    total = sum(mentions.values())
+    if total:
+        region, count = mentions.most_common(1)[0]
+        if count / total >= _MAJORITY:
+            return region, f"mentions: {count} of {total}"
+    return Region.NATIONELL, "default"
+
+
+def _document_date(document: Document) -> str:
+    """ISO date from the title lines or, failing that, the first blocks of the document."""
+    candidates = [*_title_blocks(document), *document.blocks[:_DATE_SEARCH_BLOCKS]]
+    for block in candidates:
+        iso = _ISO_DATE.search(block.text)
+        if iso:
+            return iso.group(0)
+        sv = _SV_DATE.search(block.text)
+        if sv:
+            day, month, year = int(sv.group(1)), _MONTHS[sv.group(2).lower()], int(sv.group(3))
+            return f"{year:04d}-{month:02d}-{day:02d}"
+    return ""
+
+
+def parse_metadata_rows(rows: Iterable[Mapping[str, str]], source: str) -> dict[str, DocumentMetadata]:
+    """`metadata.csv` rows (document, region, date, meeting) → metadata by document name."""
+    by_name = {region.value.lower(): region for region in Region}
+    out: dict[str, DocumentMetadata] = {}
+    for number, row in enumerate(rows, start=2):
+        name = (row.get("document") or "").strip()
+        if not name:
+            raise ValueError(f"{source}: line {number}: empty 'document'; give the file name")
+        region_text = (row.get("region") or "").strip()
+        region = by_name.get(region_text.lower()) if region_text else None
+        if region_text and region is None:
+            raise ValueError(
+                f"{source}: line {number}: unknown region {region_text!r}; "
+                f"expected one of {', '.join(r.value for r in Region)}"
+            )
+        out[name] = DocumentMetadata(
+            region=region,
+            date=(row.get("date") or "").strip(),
+            meeting=(row.get("meeting") or "").strip(),
+        )
+    return out

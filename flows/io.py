@@ -11,6 +11,7 @@ import platform
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -39,6 +40,29 @@ OUTPUT_FILES = {
     "polarity": "theme_region_polarity.csv",
     "documents": "documents.csv",
 }
+
+
+@dataclass(frozen=True)
+class ProjectData:
+    """Everything a run reads besides the documents, loaded once so every stage sees the same."""
+
+    config: Config
+    gazetteer: Gazetteer
+    codebook: Codebook
+    abbreviations: frozenset[str]
+    stopwords: frozenset[str]
+    metadata: Mapping[str, DocumentMetadata]
+
+
+def load_project_data(config: Config, corpus_dir: Path) -> ProjectData:
+    return ProjectData(
+        config=config,
+        gazetteer=load_gazetteer(config),
+        codebook=load_codebook(config),
+        abbreviations=load_abbreviations(config),
+        stopwords=load_stopwords(config),
+        metadata=load_metadata(corpus_dir),
+    )
 
 
 def load_config(path: Path | None = None) -> Config:

@@ -61,20 +61,17 @@ def extract_task(path: Path, corpus_dir: Path, config: Config) -> Document | Doc
 
 @task(name="segment-and-regions", cache_policy=NO_CACHE)
 def segment_task(
-    documents: Sequence[Document], corpus_dir: Path, config: Config
+    documents: Sequence[Document], data: io.ProjectData
 ) -> tuple[list[Statement], list[DocumentInfo], list[DocumentError]]:
     """Statements with regions for every document; a failing document becomes an error row."""
-    abbreviations = io.load_abbreviations(config)
-    gazetteer = io.load_gazetteer(config)
-    metadata = io.load_metadata(corpus_dir)
     statements: list[Statement] = []
     infos: list[DocumentInfo] = []
     errors: list[DocumentError] = []
     for document in documents:
         try:
-            found = segment_document(document, config.segment, abbreviations)
+            found = segment_document(document, data.config.segment, data.abbreviations)
             with_regions, info = attribute_regions(
-                document, found, gazetteer, metadata.get(document.name)
+                document, found, data.gazetteer, data.metadata.get(document.name)
             )
         except Exception as exc:  # noqa: BLE001 - report and go on with the rest
             errors.append(
@@ -93,26 +90,20 @@ def segment_task(
 
 
 @task(name="embed", cache_policy=NO_CACHE)
-def embed_task(statements: Sequence[Statement], config: Config, cache_dir: Path) -> Any:
+def embed_task(statements: Sequence[Statement], data: io.ProjectData, cache_dir: Path) -> Any:
     """(n, dim) float32 statement vectors and the codebook's, through the embedding cache."""
-    embedder = _embedder(config)
-    codebook = io.load_codebook(config)
+    embedder = _embedder(data.config)
     vectors = encode_cached([s.text for s in statements], embedder, cache_dir)
-    codebook_vectors = encode_cached(list(codebook.texts), embedder, cache_dir)
+    codebook_vectors = encode_cached(list(data.codebook.texts), embedder, cache_dir)
     return vectors, codebook_vectors
 
 
 @task(name="themes", cache_policy=NO_CACHE)
 def themes_task(
-    statements: Sequence[Statement], vectors: Any, codebook_vectors: Any, config: Config
+    statements: Sequence[Statement], vectors: Any, codebook_vectors: Any, data: io.ProjectData
 ) -> ThemeResult:
     return assign_themes(
-        statements,
-        vectors,
-        io.load_codebook(config),
-        codebook_vectors,
-        config.themes,
-        io.load_stopwords(config),
+        statements, vectors, data.codebook, codebook_vectors, data.config.themes, data.stopwords
     )
 
 
@@ -145,6 +136,7 @@ def theme_map(
     """Turn the documents in `corpus_dir` into theme-by-region CSVs under `output_dir/<run-id>/`."""
     timings: dict[str, float] = {}
     files = io.corpus_files(corpus_dir)
+    data = io.load_project_data(config, corpus_dir)
     with _timed(timings, "extract"):
         extracted = extract_task.with_options(timeout_seconds=config.limits.timeout_seconds).map(
             files, corpus_dir=unmapped(corpus_dir), config=unmapped(config)
@@ -153,12 +145,12 @@ def theme_map(
     documents = [o for o in outcomes if isinstance(o, Document)]
     errors = [o for o in outcomes if isinstance(o, DocumentError)]
     with _timed(timings, "segment"):
-        statements, infos, segment_errors = segment_task(documents, corpus_dir, config)
+        statements, infos, segment_errors = segment_task(documents, data)
     errors.extend(segment_errors)
     with _timed(timings, "embed"):
-        vectors, codebook_vectors = embed_task(statements, config, cache_dir or DEFAULT_CACHE_DIR)
+        vectors, codebook_vectors = embed_task(statements, data, cache_dir or DEFAULT_CACHE_DIR)
     with _timed(timings, "themes"):
-        result = themes_task(statements, vectors, codebook_vectors, config)
+        result = themes_task(statements, vectors, codebook_vectors, data)
     with _timed(timings, "matrix"):
         tables = build_tables(statements, result, infos)
     run_id = io.new_run_id({p.name: io.sha256_file(p) for p in files}, config)

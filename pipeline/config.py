@@ -57,7 +57,7 @@ class ThemesConfig(_Strict):
     # Share of held-out codebook examples allowed to fall below the calibrated threshold.
     calibration_quantile: float = Field(0.10, ge=0.0, le=1.0)
     # A theme's similarity is the mean of the top_k cosines to its prototypes.
-    top_k: int = Field(3, ge=1, le=16)
+    top_k: int = Field(1, ge=1, le=16)
     margin: float = Field(0.0, ge=0.0, le=1.0)
     # Cosine bonus for a theme named by an enclosing heading (e5 cosines span roughly 0.7-0.95).
     heading_weight: float = Field(0.03, ge=0.0, le=1.0)

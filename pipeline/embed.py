@@ -47,8 +47,9 @@ def model_content_hash(path: str | os.PathLike[str]) -> str:
     """
     root = Path(path)
     if not root.is_dir():
-        raise ModelDirError(f"{root}: model directory not found; build it with "
-                            "'python -m flows.build_model'")
+        raise ModelDirError(
+            f"{root}: model directory not found; build it with 'python -m flows.build_model'"
+        )
     h = hashlib.sha256()
     files = sorted(
         (p for p in root.rglob("*") if p.is_file() and p.name != HASH_FILE),
@@ -66,7 +67,8 @@ def model_content_hash(path: str | os.PathLike[str]) -> str:
 
 def _l2_normalize(x: npt.NDArray[np.float64]) -> Vectors:
     norms = np.sqrt(np.maximum((x * x).sum(axis=1, keepdims=True), 1e-24))
-    return (x / norms).astype(np.float32)
+    out: Vectors = (x / norms).astype(np.float32)
+    return out
 
 
 def window_spans(n_content: int, max_tokens: int) -> list[tuple[int, int]]:
@@ -129,7 +131,7 @@ class SentenceTransformerEmbedder:
         self._tok.no_padding()
         vocab = self._tok.get_vocab()
         self._bos, self._eos, self._pad = vocab["<s>"], vocab["</s>"], vocab["<pad>"]
-        self._dim = int(self._model.get_embedding_dimension())
+        self._dim = int(self._model.get_embedding_dimension() or 384)
 
     @property
     def name(self) -> str:

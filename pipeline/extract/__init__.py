@@ -11,7 +11,13 @@ from collections.abc import Callable
 from pathlib import PurePath
 
 from pipeline.config import LimitsConfig
+from pipeline.extract._common import describe_exception
+from pipeline.extract._docx import extract_docx
 from pipeline.extract._errors import ExtractError
+from pipeline.extract._html import extract_html
+from pipeline.extract._language import check_swedish
+from pipeline.extract._pdf import extract_pdf
+from pipeline.extract._pptx import extract_pptx
 from pipeline.extract._text import extract_markdown, extract_text
 from pipeline.records import Block, Document
 
@@ -22,6 +28,11 @@ _Extractor = Callable[[str, bytes, LimitsConfig], tuple[str, str, tuple[Block, .
 _EXTRACTORS: dict[str, _Extractor] = {
     ".txt": extract_text,
     ".md": extract_markdown,
+    ".pdf": extract_pdf,
+    ".docx": extract_docx,
+    ".pptx": extract_pptx,
+    ".html": extract_html,
+    ".htm": extract_html,
 }
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(sorted(_EXTRACTORS))
@@ -32,14 +43,15 @@ __all__ = ["SUPPORTED_SUFFIXES", "ExtractError", "extract_document"]
 def extract_document(name: str, data: bytes, limits: LimitsConfig) -> Document:
     """Extract one file's content; `name` is its path relative to the corpus folder.
 
-    Raises ExtractError (message: '<name>: <where>: <what>; <how to fix>') for unreadable input.
+    Raises ExtractError (message: '<name>: <where>: <what>; <how to fix>') for unreadable input,
+    for a document that is not Swedish, and for any parser failure: no other exception escapes.
     """
     suffix = PurePath(name).suffix.lower()
     extractor = _EXTRACTORS.get(suffix)
     if extractor is None:
         raise ExtractError(
             f"{name}: unsupported file type {suffix or '(no extension)'!r}; "
-            f"expected one of {', '.join(SUPPORTED_SUFFIXES)}"
+            f"expected one of {', '.join(SUPPORTED_SUFFIXES)} — convert it or remove it"
         )
     if len(data) > limits.max_file_bytes:
         raise ExtractError(
@@ -48,7 +60,25 @@ def extract_document(name: str, data: bytes, limits: LimitsConfig) -> Document:
         )
     if not data.strip():
         raise ExtractError(f"{name}: file is empty; remove it or export its content again")
-    fmt, encoding, blocks = extractor(name, data, limits)
+    try:
+        fmt, encoding, blocks = extractor(name, data, limits)
+    except ExtractError:
+        raise
+    except (MemoryError, RecursionError) as exc:
+        raise ExtractError(
+            f"{name}: file: too large or too deeply nested to read ({describe_exception(exc)}); "
+            "split the file or export it again"
+        ) from exc
+    except Exception as exc:  # any parser bug or oddity: report it, never sink the run
+        raise ExtractError(
+            f"{name}: file: the {suffix} reader failed ({describe_exception(exc)}); "
+            "export the file again from its original program, or remove it"
+        ) from exc
+    if not any(block.text.strip() for block in blocks):
+        raise ExtractError(
+            f"{name}: file: no text found; check that the file has content, or remove it"
+        )
+    check_swedish(name, (block.text for block in blocks))
     return Document(
         name=name,
         sha256=hashlib.sha256(data).hexdigest(),

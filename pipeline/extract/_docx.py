@@ -42,9 +42,7 @@ def extract_docx(
         document = docx.Document(io.BytesIO(data))
         body = document.element.body
     except Exception as exc:  # python-docx/lxml raise KeyError, XMLSyntaxError, ValueError...
-        raise error(
-            name, "file", f"not a readable DOCX ({describe_exception(exc)})", _FIX
-        ) from exc
+        raise error(name, "file", f"not a readable DOCX ({describe_exception(exc)})", _FIX) from exc
     try:
         blocks = tuple(_body_blocks(document, body))
     except ExtractError:
@@ -82,7 +80,6 @@ def _body_blocks(document: Any, body: Any) -> Iterator[Block]:
             continue
         table = Table(child, document)
         for tr in child.findall(f"{_W}tr"):
-            line += 1
             cells: list[str] = []
             for tc in tr.findall(f"{_W}tc"):
                 tc_pr = tc.find(f"{_W}tcPr")
@@ -92,13 +89,13 @@ def _body_blocks(document: Any, body: Any) -> Iterator[Block]:
                     continue
                 cells.append(clean(_Cell(tc, table).text))
             if not any(cells):
-                continue
+                continue  # no number for an empty row: the table's rows stay contiguous
+            line += 1
             filled = [cell for cell in cells if cell]
             if len(filled) == 1 and len(tr.findall(f"{_W}tc")) == 1:
                 cells = filled
-            yield Block(
-                BlockKind.TABLE_ROW, " | ".join(filled), Location(line), cells=tuple(cells)
-            )
+            yield Block(BlockKind.TABLE_ROW, " | ".join(filled), Location(line), cells=tuple(cells))
+        line += 1  # a gap in the numbering keeps adjacent tables apart
 
 
 def _style_chain(paragraph: Any) -> list[Any]:
@@ -164,13 +161,13 @@ def _paragraph_block(document: Any, paragraph: Any, line: int) -> Block | None:
     outline = _outline_level(chain, paragraph)
     if outline is not None:
         return Block(BlockKind.HEADING, text, location, level=outline)
+    own = _num_level(paragraph, [])
+    if own is not None:
+        return Block(BlockKind.LIST_ITEM, text, location, level=max(0, min(own, 8)))
+    listed = _LIST_STYLE.match(names[0]) if names else None
+    if listed and not re.search(r"continue|paragraph", names[0], re.IGNORECASE):
+        return Block(BlockKind.LIST_ITEM, text, location, level=int(listed.group(1) or 1) - 1)
     level = _num_level(paragraph, chain)
     if level is not None:
         return Block(BlockKind.LIST_ITEM, text, location, level=max(0, min(level, 8)))
-    for style_name in names[:1]:
-        listed = _LIST_STYLE.match(style_name)
-        if listed and "continue" not in style_name.lower() and "paragraph" not in style_name.lower():
-            return Block(
-                BlockKind.LIST_ITEM, text, location, level=int(listed.group(1) or 1) - 1
-            )
     return Block(BlockKind.PARAGRAPH, text, location)

@@ -19,12 +19,14 @@ from pipeline.records import Block, BlockKind, Location
 
 #: A bullet or number at the start of a line: •, -, –, *, 1., 1), a., a), iv. ...
 LIST_MARKER = re.compile(
-    r"^\s*(?:[•·\-–—*▪◦●○■□►▸➢✓]|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)])(?:\s+|$)"
+    r"^\s*(?:[•·\-–—*▪◦●○■□►▸➢✓«»\uf0a7\uf0b7]|\(cid:\d+\)|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)])(?:\s+|$)"
 )
 #: A gap wider than this many font sizes between two words separates table columns.
 COLUMN_GAP = 1.5
 #: Vertical whitespace (in font sizes) above which consecutive lines are separate blocks.
 PARAGRAPH_GAP = 0.7
+#: A heading continues on the next line only when the lines are this close (wrapped title).
+HEADING_WRAP_GAP = 0.45
 #: Tolerance (points) when matching a cell's x-position to a column start.
 COLUMN_TOLERANCE = 8.0
 
@@ -197,13 +199,12 @@ def _new_paragraph(prev: TextLine | None, line: TextLine) -> bool:
     if prev is None:
         return True
     if prev.paragraph is not None and line.paragraph is not None:
-        return prev.paragraph != line.paragraph
+        if prev.paragraph != line.paragraph:
+            return True
     return _gap(prev, line) > PARAGRAPH_GAP or abs(prev.size - line.size) > 1.0
 
 
-def page_blocks(
-    elements: Sequence[Element], page: int, stats: SizeStats, ocr: bool
-) -> list[Block]:
+def page_blocks(elements: Sequence[Element], page: int, stats: SizeStats, ocr: bool) -> list[Block]:
     """Map one page's lines and ruled tables (sorted top to bottom) to blocks."""
     blocks: list[Block] = []
     pending: _Pending | None = None
@@ -219,8 +220,9 @@ def page_blocks(
             if text:
                 cells: tuple[str, ...] = (text,) if pending.kind is BlockKind.TABLE_ROW else ()
                 blocks.append(
-                    Block(pending.kind, text, Location(pending.line, page), pending.level,
-                          cells, ocr)
+                    Block(
+                        pending.kind, text, Location(pending.line, page), pending.level, cells, ocr
+                    )
                 )
         pending = None
 
@@ -228,8 +230,9 @@ def page_blocks(
         cells = tuple(clean(cell) for cell in cells)
         if any(cells):
             text = " | ".join(cell for cell in cells if cell)
-            blocks.append(Block(BlockKind.TABLE_ROW, text, Location(line_no, page), 0,
-                                tuple(cells), ocr))
+            blocks.append(
+                Block(BlockKind.TABLE_ROW, text, Location(line_no, page), 0, tuple(cells), ocr)
+            )
 
     def column_of(x0: float) -> int | None:
         for index in range(len(columns) - 1, -1, -1):
@@ -246,7 +249,7 @@ def page_blocks(
             columns, table_last, list_levels, prev = [], None, [], None
             for offset, row in enumerate(element.rows):
                 add_row(row, line_no + offset)
-            line_no += max(len(element.rows) - 1, 0)
+            line_no += len(element.rows)  # and one more: adjacent tables stay apart
             continue
         line = element
         text = line.text
@@ -290,7 +293,7 @@ def page_blocks(
                 and pending.kind is BlockKind.HEADING
                 and pending.level == level
                 and pending.last is not None
-                and _gap(pending.last, line) <= PARAGRAPH_GAP
+                and _gap(pending.last, line) <= HEADING_WRAP_GAP
             ):
                 pending.parts.append(text)
                 pending.last = line
@@ -301,30 +304,32 @@ def page_blocks(
         elif marker:
             flush()
             x0 = line.x0
-            if not list_levels or (prev is not None and _new_paragraph(prev, line)
-                                   and _gap(prev, line) > 2.5):
+            if not list_levels or (
+                prev is not None and _new_paragraph(prev, line) and _gap(prev, line) > 2.5
+            ):
                 list_levels = [x0]
-            depth = next(
-                (i for i, lx in enumerate(list_levels) if abs(lx - x0) <= 4.0), None
-            )
+            depth = next((i for i, lx in enumerate(list_levels) if abs(lx - x0) <= 4.0), None)
             if depth is None:
                 depth = sum(1 for lx in list_levels if lx < x0)
                 list_levels = [lx for lx in list_levels if lx < x0] + [x0]
             marker_end = len(marker.group(0))
             text_x0 = line.words[min(1, len(line.words) - 1)].x0 if marker_end else x0
-            pending = _Pending(BlockKind.LIST_ITEM, [_strip_marker(text)], line_no, depth,
-                               line, line, text_x0=text_x0)
+            pending = _Pending(
+                BlockKind.LIST_ITEM,
+                [_strip_marker(text)],
+                line_no,
+                depth,
+                line,
+                line,
+                text_x0=text_x0,
+            )
         elif (
             pending is not None
             and pending.kind is BlockKind.LIST_ITEM
             and pending.last is not None
             and _gap(pending.last, line) <= PARAGRAPH_GAP
             and line.x0 >= pending.text_x0 - 3.0
-        ):
-            pending.parts.append(text)
-            pending.last = line
-            pending.n_lines += 1
-        elif (
+        ) or (
             pending is not None
             and pending.kind is BlockKind.PARAGRAPH
             and not _new_paragraph(pending.last, line)

@@ -23,7 +23,9 @@ MAX_PIXELS = 40_000_000
 #: Words Tesseract is less sure of than this (0-100) are dropped as noise.
 MIN_CONFIDENCE = 30.0
 
-INSTALL_HINT = "install Tesseract with Swedish data: apt-get install tesseract-ocr tesseract-ocr-swe"
+INSTALL_HINT = (
+    "install Tesseract with Swedish data: apt-get install tesseract-ocr tesseract-ocr-swe"
+)
 
 
 @lru_cache(maxsize=1)
@@ -48,12 +50,15 @@ def require_tesseract(name: str, where: str) -> str:
     exe = shutil.which("tesseract")
     if langs is None or exe is None:
         raise error(
-            name, where, "page has no text layer and needs OCR, but tesseract is not installed",
+            name,
+            where,
+            "page has no text layer and needs OCR, but tesseract is not installed",
             INSTALL_HINT,
         )
     if "swe" not in langs:
         raise error(
-            name, where,
+            name,
+            where,
             "page has no text layer and needs OCR, but tesseract has no Swedish data (swe)",
             INSTALL_HINT,
         )
@@ -91,7 +96,9 @@ def run_tesseract(name: str, where: str, png: bytes, deadline: Deadline) -> str:
         )
     except subprocess.TimeoutExpired as exc:
         raise error(
-            name, where, f"OCR took longer than {deadline.seconds:g} seconds",
+            name,
+            where,
+            f"OCR took longer than {deadline.seconds:g} seconds",
             "split the file, or raise limits.timeout_seconds in models/config.yaml",
         ) from exc
     except OSError as exc:
@@ -99,7 +106,9 @@ def run_tesseract(name: str, where: str, png: bytes, deadline: Deadline) -> str:
     if done.returncode != 0:
         message = " ".join(done.stderr.decode("utf-8", "replace").split())[:300]
         raise error(
-            name, where, f"tesseract failed (exit {done.returncode}: {message})",
+            name,
+            where,
+            f"tesseract failed (exit {done.returncode}: {message})",
             "check that the page is a readable image; re-scan or export the page again",
         )
     return done.stdout.decode("utf-8", "replace")
@@ -130,9 +139,7 @@ def parse_tsv(tsv: str, scale: float) -> list[TextLine]:
     return sorted(lines, key=lambda line: (round(line.top), line.x0))
 
 
-def ocr_page_lines(
-    name: str, pdf: Any, index: int, deadline: Deadline
-) -> list[TextLine]:
+def ocr_page_lines(name: str, pdf: Any, index: int, deadline: Deadline) -> list[TextLine]:
     """OCR one page of a pypdfium2 document into text lines."""
     where = f"page {index + 1}"
     require_tesseract(name, where)

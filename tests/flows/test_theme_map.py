@@ -1,0 +1,145 @@
+"""The real Prefect flow with the real model on the real sample corpus.
+
+Slow (about a minute): it builds nothing new when `make` already built the model, but runs the
+flow three times — once with bad files mixed in, once more for determinism, once through the CLI.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from flows.theme_map import RunReport, theme_map
+from pipeline.config import Config
+from pipeline.records import SIX_REGIONS
+
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+CSV_FILES = (
+    "statements.csv",
+    "themes.csv",
+    "theme_region_counts.csv",
+    "theme_region_shares.csv",
+    "theme_region_polarity.csv",
+    "documents.csv",
+    "errors.csv",
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def corpus_with_bad_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("corpus")
+    for path in CORPUS.glob("*.txt"):
+        shutil.copy(path, folder / path.name)
+    (folder / "tom.txt").write_bytes(b"")
+    (folder / "bild.xyz").write_bytes(b"\x89PNG\r\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def runs(
+    prefect_harness: None,
+    corpus_with_bad_files: Path,
+    config: Config,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RunReport, RunReport]]:
+    output = tmp_path_factory.mktemp("outputs")
+    cache = tmp_path_factory.mktemp("cache")
+    first = theme_map(corpus_with_bad_files, output, config, cache_dir=cache)
+    second = theme_map(corpus_with_bad_files, output, config, cache_dir=cache)
+    yield first, second
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_every_output_is_written(runs: tuple[RunReport, RunReport]) -> None:
+    run_dir = runs[0].run_dir
+    for name in (*CSV_FILES, "manifest.json", "summary.md"):
+        assert (run_dir / name).is_file(), name
+    assert runs[0].n_documents == 5
+    assert runs[0].n_statements > 400
+
+
+def test_counts_matrix_covers_all_regions_and_core_themes(
+    runs: tuple[RunReport, RunReport],
+) -> None:
+    rows = {r["theme_id"]: r for r in _rows(runs[0].run_dir / "theme_region_counts.csv")}
+    header = list(rows["N_statements"])
+    assert header == ["theme_id", "theme_label", *(r.value for r in SIX_REGIONS), "Nationell",
+                      "Totalt"]
+    for region in SIX_REGIONS:
+        assert int(rows["N_statements"][region.value]) >= 1, region
+    for theme in ("målbild", "roller", "finansiering", "lärmiljö"):
+        assert int(rows[theme]["Totalt"]) > 0, theme
+    assert "ej_tilldelad" in rows
+    themes = [t for t in rows if not t.startswith("N_")]
+    assert sum(int(rows[t]["Totalt"]) for t in themes) == int(rows["N_statements"]["Totalt"])
+    assert int(rows["N_documents"]["Totalt"]) == 5
+
+
+def test_bad_files_are_reported_and_the_rest_processed(
+    runs: tuple[RunReport, RunReport],
+) -> None:
+    run_dir = runs[0].run_dir
+    errors = _rows(run_dir / "errors.csv")
+    assert [e["file"] for e in errors] == ["bild.xyz", "tom.txt"]
+    assert "unsupported file type '.xyz'" in errors[0]["error"]
+    assert errors[1]["what_to_do"].startswith("remove it")
+    assert "2 documents skipped" in (run_dir / "summary.md").read_text(encoding="utf-8")
+
+
+def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
+    manifest = json.loads((runs[0].run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert len(manifest["model"]["content_sha256"]) == 64
+    assert manifest["model"]["path"].endswith("models/e5-small-st")
+    assert set(manifest["inputs"]) == {p.name for p in CORPUS.glob("*.txt")} | {
+        "tom.txt", "bild.xyz",
+    }
+    assert set(manifest["stage_seconds"]) >= {"extract", "segment", "embed", "themes", "matrix"}
+    assert manifest["versions"]["prefect"].startswith("3.")
+    assert manifest["config"]["seed"] == 20171213
+
+
+def test_same_input_gives_byte_identical_csvs(runs: tuple[RunReport, RunReport]) -> None:
+    first, second = runs
+    assert first.run_dir != second.run_dir
+    for name in CSV_FILES:
+        assert (first.run_dir / name).read_bytes() == (second.run_dir / name).read_bytes(), name
+
+
+def test_latest_mirrors_the_newest_run(runs: tuple[RunReport, RunReport]) -> None:
+    latest = runs[1].run_dir.parent / "latest"
+    assert latest.resolve() == runs[1].run_dir.resolve()
+    assert (latest / "statements.csv").read_bytes() == (
+        runs[1].run_dir / "statements.csv"
+    ).read_bytes()
+
+
+def test_flow_publishes_artifacts(runs: tuple[RunReport, RunReport]) -> None:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        keys = {artifact.key for artifact in client.read_artifacts()}
+    assert {"theme-region-counts", "theme-map-summary"} <= keys
+
+
+def test_cli_exit_codes(
+    prefect_harness: None, corpus_with_bad_files: Path, tmp_path: Path
+) -> None:
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    (only_bad / "tom.txt").write_bytes(b"")
+    assert main(["run", str(only_bad), "--output", str(tmp_path / "o1")]) == 1
+    strict = main(["run", str(corpus_with_bad_files), "--output", str(tmp_path / "o2"), "--strict"])
+    assert strict == 2
+    assert main(["run", str(tmp_path / "missing"), "--output", str(tmp_path / "o3")]) == 3

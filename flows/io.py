@@ -142,8 +142,9 @@ def package_versions() -> dict[str, str]:
 def new_run_id(input_hashes: Mapping[str, str], config: Config) -> str:
     """`<UTC time>-<8 hex of inputs+config>`: sortable, and tells runs of the same input apart."""
     digest = hashlib.sha256(
-        json.dumps({"inputs": dict(input_hashes), "config": config.model_dump()}, sort_keys=True)
-        .encode("utf-8")
+        json.dumps(
+            {"inputs": dict(input_hashes), "config": config.model_dump()}, sort_keys=True
+        ).encode("utf-8")
     ).hexdigest()[:8]
     return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{digest}"
 

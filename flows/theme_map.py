@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import io
 from flows.embed_cache import DEFAULT_CACHE_DIR, encode_cached
 from pipeline.config import Config
-from pipeline.embed import SentenceTransformerEmbedder, model_content_hash
+from pipeline.embed import SentenceTransformerEmbedder, Vectors, model_content_hash
 from pipeline.extract import ExtractError, extract_document
 from pipeline.matrix import COL_TOTAL, ROW_N_STATEMENTS, Tables, build_tables
 from pipeline.records import Document, DocumentError, DocumentInfo, Statement
@@ -51,7 +51,7 @@ def extract_task(path: Path, corpus_dir: Path, config: Config) -> Document | Doc
     except ExtractError as exc:
         message, _, hint = str(exc).rpartition("; ")
         error = DocumentError(name, "extract", message or str(exc), hint or _NO_DOCUMENT_HINT)
-    except Exception as exc:  # noqa: BLE001 - one bad document must never sink the run
+    except Exception as exc:
         error = DocumentError(
             name, "extract", f"{name}: unexpected {type(exc).__name__}: {exc}", _NO_DOCUMENT_HINT
         )
@@ -73,7 +73,7 @@ def segment_task(
             with_regions, info = attribute_regions(
                 document, found, data.gazetteer, data.metadata.get(document.name)
             )
-        except Exception as exc:  # noqa: BLE001 - report and go on with the rest
+        except Exception as exc:
             errors.append(
                 DocumentError(
                     document.name,
@@ -90,7 +90,9 @@ def segment_task(
 
 
 @task(name="embed", cache_policy=NO_CACHE)
-def embed_task(statements: Sequence[Statement], data: io.ProjectData, cache_dir: Path) -> Any:
+def embed_task(
+    statements: Sequence[Statement], data: io.ProjectData, cache_dir: Path
+) -> tuple[Vectors, Vectors]:
     """(n, dim) float32 statement vectors and the codebook's, through the embedding cache."""
     embedder = _embedder(data.config)
     vectors = encode_cached([s.text for s in statements], embedder, cache_dir)
@@ -119,7 +121,7 @@ def write_task(
     run_dir = io.write_run(output_dir, run_id, tables, errors, manifest, summary)
     create_table_artifact(
         key="theme-region-counts",
-        table=tables.counts.to_dict(orient="records"),
+        table=[{str(k): v for k, v in row.items()} for row in tables.counts.to_dict("records")],
         description=f"Statements per theme and region, run {run_id}",
     )
     create_markdown_artifact(key="theme-map-summary", markdown=summary)
@@ -141,7 +143,10 @@ def theme_map(
         extracted = extract_task.with_options(timeout_seconds=config.limits.timeout_seconds).map(
             files, corpus_dir=unmapped(corpus_dir), config=unmapped(config)
         )
-        outcomes = [_outcome(future, path, corpus_dir) for future, path in zip(extracted, files, strict=True)]
+        outcomes = [
+            _outcome(future, path, corpus_dir)
+            for future, path in zip(extracted, files, strict=True)
+        ]
     documents = [o for o in outcomes if isinstance(o, Document)]
     errors = [o for o in outcomes if isinstance(o, DocumentError)]
     with _timed(timings, "segment"):

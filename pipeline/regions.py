@@ -83,9 +83,7 @@ def parse_gazetteer(text: str, source: str) -> Gazetteer:
         for group, patterns in groups.items():
             for pattern in patterns or []:
                 pairs.append((known[name], _compile(pattern, f"{source}: {name}: {group}")))
-    national = tuple(
-        _compile(p, f"{source}: national") for p in raw.get("national") or []
-    )
+    national = tuple(_compile(p, f"{source}: national") for p in raw.get("national") or [])
     return Gazetteer(regions=tuple(pairs), national=national)
 
 
@@ -119,7 +117,9 @@ def attribute_regions(
         meeting=metadata.meeting if metadata else "",
     )
     if metadata and metadata.region:
-        return tuple(replace(s, region=metadata.region, region_source="metadata") for s in statements), info
+        return tuple(
+            replace(s, region=metadata.region, region_source="metadata") for s in statements
+        ), info
 
     carried = _carried_cues(document, gazetteer)
     out: list[Statement] = []
@@ -212,7 +212,9 @@ def _document_date(document: Document) -> str:
     return ""
 
 
-def parse_metadata_rows(rows: Iterable[Mapping[str, str]], source: str) -> dict[str, DocumentMetadata]:
+def parse_metadata_rows(
+    rows: Iterable[Mapping[str, str]], source: str
+) -> dict[str, DocumentMetadata]:
     """`metadata.csv` rows (document, region, date, meeting) → metadata by document name."""
     by_name = {region.value.lower(): region for region in Region}
     out: dict[str, DocumentMetadata] = {}

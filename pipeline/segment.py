@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import spacy
 from spacy.language import Language
@@ -243,9 +244,10 @@ def _sentencizer(abbreviations: tuple[str, ...]) -> Language:
     """spaCy's blank Swedish pipeline with a sentencizer that knows our abbreviations."""
     nlp = spacy.blank("sv")
     nlp.add_pipe("sentencizer")
+    tokenizer: Any = nlp.tokenizer
     for abbreviation in abbreviations:
         for form in {abbreviation, abbreviation.capitalize()}:
-            nlp.tokenizer.add_special_case(form, [{ORTH: form}])
+            tokenizer.add_special_case(form, [{ORTH: form}])
     return nlp
 
 

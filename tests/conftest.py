@@ -15,11 +15,11 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="temakarta-prefect-"))
 
-from pipeline.config import DEFAULT_CONFIG_PATH, Config, parse_config  # noqa: E402
-from pipeline.extract import extract_document  # noqa: E402
-from pipeline.records import Document, Statement  # noqa: E402
-from pipeline.regions import Gazetteer, attribute_regions, parse_gazetteer  # noqa: E402
-from pipeline.segment import segment_document  # noqa: E402
+from pipeline.config import DEFAULT_CONFIG_PATH, Config, parse_config
+from pipeline.extract import extract_document
+from pipeline.records import Document, Statement
+from pipeline.regions import Gazetteer, attribute_regions, parse_gazetteer
+from pipeline.segment import segment_document
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"

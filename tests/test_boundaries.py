@@ -17,8 +17,15 @@ _WRITING_CALLS = {
 }  # fmt: skip
 # Names that also exist as harmless methods (str.replace, dataclasses.replace): writes only as
 # functions of these modules.
-_WRITING_MODULE_CALLS = {("os", "replace"), ("os", "rename"), ("os", "remove"), ("shutil", "move"),
-                         ("shutil", "copy"), ("shutil", "copyfile"), ("np", "save")}
+_WRITING_MODULE_CALLS = {
+    ("os", "replace"),
+    ("os", "rename"),
+    ("os", "remove"),
+    ("shutil", "move"),
+    ("shutil", "copy"),
+    ("shutil", "copyfile"),
+    ("np", "save"),
+}
 
 
 def test_pipeline_has_modules() -> None:
@@ -44,8 +51,11 @@ def test_pipeline_module_is_pure(path: Path) -> None:
                 assert pair not in _WRITING_MODULE_CALLS, f"{path}:{node.lineno}: {pair} writes"
             if name == "open":
                 modes = [a.value for a in node.args[1:2] if isinstance(a, ast.Constant)]
-                modes += [k.value.value for k in node.keywords
-                          if k.arg == "mode" and isinstance(k.value, ast.Constant)]
+                modes += [
+                    k.value.value
+                    for k in node.keywords
+                    if k.arg == "mode" and isinstance(k.value, ast.Constant)
+                ]
                 assert not any(set(str(m)) & set("wax+") for m in modes), f"{path}:{node.lineno}"
 
 

@@ -201,6 +201,7 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
     ocr_stats = SizeStats.of(
         (line for lines in ocr_pages.values() for line in lines), OCR_HEADING_RATIO
     )
+    _repeat_headers(text_pages)
     blocks: list[Block] = []
     for index in range(n_pages):
         page_no = index + 1
@@ -218,6 +219,35 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
             "check that the pages are not blank; re-scan at 300 dpi or remove the file",
         )
     return "pdf", "binary", tuple(blocks)
+
+
+def _content(elements: list[Element]) -> list[Element]:
+    """Elements without bare page numbers (running headers and footers)."""
+    return [e for e in elements if not (isinstance(e, TextLine) and e.text.isdigit())]
+
+
+def _repeat_headers(pages: dict[int, list[Element]]) -> None:
+    """Give a table continued from the previous page that table's header row again.
+
+    A table split by a page break would otherwise start a new table downstream whose first
+    data row is taken for its header, losing the columns' polarity (Möjligheter/Hinder).
+    """
+    for index in sorted(pages):
+        previous = _content(pages.get(index - 1, []))
+        current = _content(pages[index])
+        if not previous or not current:
+            continue
+        before, after = previous[-1], current[0]
+        if not (isinstance(before, TableRows) and isinstance(after, TableRows)):
+            continue
+        width = len(before.rows[-1])
+        header = next((row for row in before.rows if sum(bool(c) for c in row) >= 2), None)
+        if header is None or len(header) != width or len(after.rows[0]) != width:
+            continue
+        if after.rows[0] == header:
+            continue
+        position = pages[index].index(after)
+        pages[index][position] = TableRows(after.top, (header, *after.rows))
 
 
 def _ocr_pages(

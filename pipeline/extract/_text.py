@@ -30,11 +30,15 @@ _ITALIC_LINE = re.compile(r"^\s*[*_](?![*_\s])(.+?)(?<![*_\s])[*_]\s*$")
 # bullet ("- a. text" in exports of nested Word lists).
 _BULLET = r"[-*•–·▪◦]"
 _ENUM = r"(?:\d{1,3}|[a-zA-Z]|[ivx]{1,4})[.)]"
-_LIST_ITEM = re.compile(rf"^(?P<indent>\s*)(?P<marker>(?:{_BULLET}|{_ENUM})(?:\s+{_ENUM})?)(?:\s+|$)(?P<text>.*)$")
+_LIST_ITEM = re.compile(
+    rf"^(?P<indent>\s*)(?P<marker>(?:{_BULLET}|{_ENUM})(?:\s+{_ENUM})?)(?:\s+|$)(?P<text>.*)$"
+)
 _RULE_CELL = re.compile(r"^\s*:?-{3,}:?\s*$")
 _HTML_TAG = re.compile(r"<[^>]{1,400}>")
 _PLACE_DATE = re.compile(
-    r"^[A-ZÅÄÖ][\wåäöÅÄÖ\- ]{1,40},\s*\d{1,2}\s+\w+\s+\d{4}$|^\d{1,2}\s+\w+\s+\d{4}$|^\d{4}-\d{2}-\d{2}$"
+    r"^[A-ZÅÄÖ][\wåäöÅÄÖ\- ]{1,40},\s*\d{1,2}\s+\w+\s+\d{4}$"  # "Malmö, 13 december 2017"
+    r"|^\d{1,2}\s+\w+\s+\d{4}$"  # "21 december 2017"
+    r"|^\d{4}-\d{2}-\d{2}$"  # "2020-12-16"
 )
 _SEGMENT = re.compile(r"^segment\s+\d+\b", re.IGNORECASE)
 _GROUP = re.compile(r"^grupp\s+\d+\b", re.IGNORECASE)
@@ -46,7 +50,9 @@ _BREAK_BLANKS = 2
 _MAX_TITLE_LINES = 4
 
 
-def extract_text(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str, tuple[Block, ...]]:
+def extract_text(
+    name: str, data: bytes, limits: LimitsConfig
+) -> tuple[str, str, tuple[Block, ...]]:
     """Plain text: (format "txt", detected encoding, blocks)."""
     text, encoding = _decode(name, data)
     return "txt", encoding, _parse(text, limits.max_pages, name)
@@ -246,33 +252,31 @@ def _resolve_headings(raw: list[Block], lines: list[_Line], markdown_mode: bool)
             out.append(Block(BlockKind.HEADING, text, block.location, level=1))
             continue
         in_title = False
-        level: int | None = None
+        plain_level: int | None = None
         if pattern is not None:
-            level = pattern
-            in_group = bool(_GROUP.match(text)) or (in_group and level > 3)
+            plain_level = pattern
+            in_group = bool(_GROUP.match(text)) or (in_group and plain_level > 3)
         elif polarity:
             if not in_polarity or polarity_level is None:
                 polarity_level = (last_heading_level or sibling_level or 3) + 1
-            level = polarity_level
+            plain_level = polarity_level
         elif first_on_page and _title_like(text):
-            level = 2
+            plain_level = 2
         elif not in_polarity and _introduces_content(
             text, same_page_next, after_heading=last_heading_level is not None
         ):
-            level = (
-                last_heading_level + 1
-                if last_heading_level is not None
-                else (sibling_level or 3)
+            plain_level = (
+                last_heading_level + 1 if last_heading_level is not None else (sibling_level or 3)
             )
-        if level is None:
+        if plain_level is None:
             if last_heading_level is not None:
                 sibling_level = last_heading_level
                 last_heading_level = None
             out.append(block)
             continue
         in_polarity = polarity or (in_polarity and pattern is None and not first_on_page)
-        out.append(Block(BlockKind.HEADING, text, block.location, level=level))
-        last_heading_level = level
+        out.append(Block(BlockKind.HEADING, text, block.location, level=plain_level))
+        last_heading_level = plain_level
     return out
 
 

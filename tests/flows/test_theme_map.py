@@ -75,8 +75,13 @@ def test_counts_matrix_covers_all_regions_and_core_themes(
 ) -> None:
     rows = {r["theme_id"]: r for r in _rows(runs[0].run_dir / "theme_region_counts.csv")}
     header = list(rows["N_statements"])
-    assert header == ["theme_id", "theme_label", *(r.value for r in SIX_REGIONS), "Nationell",
-                      "Totalt"]
+    assert header == [
+        "theme_id",
+        "theme_label",
+        *(r.value for r in SIX_REGIONS),
+        "Nationell",
+        "Totalt",
+    ]
     for region in SIX_REGIONS:
         assert int(rows["N_statements"][region.value]) >= 1, region
     for theme in ("målbild", "roller", "finansiering", "lärmiljö"):
@@ -103,7 +108,8 @@ def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
     assert len(manifest["model"]["content_sha256"]) == 64
     assert manifest["model"]["path"].endswith("models/e5-small-st")
     assert set(manifest["inputs"]) == {p.name for p in CORPUS.glob("*.txt")} | {
-        "tom.txt", "bild.xyz",
+        "tom.txt",
+        "bild.xyz",
     }
     assert set(manifest["stage_seconds"]) >= {"extract", "segment", "embed", "themes", "matrix"}
     assert manifest["versions"]["prefect"].startswith("3.")
@@ -133,9 +139,7 @@ def test_flow_publishes_artifacts(runs: tuple[RunReport, RunReport]) -> None:
     assert {"theme-region-counts", "theme-map-summary"} <= keys
 
 
-def test_cli_exit_codes(
-    prefect_harness: None, corpus_with_bad_files: Path, tmp_path: Path
-) -> None:
+def test_cli_exit_codes(prefect_harness: None, corpus_with_bad_files: Path, tmp_path: Path) -> None:
     only_bad = tmp_path / "bad"
     only_bad.mkdir()
     (only_bad / "tom.txt").write_bytes(b"")

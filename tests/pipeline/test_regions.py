@@ -111,12 +111,19 @@ def test_gazetteer_spellings(gazetteer: Gazetteer, heading: str, region: Region)
 
 
 def test_metadata_overrides_detection_and_sets_date(
-    documents: dict[str, Document], sample_statements: dict[str, tuple[Statement, ...]],
+    documents: dict[str, Document],
+    sample_statements: dict[str, tuple[Statement, ...]],
     gazetteer: Gazetteer,
 ) -> None:
     metadata = parse_metadata_rows(
-        [{"document": "000_cc70e5e80d086de1.txt", "region": "Västra", "date": "2017-12-14",
-          "meeting": "Dialogmöte"}],
+        [
+            {
+                "document": "000_cc70e5e80d086de1.txt",
+                "region": "Västra",
+                "date": "2017-12-14",
+                "meeting": "Dialogmöte",
+            }
+        ],
         "corpus/metadata.csv",
     )
     statements, info = attribute_regions(

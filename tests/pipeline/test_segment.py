@@ -34,7 +34,9 @@ def test_hinder_only_cells_keep_their_column(
 def test_polarity_from_heading_and_styrkor_svagheter(
     sample_statements: dict[str, tuple[Statement, ...]],
 ) -> None:
-    (bullet,) = _find(sample_statements["000"], "Tydlig karriärstege – tydligt hur man kan arbeta vidare")
+    (bullet,) = _find(
+        sample_statements["000"], "Tydlig karriärstege – tydligt hur man kan arbeta vidare"
+    )
     assert bullet.polarity is Polarity.MOJLIGHET
     assert _find(sample_statements["004"], "Flexibilitet")[0].polarity is Polarity.STYRKA
     assert _find(sample_statements["004"], "Dubbelarbete")[0].polarity is Polarity.SVAGHET
@@ -78,8 +80,18 @@ def test_prose_is_split_into_sentences(
 
 def test_non_statements_are_dropped(sample_statements: dict[str, tuple[Statement, ...]]) -> None:
     all_texts = [s.text for group in sample_statements.values() for s in group]
-    for junk in ("Fika", "Lunch", "09.30", "Möjligheter", "Grupp 1", "Nationella",
-                 "vårdkompetensrådet", "7 oktober", "1.", "Segment 2 – Hinder och möjligheter"):
+    for junk in (
+        "Fika",
+        "Lunch",
+        "09.30",
+        "Möjligheter",
+        "Grupp 1",
+        "Nationella",
+        "vårdkompetensrådet",
+        "7 oktober",
+        "1.",
+        "Segment 2 – Hinder och möjligheter",
+    ):
         assert junk not in all_texts, junk
     assert not any("<" in t and ">" in t and "ul" in t for t in all_texts)
     assert not any(set(t) <= set("-\t ") for t in all_texts)

@@ -296,3 +296,16 @@ def structure(blocks: Sequence[Block], levels: bool = True) -> list[tuple[str, .
         else:
             out.append((block.kind.value, block.text))
     return out
+
+
+def statements(blocks: Sequence[Block]) -> list[tuple[str, str, str]]:
+    """(text, polarity, table column) of each statement the segmenter makes of `blocks`."""
+    from pipeline.config import SegmentConfig
+    from pipeline.records import Document
+    from pipeline.segment import segment_document
+
+    document = Document("doc", "", "test", "utf-8", tuple(blocks))
+    return [
+        (s.text, s.polarity.value, s.table_column)
+        for s in segment_document(document, SegmentConfig(), frozenset())
+    ]

@@ -11,7 +11,7 @@ import io
 from pathlib import Path
 
 import docx
-from extract_builders import structure
+from extract_builders import statements, structure
 
 from pipeline.config import LimitsConfig
 from pipeline.extract import extract_document
@@ -72,3 +72,11 @@ def test_styles_numbering_and_body_order(limits: LimitsConfig) -> None:
     lines = [b.location.line for b in doc.blocks]
     assert lines == sorted(lines) and lines[4:7] == [5, 6, 7]
     assert all(b.location.page is None for b in doc.blocks)
+
+
+def test_statements_and_polarity_match_txt(
+    built: dict[str, Path], blocks_001: tuple[Block, ...], limits: LimitsConfig
+) -> None:
+    doc = extract_document("001.docx", built["001.docx"].read_bytes(), limits)
+    assert statements(doc.blocks) == statements(blocks_001)
+    assert any(polarity == "Hinder" for _, polarity, _ in statements(doc.blocks))

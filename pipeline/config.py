@@ -63,6 +63,12 @@ class ThemesConfig(_Strict):
     heading_weight: float = Field(0.03, ge=0.0, le=1.0)
     min_cluster_size: int = Field(5, ge=2)
     min_samples: int = Field(3, ge=1)
+    # Small leftovers often hold one dense group amid noise; HDBSCAN only reports it as a
+    # cluster when a single cluster is allowed. min_cohesion then guards against lumping noise.
+    allow_single_cluster: bool = True
+    # None: the median within-theme mean pairwise cosine of the codebook's examples; an
+    # inductive cluster less cohesive than that is returned to "ej tilldelad".
+    min_cohesion: float | None = Field(None, ge=-1.0, le=1.0)
     top_terms: int = Field(5, ge=1, le=20)
     representatives: int = Field(3, ge=1, le=10)
 

@@ -13,21 +13,25 @@ How a statement is assigned
 ---------------------------
 1. Similarity. Each codebook theme has prototypes: its "label: definition" text and its examples.
    A statement's similarity to a theme is the mean of its `config.top_k` highest cosines to that
-   theme's prototypes (a soft max: one lucky example counts less than a dense neighbourhood).
+   theme's prototypes. The default top_k=1 (nearest prototype) suits short table cells, which
+   resemble one example rather than a theme's whole neighbourhood; top_k > 1 is a soft max.
 2. Calibrated threshold. Unless `config.threshold` pins it, the threshold is calibrated on the
    codebook itself: every example is scored leave-one-out against its own theme (its own vector
    removed from the prototypes), and the threshold is the `config.calibration_quantile` quantile
    of those scores, i.e. the level that that share of held-out in-codebook examples would fail.
    The gold file is never used here; it only measures (see `bench/gold_accuracy.py`).
-3. Headings. A heading in `Statement.heading_path` containing one of a theme's `heading_terms`
-   names that theme (the innermost naming heading wins; one heading may name several themes).
+3. Headings. A short heading (<= 5 words) in `Statement.heading_path`, or the table column
+   header, containing one of a theme's `heading_terms` names that theme (the innermost naming
+   heading wins; one heading may name several themes).
    A named theme gets `config.heading_weight` (cosine units) added to its similarity before the
    argmax and the threshold test, so the group's own filing of a statement can tip a close or
    borderline call, but cannot pull in a statement that is far from the theme. When the chosen
    theme was named by the heading the method is "codebook+heading".
 4. Margin. The best theme must also beat the second best by `config.margin` (adjusted scores).
 5. The rest is clustered with HDBSCAN (exact MST, fixed parameters, input sorted by statement id,
-   so no randomness is involved) into inductive themes named by their top c-TF-IDF terms.
+   so no randomness is involved) into inductive themes named by their top c-TF-IDF terms. A
+   cluster must be at least as cohesive (mean pairwise cosine) as the median codebook theme's
+   examples (`config.min_cohesion` pins it), otherwise its statements stay unassigned.
 6. HDBSCAN noise becomes the theme `ej_tilldelad` (origin "unassigned"): counted, never hidden.
 """
 
@@ -76,6 +80,7 @@ _ID_RE = re.compile(r"^[a-zåäö][a-zåäö0-9_]*$")
 # Words for c-TF-IDF and heading matching: letters (Swedish included) and inner hyphens, so
 # "IT-system" stays one term.
 _WORD_RE = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_MAX_HEADING_WORDS = 5
 _THEME_KEYS = frozenset({"id", "label", "definition", "examples", "heading_terms"})
 
 
@@ -156,12 +161,14 @@ class Assignment:
 @dataclass(frozen=True)
 class ThemeResult:
     """All themes (codebook in codebook order, then inductive_01.., then ej_tilldelad) and one
-    assignment per input statement, in input order. `threshold` is the similarity threshold
-    that was used (calibrated or pinned by config)."""
+    assignment per input statement, in input order. `threshold` is the codebook similarity
+    threshold and `min_cohesion` the inductive-cluster cohesion floor that were used (cosine
+    units; calibrated on the codebook or pinned by config)."""
 
     themes: tuple[Theme, ...]
     assignments: tuple[Assignment, ...]
     threshold: float
+    min_cohesion: float
 
 
 class CodebookError(ValueError):
@@ -295,20 +302,33 @@ def _words(text: str) -> list[str]:
     return [m.group(0).casefold() for m in _WORD_RE.finditer(text)]
 
 
-def _heading_themes(heading_path: Sequence[str], codebook: Codebook) -> frozenset[int]:
-    """Themes named by the innermost heading that names any; a term matches a heading word
-    exactly or as its prefix (so "lärande" matches "lärandemiljö"); terms of 3 letters or fewer
-    ("vfu", "mål") only match exactly, to avoid accidental prefixes."""
-    for heading in reversed(heading_path):
+def _term_matches(term: str, words: Sequence[str], joined: str) -> bool:
+    """A multi-word term must occur as whole words in order; a single word matches a heading word
+    exactly or, when longer than 3 letters, as its prefix."""
+    if " " in term:
+        return f" {' '.join(_words(term))} " in joined
+    return any(w == term or (len(term) > 3 and w.startswith(term)) for w in words)
+
+
+def _heading_themes(statement: Statement, codebook: Codebook) -> frozenset[int]:
+    """Themes named by the innermost heading that names any.
+
+    The table column header counts as the innermost heading (workshop tables put categories in
+    column headers). A term matches a heading word exactly or as its prefix (so "lärande" matches
+    "lärandemiljö"); terms of 3 letters or fewer ("vfu", "mål") only match exactly. Headings of
+    more than `_MAX_HEADING_WORDS` words are skipped: a category heading is short, while a title
+    such as "Segment 1 – Regional samverkan kring kompetensförsörjning" mentions a theme word
+    without filing the statements under it."""
+    headings = (*statement.heading_path, statement.table_column)
+    for heading in reversed(headings):
         words = _words(heading)
+        if not words or len(words) > _MAX_HEADING_WORDS:
+            continue
+        joined = f" {' '.join(words)} "
         named = frozenset(
             t
             for t, theme in enumerate(codebook.themes)
-            if any(
-                w == term or (len(term) > 3 and w.startswith(term))
-                for term in theme.heading_terms
-                for w in words
-            )
+            if any(_term_matches(term, words, joined) for term in theme.heading_terms)
         )
         if named:
             return named
@@ -335,9 +355,7 @@ def _terms(text: str, stopwords: frozenset[str]) -> list[str]:
     return out
 
 
-def _ctfidf_keywords(
-    class_docs: Sequence[Sequence[str]], top_n: int
-) -> list[tuple[str, ...]]:
+def _ctfidf_keywords(class_docs: Sequence[Sequence[str]], top_n: int) -> list[tuple[str, ...]]:
     """c-TF-IDF (BERTopic): tf normalized per class times log(1 + A / f_t), A = mean words per
     class, f_t = frequency of t over all classes. Ties broken alphabetically."""
     counts = [Counter(doc) for doc in class_docs]
@@ -358,12 +376,16 @@ def _ctfidf_keywords(
     return keywords
 
 
-def _cluster(vectors: FloatArray, config: ThemesConfig) -> tuple[npt.NDArray[np.int64], FloatArray]:
+def _cluster(
+    vectors: FloatArray, config: ThemesConfig, min_cohesion: float
+) -> tuple[npt.NDArray[np.int64], FloatArray]:
     """HDBSCAN labels (-1 = noise) and membership probabilities for unit `vectors` (n, dim).
 
     Euclidean distance on unit vectors is monotone in cosine distance. The exact MST
     (approx_min_span_tree=False) and the generic algorithm make the result depend only on the
-    input order, which the caller fixes by sorting on statement id."""
+    input order, which the caller fixes by sorting on statement id. Clusters whose mean pairwise
+    cosine is below `min_cohesion` are returned as noise: with a single cluster allowed, HDBSCAN
+    would otherwise lump a diffuse leftover into one "theme"."""
     import hdbscan
 
     n = vectors.shape[0]
@@ -377,11 +399,38 @@ def _cluster(vectors: FloatArray, config: ThemesConfig) -> tuple[npt.NDArray[np.
         approx_min_span_tree=False,
         core_dist_n_jobs=1,
         cluster_selection_method="eom",
+        allow_single_cluster=config.allow_single_cluster,
     )
     clusterer.fit(vectors.astype(np.float64))
-    labels = np.asarray(clusterer.labels_, dtype=np.int64)
-    probs = np.asarray(clusterer.probabilities_, dtype=np.float32)
+    labels = np.asarray(clusterer.labels_, dtype=np.int64).copy()
+    probs = np.asarray(clusterer.probabilities_, dtype=np.float32).copy()
+    for label in sorted(set(labels.tolist()) - {-1}):
+        members = np.flatnonzero(labels == label)
+        if _cohesion(vectors[members]) < min_cohesion:
+            labels[members] = -1
+            probs[members] = 0.0
     return labels, probs
+
+
+def _cohesion(vectors: FloatArray) -> float:
+    """Mean pairwise cosine of unit rows (n >= 2), cosine units."""
+    v = vectors.astype(np.float64)
+    n = v.shape[0]
+    if n < 2:
+        return 1.0
+    sims = v @ v.T
+    return float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
+
+
+def _calibrate_cohesion(codebook: Codebook, codebook_vectors: FloatArray) -> float:
+    """Median over codebook themes of the mean pairwise cosine of their examples: an inductive
+    theme must be at least as tight as a typical theme the codebook's authors wrote."""
+    owners = np.asarray(codebook.owners, dtype=np.int64)
+    values = []
+    for t in range(len(codebook.themes)):
+        rows = np.flatnonzero(owners == t)[1:]  # skip the label/definition prototype
+        values.append(_cohesion(codebook_vectors[rows]))
+    return float(np.median(values))
 
 
 def _representatives(
@@ -397,8 +446,9 @@ def _representatives(
     if norm > 0:
         centroid /= norm
     sims = vectors[idx].astype(np.float64) @ centroid
-    order = sorted(range(len(idx)), key=lambda j: (-round(float(sims[j]), 6),
-                                                   statements[int(idx[j])].id))
+    order = sorted(
+        range(len(idx)), key=lambda j: (-round(float(sims[j]), 6), statements[int(idx[j])].id)
+    )
     out: list[str] = []
     for j in order:
         text = statements[int(idx[j])].text
@@ -431,8 +481,10 @@ def assign_themes(
     (apart from the order of `assignments`, which follows the input).
     """
     n = len(statements)
-    vectors = np.asarray(vectors, dtype=np.float32).reshape(n, -1) if n else np.zeros(
-        (0, codebook_vectors.shape[1]), dtype=np.float32
+    vectors = (
+        np.asarray(vectors, dtype=np.float32).reshape(n, -1)
+        if n
+        else np.zeros((0, codebook_vectors.shape[1]), dtype=np.float32)
     )
     codebook_vectors = np.asarray(codebook_vectors, dtype=np.float32)
     if codebook_vectors.shape[0] != len(codebook.texts):
@@ -454,8 +506,9 @@ def assign_themes(
     threshold = (
         config.threshold
         if config.threshold is not None
-        else _calibrate_threshold(codebook, codebook_vectors, config.top_k,
-                                 config.calibration_quantile)
+        else _calibrate_threshold(
+            codebook, codebook_vectors, config.top_k, config.calibration_quantile
+        )
     )
 
     # --- codebook pass
@@ -463,7 +516,7 @@ def assign_themes(
     chosen: dict[int, tuple[int, float, Method]] = {}  # statement index -> (theme, score, method)
     best_raw = raw.max(axis=1) if n else np.zeros(0)
     for i, statement in enumerate(statements):
-        named = _heading_themes(statement.heading_path, codebook)
+        named = _heading_themes(statement, codebook)
         adjusted = raw[i].copy()
         for t in named:
             adjusted[t] += config.heading_weight
@@ -477,8 +530,16 @@ def assign_themes(
 
     # --- inductive pass over the rest, in statement-id order so input order cannot matter
     rest = sorted((i for i in range(n) if i not in chosen), key=lambda i: ids[i])
-    labels, probs = _cluster(vectors[rest], config) if rest else (
-        np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+    min_cohesion = (
+        config.min_cohesion
+        if config.min_cohesion is not None
+        else _calibrate_cohesion(codebook, codebook_vectors)
+    )
+    labels, probs = (
+        _cluster(vectors[rest], config, min_cohesion)
+        if rest
+        else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+    )
     clusters: dict[int, list[int]] = {}
     noise: list[int] = []
     for j, i in enumerate(rest):
@@ -497,24 +558,49 @@ def assign_themes(
         for i in members:
             _, score, method = chosen[i]
             assignments[i] = Assignment(ids[i], theme.id, theme.label, score, method)
-        themes.append(Theme(theme.id, theme.label, "codebook", theme.heading_terms, len(members),
-                            _representatives(members, statements, vectors,
-                                             config.representatives)))
+        themes.append(
+            Theme(
+                theme.id,
+                theme.label,
+                "codebook",
+                theme.heading_terms,
+                len(members),
+                _representatives(members, statements, vectors, config.representatives),
+            )
+        )
     for number, (members, kw) in enumerate(zip(ordered, keywords, strict=True), start=1):
         theme_id = f"{INDUCTIVE_PREFIX}{number:02d}"
         label = ", ".join(kw[:3]) if kw else f"tema {number}"
         for i in members:
             assignments[i] = Assignment(ids[i], theme_id, label, prob_of[i], "hdbscan")
         members_sorted = sorted(members, key=lambda i: ids[i])
-        themes.append(Theme(theme_id, label, "inductive", kw, len(members),
-                            _representatives(members_sorted, statements, vectors,
-                                             config.representatives)))
+        themes.append(
+            Theme(
+                theme_id,
+                label,
+                "inductive",
+                kw,
+                len(members),
+                _representatives(members_sorted, statements, vectors, config.representatives),
+            )
+        )
     for i in noise:
-        assignments[i] = Assignment(ids[i], UNASSIGNED_ID, UNASSIGNED_LABEL, float(best_raw[i]),
-                                    "unassigned")
-    themes.append(Theme(UNASSIGNED_ID, UNASSIGNED_LABEL, "unassigned", (), len(noise),
-                        _representatives(noise, statements, vectors, config.representatives)))
-    return ThemeResult(tuple(themes), tuple(assignments[i] for i in range(n)), float(threshold))
+        assignments[i] = Assignment(
+            ids[i], UNASSIGNED_ID, UNASSIGNED_LABEL, float(best_raw[i]), "unassigned"
+        )
+    themes.append(
+        Theme(
+            UNASSIGNED_ID,
+            UNASSIGNED_LABEL,
+            "unassigned",
+            (),
+            len(noise),
+            _representatives(noise, statements, vectors, config.representatives),
+        )
+    )
+    return ThemeResult(
+        tuple(themes), tuple(assignments[i] for i in range(n)), float(threshold), min_cohesion
+    )
 
 
 def load_stopwords(extra_text: str) -> frozenset[str]:
@@ -523,7 +609,5 @@ def load_stopwords(extra_text: str) -> frozenset[str]:
     import spacy
 
     base = {w.casefold() for w in spacy.blank("sv").Defaults.stop_words}
-    extra = {
-        line.split("#", 1)[0].strip().casefold() for line in extra_text.splitlines()
-    }
+    extra = {line.split("#", 1)[0].strip().casefold() for line in extra_text.splitlines()}
     return frozenset(base | {w for w in extra if w})

@@ -112,7 +112,9 @@ class _Walker:
     def emit(self, kind: BlockKind, text: str, level: int = 0, cells: tuple[str, ...] = ()) -> None:
         text = clean(text)
         if text:
-            self.blocks.append(Block(kind, text, Location(len(self.blocks) + self.skipped + 1), level, cells))
+            self.blocks.append(
+                Block(kind, text, Location(len(self.blocks) + self.skipped + 1), level, cells)
+            )
 
     def flush(self) -> None:
         if self.buffer:

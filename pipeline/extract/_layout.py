@@ -198,9 +198,8 @@ def _new_paragraph(prev: TextLine | None, line: TextLine) -> bool:
     """True when `line` starts a new block rather than continuing the one above."""
     if prev is None:
         return True
-    if prev.paragraph is not None and line.paragraph is not None:
-        if prev.paragraph != line.paragraph:
-            return True
+    if prev.paragraph is not None and line.paragraph not in (None, prev.paragraph):
+        return True
     return _gap(prev, line) > PARAGRAPH_GAP or abs(prev.size - line.size) > 1.0
 
 

@@ -9,6 +9,8 @@ the 1-based page number and `line` the line's ordinal on that page.
 from __future__ import annotations
 
 import io
+import re
+import zlib
 from typing import Any
 
 from pipeline.config import LimitsConfig
@@ -134,6 +136,42 @@ def _open(name: str, data: bytes) -> Any:
         ) from exc
 
 
+_STREAM = re.compile(rb"stream\r?\n")
+
+
+def check_streams(name: str, data: bytes, limits: LimitsConfig) -> None:
+    """Refuse a PDF whose Flate streams inflate past `limits.max_decompressed_bytes`.
+
+    pdfminer inflates each stream whole in memory, so a small file could otherwise unpack
+    to gigabytes. Streams are inflated here in 1 MB steps and only counted; streams that are
+    not Flate data (images, broken bytes) simply fail to inflate and are skipped.
+    """
+    total = 0
+    for match in _STREAM.finditer(data):
+        end = data.find(b"endstream", match.end())
+        chunk = data[match.end() : end if end >= 0 else len(data)]
+        inflater = zlib.decompressobj()
+        try:
+            out = inflater.decompress(chunk, 1 << 20)
+            total += len(out)
+            while inflater.unconsumed_tail and total <= limits.max_decompressed_bytes:
+                out = inflater.decompress(inflater.unconsumed_tail, 1 << 20)
+                if not out:
+                    break
+                total += len(out)
+        except zlib.error:
+            continue
+        if total > limits.max_decompressed_bytes:
+            raise error(
+                name,
+                "file",
+                f"PDF streams unpack to over {limits.max_decompressed_bytes:,} bytes "
+                "(possible decompression bomb)",
+                "check where the file came from, or raise limits.max_decompressed_bytes "
+                "in models/config.yaml",
+            )
+
+
 def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str, tuple[Block, ...]]:
     """Read a PDF: text layer where there is one, OCR for scanned pages."""
     head = data[:1024]
@@ -144,6 +182,7 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
             "not a PDF (no '%PDF-' header; the file is damaged or another type)",
             "check the file type and " + _REEXPORT,
         )
+    check_streams(name, data, limits)
     deadline = Deadline(name, limits.timeout_seconds)
     pdf = _open(name, data)
     try:

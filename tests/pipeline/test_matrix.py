@@ -36,6 +36,7 @@ RESULT = ThemeResult(
         Assignment("b.txt:4:1", "ej_tilldelad", "ej tilldelad", 0.0, "unassigned"),
     ),
     threshold=0.85,
+    min_cohesion=0.86,
 )
 DOCS = [
     DocumentInfo("b.txt", "b" * 64, "txt", "utf-8", Region.NATIONELL, "default"),

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from extract_builders import (  # noqa: E402
+from extract_builders import (
     build_docx,
     build_html,
     build_pdf,
@@ -17,8 +17,8 @@ from extract_builders import (  # noqa: E402
     corpus_blocks,
 )
 
-from pipeline.config import LimitsConfig  # noqa: E402
-from pipeline.records import Block  # noqa: E402
+from pipeline.config import LimitsConfig
+from pipeline.records import Block
 
 DOC_001 = "001_aeb9084501ce30c8.txt"
 DOC_003 = "003_fb89202d20482178.txt"

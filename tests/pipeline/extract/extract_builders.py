@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from pipeline.config import LimitsConfig
@@ -92,6 +93,66 @@ def slides(blocks: Sequence[Block]) -> list[list[Block]]:
     return [page for page in pages if page]
 
 
+class _SlideWriter:
+    """Stacks text runs and tables down one slide (the first text run fills the body)."""
+
+    def __init__(self, slide: Any) -> None:
+        self.slide = slide
+        self.body = slide.placeholders[1]
+        self.top: int = 1_371_600  # 1.5 inch in EMU
+        self.used_body = False
+
+    def text(self, run: list[Block]) -> None:
+        from pptx.oxml.ns import qn
+        from pptx.util import Emu, Inches
+
+        if not run:
+            return
+        if not self.used_body:
+            frame = self.body.text_frame
+            self.body.top, self.body.left = Emu(self.top), Inches(0.5)
+            self.used_body = True
+            explicit = False
+        else:
+            box = self.slide.shapes.add_textbox(Inches(0.5), Emu(self.top), Inches(9), Inches(0.3))
+            frame = box.text_frame
+            explicit = True
+        for index, item in enumerate(run):
+            paragraph = frame.paragraphs[0] if index == 0 else frame.add_paragraph()
+            paragraph.text = item.text
+            p_pr = paragraph._p.get_or_add_pPr()
+            if item.kind is BlockKind.LIST_ITEM:
+                paragraph.level = min(item.level, 8)
+                if explicit:
+                    p_pr.append(p_pr.makeelement(qn("a:buChar"), {"char": "•"}))
+            else:
+                p_pr.append(p_pr.makeelement(qn("a:buNone"), {}))
+            if item.kind is BlockKind.HEADING:
+                for text_run in paragraph.runs:
+                    text_run.font.bold = True
+        self.top += 274_320 * len(run)  # 0.3 inch per paragraph
+
+    def table(self, group: list[Block]) -> None:
+        from pptx.util import Emu, Inches, Pt
+
+        width = max(len(row.cells) for row in group)
+        shape = self.slide.shapes.add_table(
+            len(group), width, Inches(0.5), Emu(self.top), Inches(9), Emu(274_320 * len(group))
+        )
+        for r, source in enumerate(group):
+            for c in range(width):
+                cell = shape.table.cell(r, c)
+                cell.text = source.cells[c] if c < len(source.cells) else ""
+                for para in cell.text_frame.paragraphs:
+                    for text_run in para.runs:
+                        text_run.font.size = Pt(10)
+        self.top += 274_320 * len(group)
+
+    def finish(self) -> None:
+        if not self.used_body:
+            self.body._element.getparent().remove(self.body._element)
+
+
 def build_pptx(blocks: Sequence[Block], notes: bool = True) -> bytes:
     """PowerPoint: one slide per page; first heading = title; other text in stacked shapes.
 
@@ -101,8 +162,6 @@ def build_pptx(blocks: Sequence[Block], notes: bool = True) -> bytes:
     Each slide gets a speaker note "Talaranteckning för bild N".
     """
     import pptx
-    from pptx.oxml.ns import qn
-    from pptx.util import Emu, Inches, Pt
 
     deck = pptx.Presentation()
     layout = deck.slide_layouts[1]  # Title and Content
@@ -111,61 +170,17 @@ def build_pptx(blocks: Sequence[Block], notes: bool = True) -> bytes:
         content = list(page)
         if content and content[0].kind is BlockKind.HEADING:
             slide.shapes.title.text = content.pop(0).text
-        body = slide.placeholders[1]
-        top = Inches(1.5)
-        used_body = False
+        writer = _SlideWriter(slide)
         text_run: list[Block] = []
-
-        def place_text(run: list[Block]) -> None:
-            nonlocal top, used_body
-            if not run:
-                return
-            if not used_body:
-                frame = body.text_frame
-                body.top, body.left = Emu(top), Inches(0.5)
-                used_body = True
-                explicit = False
-            else:
-                box = slide.shapes.add_textbox(Inches(0.5), Emu(top), Inches(9), Inches(0.3))
-                frame = box.text_frame
-                explicit = True
-            for index, item in enumerate(run):
-                paragraph = frame.paragraphs[0] if index == 0 else frame.add_paragraph()
-                paragraph.text = item.text
-                p_pr = paragraph._p.get_or_add_pPr()
-                if item.kind is BlockKind.LIST_ITEM:
-                    paragraph.level = min(item.level, 8)
-                    if explicit:
-                        bullet = p_pr.makeelement(qn("a:buChar"), {"char": "•"})
-                        p_pr.append(bullet)
-                else:
-                    p_pr.append(p_pr.makeelement(qn("a:buNone"), {}))
-                if item.kind is BlockKind.HEADING:
-                    for text_run_ in paragraph.runs:
-                        text_run_.font.bold = True
-            top += Inches(0.3) * len(run)
-
         for group in runs(content):
             if group[0].kind is BlockKind.TABLE_ROW:
-                place_text(text_run)
+                writer.text(text_run)
                 text_run = []
-                width = max(len(row.cells) for row in group)
-                shape = slide.shapes.add_table(
-                    len(group), width, Inches(0.5), Emu(top), Inches(9), Inches(0.3) * len(group)
-                )
-                for r, source in enumerate(group):
-                    for c in range(width):
-                        text = source.cells[c] if c < len(source.cells) else ""
-                        shape.table.cell(r, c).text = text
-                        for para in shape.table.cell(r, c).text_frame.paragraphs:
-                            for text_run_ in para.runs:
-                                text_run_.font.size = Pt(10)
-                top += Inches(0.3) * len(group)
+                writer.table(group)
             else:
                 text_run.extend(group)
-        place_text(text_run)
-        if not used_body:
-            body._element.getparent().remove(body._element)
+        writer.text(text_run)
+        writer.finish()
         if notes:
             slide.notes_slide.notes_text_frame.text = f"Talaranteckning för bild {number}"
     out = io.BytesIO()
@@ -206,14 +221,21 @@ def build_pdf(blocks: Sequence[Block]) -> bytes:
         elif block.kind is BlockKind.HEADING:
             size = HEADING_SIZES.get(block.level, 11.5)
             style = ParagraphStyle(
-                f"h{block.level}", fontName="Helvetica-Bold", fontSize=size,
-                leading=size * 1.25, spaceBefore=6, spaceAfter=8,
+                f"h{block.level}",
+                fontName="Helvetica-Bold",
+                fontSize=size,
+                leading=size * 1.25,
+                spaceBefore=6,
+                spaceAfter=8,
             )
             story.append(Paragraph(escape(block.text), style))
         elif block.kind is BlockKind.LIST_ITEM:
             indent = 18 * (block.level + 1)
             style = ParagraphStyle(
-                f"li{block.level}", parent=body, leftIndent=indent, bulletIndent=indent - 12,
+                f"li{block.level}",
+                parent=body,
+                leftIndent=indent,
+                bulletIndent=indent - 12,
                 spaceAfter=2,
             )
             story.append(Paragraph(escape(block.text), style, bulletText="•"))

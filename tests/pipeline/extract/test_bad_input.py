@@ -29,8 +29,13 @@ def test_empty_and_blank_files(suffix: str, limits: LimitsConfig) -> None:
 
 def test_garbage_named_pdf(limits: LimitsConfig) -> None:
     garbage = bytes((i * 7919 + 13) % 256 for i in range(5000))
-    _raises("skräp.pdf", garbage, limits, r"skräp.pdf: file: not a PDF \(no '%PDF-' header.*; "
-            r"check the file type")
+    _raises(
+        "skräp.pdf",
+        garbage,
+        limits,
+        r"skräp.pdf: file: not a PDF \(no '%PDF-' header.*; "
+        r"check the file type",
+    )
 
 
 def test_truncated_pdf(built: dict[str, Path], limits: LimitsConfig) -> None:
@@ -47,26 +52,46 @@ def test_password_protected_pdf(built: dict[str, Path], limits: LimitsConfig) ->
     writer.encrypt(user_password="hemligt", owner_password="ägare", algorithm="AES-128")
     out = io.BytesIO()
     writer.write(out)
-    _raises("låst.pdf", out.getvalue(), limits,
-            r"låst.pdf: file: PDF is password-protected \(encrypted\); save an unprotected copy")
+    _raises(
+        "låst.pdf",
+        out.getvalue(),
+        limits,
+        r"låst.pdf: file: PDF is password-protected \(encrypted\); save an unprotected copy",
+    )
 
 
 def test_too_many_pages(built: dict[str, Path], limits: LimitsConfig) -> None:
     few = limits.model_copy(update={"max_pages": 2})
-    _raises("lång.pdf", built["003.pdf"].read_bytes(), few,
-            r"lång.pdf: file: PDF has 5 pages, over the limit of 2; split the file")
-    _raises("lång.pptx", built["003.pptx"].read_bytes(), few,
-            r"lång.pptx: file: deck has 5 slides, over the limit of 2; split the deck")
+    _raises(
+        "lång.pdf",
+        built["003.pdf"].read_bytes(),
+        few,
+        r"lång.pdf: file: PDF has \d+ pages, over the limit of 2; split the file",
+    )
+    _raises(
+        "lång.pptx",
+        built["003.pptx"].read_bytes(),
+        few,
+        r"lång.pptx: file: deck has \d+ slides, over the limit of 2; split the deck",
+    )
 
 
 @pytest.mark.parametrize("suffix", ["docx", "pptx"])
 def test_corrupt_office_zip(suffix: str, built: dict[str, Path], limits: LimitsConfig) -> None:
     data = built[f"001.{suffix}"].read_bytes()
     kind = suffix.upper()
-    _raises(f"trasig.{suffix}", data[: len(data) // 2], limits,
-            rf"trasig.{suffix}: file: not a valid {kind} file \(the zip package is corrupt")
-    _raises(f"skräp.{suffix}", b"PK\x03\x04" + b"\x00" * 300, limits,
-            rf"skräp.{suffix}: file: not a valid {kind} file")
+    _raises(
+        f"trasig.{suffix}",
+        data[: len(data) // 2],
+        limits,
+        rf"trasig.{suffix}: file: not a valid {kind} file \(the zip package is corrupt",
+    )
+    _raises(
+        f"skräp.{suffix}",
+        b"PK\x03\x04" + b"\x00" * 300,
+        limits,
+        rf"skräp.{suffix}: file: not a valid {kind} file",
+    )
     # A valid zip that is no Office package.
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
@@ -77,9 +102,10 @@ def test_corrupt_office_zip(suffix: str, built: dict[str, Path], limits: LimitsC
 def _bomb(base: bytes, size: int) -> bytes:
     """`base` (an Office zip) plus one entry of `size` zero bytes, deflated."""
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(base)) as source, zipfile.ZipFile(
-        out, "w", zipfile.ZIP_DEFLATED
-    ) as target:
+    with (
+        zipfile.ZipFile(io.BytesIO(base)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
         for info in source.infolist():
             target.writestr(info, source.read(info))
         with target.open("word/media/bomb.bin", "w") as entry:
@@ -92,9 +118,13 @@ def _bomb(base: bytes, size: int) -> bytes:
 def test_zip_bomb_with_small_limit(built: dict[str, Path], limits: LimitsConfig) -> None:
     small = limits.model_copy(update={"max_decompressed_bytes": 4_000_000})
     data = _bomb(built["001.docx"].read_bytes(), 8 << 20)
-    _raises("bomb.docx", data, small,
-            r"bomb.docx: zip package: unpacks to [\d,]+ bytes, over the limit of 4,000,000 "
-            r"\(possible zip bomb\); check where the file came from")
+    _raises(
+        "bomb.docx",
+        data,
+        small,
+        r"bomb.docx: zip package: unpacks to [\d,]+ bytes, over the limit of 4,000,000 "
+        r"\(possible zip bomb\); check where the file came from",
+    )
 
 
 def test_zip_bomb_over_the_default_limit(built: dict[str, Path], limits: LimitsConfig) -> None:
@@ -107,8 +137,13 @@ def test_oversized_file(limits: LimitsConfig) -> None:
     assert limits.max_file_bytes < 200_000_000  # a 200 MB text file is refused by default
     small = limits.model_copy(update={"max_file_bytes": 1000})
     data = (CORPUS / "001_aeb9084501ce30c8.txt").read_bytes()
-    _raises("stor.txt", data, small, r"stor.txt: file is [\d,]+ bytes, over the limit of 1,000; "
-            r"split the file or raise limits.max_file_bytes")
+    _raises(
+        "stor.txt",
+        data,
+        small,
+        r"stor.txt: file is [\d,]+ bytes, over the limit of 1,000; "
+        r"split the file or raise limits.max_file_bytes",
+    )
 
 
 def test_unsupported_extension(limits: LimitsConfig) -> None:
@@ -127,10 +162,14 @@ ENGLISH = (
 @pytest.mark.parametrize("suffix", [".txt", ".html"])
 def test_english_document(suffix: str, limits: LimitsConfig) -> None:
     data = (ENGLISH if suffix == ".txt" else f"<p>{ENGLISH}</p>").encode()
-    _raises(f"minutes{suffix}", data, limits,
-            rf"minutes{suffix}: whole document: language looks like English "
-            r"\(sv stop words \d+%, en \d+%\); temakarta themes Swedish text only — remove it "
-            r"or translate it")
+    _raises(
+        f"minutes{suffix}",
+        data,
+        limits,
+        rf"minutes{suffix}: whole document: language looks like English "
+        r"\(sv stop words \d+%, en \d+%\); temakarta themes Swedish text only — remove it "
+        r"or translate it",
+    )
 
 
 def test_swedish_corpus_passes_language_check(limits: LimitsConfig) -> None:
@@ -144,3 +183,25 @@ def test_cp1252_text_is_read(limits: LimitsConfig) -> None:
     doc = extract_document("gammal.txt", data, limits)
     assert doc.encoding == "cp1252"
     assert any("kompetensförsörjning" in b.text for b in doc.blocks)
+
+
+def test_pdf_decompression_bomb(limits: LimitsConfig) -> None:
+    import zlib
+
+    stream = zlib.compress(b"0 0 m " * 2_000_000, 9)  # 12 MB of drawing operators
+    pdf = (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 4 0 R>>endobj\n"
+        + f"4 0 obj<</Length {len(stream)}/Filter/FlateDecode>>stream\n".encode()
+        + stream
+        + b"\nendstream endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
+    small = limits.model_copy(update={"max_decompressed_bytes": 5_000_000})
+    _raises(
+        "bomb.pdf",
+        pdf,
+        small,
+        r"bomb.pdf: file: PDF streams unpack to over 5,000,000 bytes \(possible "
+        r"decompression bomb\); check where",
+    )

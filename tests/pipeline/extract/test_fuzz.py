@@ -6,6 +6,8 @@ Kept short here (40 derandomized examples per format); `python bench/fuzz_extrac
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,20 @@ def mutated(draw: st.DrawFn, data: bytes) -> bytes:
     return bytes(out)
 
 
+@st.composite
+def mutated_member(draw: st.DrawFn, data: bytes) -> bytes:
+    """An Office zip with one XML member mutated and re-zipped (reaches the XML parsers)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    infos = [info for info in source.infolist() if info.filename.endswith(".xml")]
+    victim = draw(st.sampled_from(infos))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info)
+            target.writestr(info.filename, draw(mutated(content)) if info is victim else content)
+    return out.getvalue()
+
+
 def check(name: str, data: bytes) -> str:
     """Extract; return 'ok' or 'error'; anything but ExtractError fails the test."""
     try:
@@ -50,9 +66,32 @@ def check(name: str, data: bytes) -> str:
 def test_mutated_built_files(suffix: str, built: dict[str, Path]) -> None:
     original = built[f"003.{suffix}"].read_bytes()
 
-    @settings(max_examples=40, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(mutated(original))
+    def run(data: bytes) -> None:
+        check(f"fuzz.{suffix}", data)
+
+    run()
+
+
+@pytest.mark.parametrize("suffix", ["docx", "pptx"])
+def test_mutated_office_members(suffix: str, built: dict[str, Path]) -> None:
+    original = built[f"003.{suffix}"].read_bytes()
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(mutated_member(original))
     def run(data: bytes) -> None:
         check(f"fuzz.{suffix}", data)
 
@@ -62,8 +101,13 @@ def test_mutated_built_files(suffix: str, built: dict[str, Path]) -> None:
 def test_mutated_corpus_text() -> None:
     original = (CORPUS / "003_fb89202d20482178.txt").read_bytes()
 
-    @settings(max_examples=40, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(mutated(original))
     def run(data: bytes) -> None:
         check("fuzz.txt", data)

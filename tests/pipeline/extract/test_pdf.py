@@ -17,11 +17,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from extract_builders import build_scan, statements, structure
+from extract_builders import build_scan, slides, statements, structure
 
 from pipeline.config import LimitsConfig
-from pipeline.extract import ExtractError, extract_document
-from pipeline.extract import _ocr
+from pipeline.extract import ExtractError, _ocr, extract_document
 from pipeline.records import Block, BlockKind
 
 
@@ -36,14 +35,32 @@ def test_matches_txt(
     blocks = blocks_001 if label == "001" else blocks_003
     doc = extract_document(f"{label}.pdf", built[f"{label}.pdf"].read_bytes(), limits)
     assert doc.format == "pdf" and doc.encoding == "binary"
-    assert structure(doc.blocks) == structure(blocks)
+    assert structure(_without_repeated_headers(doc.blocks)) == structure(blocks)
     assert statements(doc.blocks) == statements(blocks)
 
 
-def test_pages_and_lines(built: dict[str, Path], limits: LimitsConfig) -> None:
+def _without_repeated_headers(blocks: tuple[Block, ...]) -> list[Block]:
+    """Drop the header rows the PDF reader repeats on a page that continues a table."""
+    out: list[Block] = []
+    for block in blocks:
+        if (
+            block.kind is BlockKind.TABLE_ROW
+            and out
+            and out[-1].kind is BlockKind.BREAK
+            and any(b.kind is BlockKind.TABLE_ROW and b.cells == block.cells for b in out)
+        ):
+            continue
+        out.append(block)
+    return out
+
+
+def test_pages_and_lines(
+    built: dict[str, Path], blocks_003: tuple[Block, ...], limits: LimitsConfig
+) -> None:
     doc = extract_document("003.pdf", built["003.pdf"].read_bytes(), limits)
     breaks = [b for b in doc.blocks if b.kind is BlockKind.BREAK]
-    assert [b.location.page for b in breaks] == [1, 2, 3, 4, 5]
+    assert [b.location.page for b in breaks] == list(range(1, len(breaks) + 1))
+    assert len(breaks) >= len(slides(blocks_003))  # a long slide may overflow its page
     for block in doc.blocks:
         assert block.location.page is not None and block.location.line >= 1
         assert not block.ocr
@@ -74,8 +91,12 @@ def test_borderless_two_column_table(limits: LimitsConfig) -> None:
     got = [b.cells for b in doc.blocks if b.kind is BlockKind.TABLE_ROW]
     assert got == [("Gemensam målbild",), *rows]
     assert doc.blocks[-1].kind is BlockKind.PARAGRAPH
-    assert [s[1] for s in statements(doc.blocks)][:4] == ["Möjlighet", "Hinder", "Hinder",
-                                                         "Möjlighet"]
+    assert [s[1] for s in statements(doc.blocks)][:4] == [
+        "Möjlighet",
+        "Hinder",
+        "Hinder",
+        "Möjlighet",
+    ]
 
 
 SCAN_LINES = [
@@ -110,11 +131,14 @@ def test_scanned_pdf_is_ocrd(limits: LimitsConfig) -> None:
 def test_missing_tesseract_says_how_to_install(
     limits: LimitsConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_ocr.shutil, "which", lambda _: None)
+    monkeypatch.setattr(shutil, "which", lambda _: None)
     _ocr._tesseract_languages.cache_clear()
     try:
-        with pytest.raises(ExtractError, match=r"scan.pdf: page 1: .*tesseract is not installed; "
-                           r"install Tesseract .*apt-get install tesseract-ocr tesseract-ocr-swe"):
+        with pytest.raises(
+            ExtractError,
+            match=r"scan.pdf: page 1: .*tesseract is not installed; "
+            r"install Tesseract .*apt-get install tesseract-ocr tesseract-ocr-swe",
+        ):
             extract_document("scan.pdf", build_scan(SCAN_LINES[:3]), limits)
     finally:
         monkeypatch.undo()

@@ -54,13 +54,16 @@ def _is_password_error(exc: BaseException) -> bool:
     return False
 
 
-def _password_error(name: str) -> ExtractError:
-    return error(
-        name,
-        "file",
-        "PDF is password-protected (encrypted)",
-        "save an unprotected copy (remove the password in the PDF program) or remove it",
-    )
+def _read_error(name: str, where: str, what: str, exc: BaseException) -> ExtractError:
+    """The error for a library failure: a password prompt, or `what` with the library's words."""
+    if _is_password_error(exc):
+        return error(
+            name,
+            "file",
+            "PDF is password-protected (encrypted)",
+            "save an unprotected copy (remove the password in the PDF program) or remove it",
+        )
+    return error(name, where, f"{what} ({describe_exception(exc)})", _REEXPORT)
 
 
 def _words(page: Any, tables: list[Any]) -> list[Word]:
@@ -129,11 +132,7 @@ def _open(name: str, data: bytes) -> Any:
     try:
         return pdfplumber.open(io.BytesIO(data))
     except Exception as exc:  # pdfminer raises many types for broken files
-        if _is_password_error(exc):
-            raise _password_error(name) from exc
-        raise error(
-            name, "file", f"not a readable PDF ({describe_exception(exc)})", _REEXPORT
-        ) from exc
+        raise _read_error(name, "file", "not a readable PDF", exc) from exc
 
 
 _STREAM = re.compile(rb"stream\r?\n")
@@ -190,14 +189,7 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
             pages = pdf.pages
             n_pages = len(pages)
         except Exception as exc:
-            if _is_password_error(exc):
-                raise _password_error(name) from exc
-            raise error(
-                name,
-                "file",
-                f"PDF page tree is unreadable ({describe_exception(exc)})",
-                _REEXPORT,
-            ) from exc
+            raise _read_error(name, "file", "PDF page tree is unreadable", exc) from exc
         if n_pages > limits.max_pages:
             raise error(
                 name,
@@ -221,11 +213,7 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
             except ExtractError:
                 raise
             except Exception as exc:
-                if _is_password_error(exc):
-                    raise _password_error(name) from exc
-                raise error(
-                    name, where, f"cannot read the page ({describe_exception(exc)})", _REEXPORT
-                ) from exc
+                raise _read_error(name, where, "cannot read the page", exc) from exc
             finally:
                 page.close()
             text_pages[index] = _sorted_elements(lines, table_rows)
@@ -301,14 +289,7 @@ def _ocr_pages(
     try:
         pdf = pypdfium2.PdfDocument(data)
     except Exception as exc:
-        if _is_password_error(exc):
-            raise _password_error(name) from exc
-        raise error(
-            name,
-            "file",
-            f"cannot render the scanned pages ({describe_exception(exc)})",
-            _REEXPORT,
-        ) from exc
+        raise _read_error(name, "file", "cannot render the scanned pages", exc) from exc
     try:
         result: dict[int, list[TextLine]] = {}
         for index in indexes:

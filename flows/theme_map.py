@@ -7,11 +7,11 @@ Each task is a thin wrapper over one `pipeline` stage; this module only reads, w
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -28,6 +28,7 @@ from pipeline.regions import attribute_regions
 from pipeline.segment import segment_document
 from pipeline.themes import ThemeResult, assign_themes
 
+_T = TypeVar("_T")
 _NO_DOCUMENT_HINT = "check the file opens in its own program; export it again if not"
 
 
@@ -59,34 +60,56 @@ def extract_task(path: Path, corpus_dir: Path, config: Config) -> Document | Doc
     return error
 
 
-@task(name="segment-and-regions", cache_policy=NO_CACHE)
+@task(name="segment", cache_policy=NO_CACHE)
 def segment_task(
     documents: Sequence[Document], data: io.ProjectData
+) -> tuple[dict[str, tuple[Statement, ...]], list[DocumentError]]:
+    """Statements of every document (by document name); a failing document is reported."""
+    return _per_document(
+        documents,
+        "segment",
+        lambda d: segment_document(d, data.config.segment, data.abbreviations),
+    )
+
+
+@task(name="regions", cache_policy=NO_CACHE)
+def regions_task(
+    documents: Sequence[Document],
+    statements: dict[str, tuple[Statement, ...]],
+    data: io.ProjectData,
 ) -> tuple[list[Statement], list[DocumentInfo], list[DocumentError]]:
-    """Statements with regions for every document; a failing document becomes an error row."""
-    statements: list[Statement] = []
-    infos: list[DocumentInfo] = []
+    """Statements with their region, in document order, and each document's own facts."""
+    done, errors = _per_document(
+        [d for d in documents if d.name in statements],
+        "regions",
+        lambda d: attribute_regions(
+            d, statements[d.name], data.gazetteer, data.metadata.get(d.name)
+        ),
+    )
+    with_regions = [s for name in sorted(done) for s in done[name][0]]
+    return with_regions, [done[name][1] for name in sorted(done)], errors
+
+
+def _per_document(
+    documents: Sequence[Document], stage: str, work: Callable[[Document], _T]
+) -> tuple[dict[str, _T], list[DocumentError]]:
+    """Run `work` on each document; one that fails becomes an error row and the rest go on."""
+    results: dict[str, _T] = {}
     errors: list[DocumentError] = []
     for document in documents:
         try:
-            found = segment_document(document, data.config.segment, data.abbreviations)
-            with_regions, info = attribute_regions(
-                document, found, data.gazetteer, data.metadata.get(document.name)
-            )
+            results[document.name] = work(document)
         except Exception as exc:
             errors.append(
                 DocumentError(
                     document.name,
-                    "segment",
-                    f"{document.name}: {type(exc).__name__}: {exc}",
+                    stage,
+                    f"{document.name}: {stage} failed: {type(exc).__name__}: {exc}",
                     "report this document to the temakarta maintainers",
                 )
             )
-            get_run_logger().warning("skipped %s at segmentation: %s", document.name, exc)
-            continue
-        statements.extend(with_regions)
-        infos.append(info)
-    return statements, infos, errors
+            get_run_logger().warning("skipped %s at %s: %s", document.name, stage, exc)
+    return results, errors
 
 
 @task(name="embed", cache_policy=NO_CACHE)
@@ -107,6 +130,13 @@ def themes_task(
     return assign_themes(
         statements, vectors, data.codebook, codebook_vectors, data.config.themes, data.stopwords
     )
+
+
+@task(name="matrix", cache_policy=NO_CACHE)
+def matrix_task(
+    statements: Sequence[Statement], result: ThemeResult, infos: Sequence[DocumentInfo]
+) -> Tables:
+    return build_tables(statements, result, infos)
 
 
 @task(name="write-outputs", cache_policy=NO_CACHE)
@@ -152,14 +182,16 @@ def theme_map(
     documents = [o for o in outcomes if isinstance(o, Document)]
     errors = [o for o in outcomes if isinstance(o, DocumentError)]
     with _timed(timings, "segment"):
-        statements, infos, segment_errors = segment_task(documents, data)
-    errors.extend(segment_errors)
+        found, segment_errors = segment_task(documents, data)
+    with _timed(timings, "regions"):
+        statements, infos, region_errors = regions_task(documents, found, data)
+    errors += segment_errors + region_errors
     with _timed(timings, "embed"):
         vectors, codebook_vectors = embed_task(statements, data, cache_dir or DEFAULT_CACHE_DIR)
     with _timed(timings, "themes"):
         result = themes_task(statements, vectors, codebook_vectors, data)
     with _timed(timings, "matrix"):
-        tables = build_tables(statements, result, infos)
+        tables = matrix_task(statements, result, infos)
     run_id = io.new_run_id({p.name: io.sha256_file(p) for p in files}, config)
     manifest = _manifest(run_id, corpus_dir, files, config, result, timings, errors)
     summary = _summary(run_id, tables, documents, errors, result)

@@ -111,7 +111,14 @@ def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
         "tom.txt",
         "bild.xyz",
     }
-    assert set(manifest["stage_seconds"]) >= {"extract", "segment", "embed", "themes", "matrix"}
+    assert set(manifest["stage_seconds"]) >= {
+        "extract",
+        "segment",
+        "regions",
+        "embed",
+        "themes",
+        "matrix",
+    }
     assert manifest["versions"]["prefect"].startswith("3.")
     assert manifest["config"]["seed"] == 20171213
 

@@ -21,13 +21,18 @@ sys.path.insert(0, str(ROOT))
 
 
 def _statements(n: int) -> list[str]:
-    lines: list[str] = []
-    for f in sorted((ROOT / "corpus").glob("*.txt")):
-        for line in f.read_text(encoding="utf-8").splitlines():
-            s = line.strip().lstrip("-#* ").strip()
-            if s:
-                lines.append(s)
-    return [lines[i % len(lines)] for i in range(n)]
+    """`n` statements of the sample corpus as the pipeline segments them (repeated to `n`)."""
+    from flows import io
+    from pipeline.extract import extract_document
+    from pipeline.segment import segment_document
+
+    config = io.load_config()
+    abbreviations = io.load_abbreviations(config)
+    texts: list[str] = []
+    for path in sorted((ROOT / "corpus").glob("*.txt")):
+        document = extract_document(path.name, path.read_bytes(), config.limits)
+        texts += [s.text for s in segment_document(document, config.segment, abbreviations)]
+    return [texts[i % len(texts)] for i in range(n)]
 
 
 def _worker(kind: str, n: int) -> dict[str, float]:

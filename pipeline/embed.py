@@ -94,9 +94,6 @@ class SentenceTransformerEmbedder:
         batch_size: int = 32,
         max_tokens: int = 512,
     ) -> None:
-        import torch
-        from sentence_transformers import SentenceTransformer
-
         if not 3 <= max_tokens <= 512:
             raise ValueError(f"max_tokens={max_tokens}: must be within 3..512 (model limit 512)")
         if batch_size < 1:
@@ -114,6 +111,14 @@ class SentenceTransformerEmbedder:
         self.prompt = prompt
         self.batch_size = batch_size
         self.max_tokens = max_tokens
+        self._model: Any = None  # loaded on first use: a fully cached run never needs it
+
+    def _load(self) -> None:
+        """Load the model and a private tokenizer (a few seconds, ~1.5 GB): only when needed."""
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from tokenizers import Tokenizer
+
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
         self._torch = torch
         self._model = SentenceTransformer(
@@ -123,8 +128,6 @@ class SentenceTransformerEmbedder:
             model_kwargs={"dtype": torch.float32, "add_pooling_layer": False},
         )
         self._model.eval()
-        from tokenizers import Tokenizer
-
         # A private copy: sentence-transformers' own calls set truncation on the shared one.
         self._tok: Any = Tokenizer.from_str(self._model.tokenizer.backend_tokenizer.to_str())
         self._tok.no_truncation()
@@ -139,12 +142,23 @@ class SentenceTransformerEmbedder:
         return f"{self._path.name}@{self.content_hash}|prompt={self.prompt!r}|max={self.max_tokens}"
 
     @property
+    def sentence_transformer(self) -> Any:
+        """The underlying `SentenceTransformer` (loaded on first access)."""
+        if self._model is None:
+            self._load()
+        return self._model
+
+    @property
     def dim(self) -> int:
         """Embedding dimension (384)."""
+        if self._model is None:
+            self._load()
         return self._dim
 
     def content_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of prompt+text without <s>/</s> and without truncation."""
+        if self._model is None:
+            self._load()
         encs = self._tok.encode_batch([self.prompt + t for t in texts], add_special_tokens=False)
         return [list(e.ids) for e in encs]
 
@@ -174,7 +188,7 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Embed `texts` -> float32 (len(texts), 384), unit rows."""
         if len(texts) == 0:
-            return np.zeros((0, self._dim), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32)
         windows: list[list[int]] = []
         owner: list[int] = []
         weight: list[float] = []

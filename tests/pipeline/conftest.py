@@ -7,20 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.records import Statement
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def corpus_statements() -> list[str]:
-    """Every non-empty line of corpus/*.txt, stripped of leading '-#* ' markers."""
-    out: list[str] = []
-    for f in sorted((ROOT / "corpus").glob("*.txt")):
-        for line in f.read_text(encoding="utf-8").splitlines():
-            s = line.strip().lstrip("-#* ").strip()
-            if s:
-                out.append(s)
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +23,9 @@ def built_model_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def statements() -> list[str]:
-    return corpus_statements()
+def statements(sample_statements: dict[str, tuple[Statement, ...]]) -> list[str]:
+    """The texts of every statement the segmenter finds in the five sample documents."""
+    return [s.text for group in sample_statements.values() for s in group]
 
 
 @pytest.fixture(scope="session")

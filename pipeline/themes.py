@@ -30,8 +30,9 @@ How a statement is assigned
 4. Margin. The best theme must also beat the second best by `config.margin` (adjusted scores).
 5. The rest is clustered with HDBSCAN (exact MST, fixed parameters, input sorted by statement id,
    so no randomness is involved) into inductive themes named by their top c-TF-IDF terms. A
-   cluster must be at least as cohesive (mean pairwise cosine) as the median codebook theme's
-   examples (`config.min_cohesion` pins it), otherwise its statements stay unassigned.
+   cluster must be at least as cohesive (mean pairwise cosine) as the loosest codebook theme is
+   on the same statements (`config.min_cohesion` pins it; see `_calibrate_cohesion`), otherwise
+   its statements stay unassigned.
 6. HDBSCAN noise becomes the theme `ej_tilldelad` (origin "unassigned"): counted, never hidden.
 """
 
@@ -422,9 +423,29 @@ def _cohesion(vectors: FloatArray) -> float:
     return float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
 
 
-def _calibrate_cohesion(codebook: Codebook, codebook_vectors: FloatArray) -> float:
-    """Median over codebook themes of the mean pairwise cosine of their examples: an inductive
-    theme must be at least as tight as a typical theme the codebook's authors wrote."""
+def _calibrate_cohesion(
+    codebook: Codebook,
+    codebook_vectors: FloatArray,
+    vectors: FloatArray,
+    chosen: dict[int, tuple[int, float, Method]],
+    config: ThemesConfig,
+) -> float:
+    """The cohesion an inductive theme needs: no looser than the loosest codebook theme.
+
+    Like is compared with like: when at least two codebook themes hold `min_cluster_size`
+    statements of this corpus, the floor is the lowest mean pairwise cosine among those themes'
+    statements. On smaller inputs it falls back to the median over themes of the cohesion of
+    their codebook examples (authored examples are tighter than real statements)."""
+    by_theme: dict[int, list[int]] = {}
+    for i, (theme, _, _) in chosen.items():
+        by_theme.setdefault(theme, []).append(i)
+    corpus = [
+        _cohesion(vectors[sorted(members)])
+        for members in by_theme.values()
+        if len(members) >= config.min_cluster_size
+    ]
+    if len(corpus) >= 2:
+        return float(min(corpus))
     owners = np.asarray(codebook.owners, dtype=np.int64)
     values = []
     for t in range(len(codebook.themes)):
@@ -533,7 +554,7 @@ def assign_themes(
     min_cohesion = (
         config.min_cohesion
         if config.min_cohesion is not None
-        else _calibrate_cohesion(codebook, codebook_vectors)
+        else _calibrate_cohesion(codebook, codebook_vectors, vectors, chosen, config)
     )
     labels, probs = (
         _cluster(vectors[rest], config, min_cohesion)

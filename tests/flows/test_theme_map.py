@@ -87,6 +87,9 @@ def test_counts_matrix_covers_all_regions_and_core_themes(
     for theme in ("målbild", "roller", "finansiering", "lärmiljö"):
         assert int(rows[theme]["Totalt"]) > 0, theme
     assert "ej_tilldelad" in rows
+    # The corpus brings a theme of its own: the regions' fact sheets (län, kommuner, invånare).
+    inductive = [r for t, r in rows.items() if t.startswith("inductive_")]
+    assert inductive and "kommun" in inductive[0]["theme_label"]
     themes = [t for t in rows if not t.startswith("N_")]
     assert sum(int(rows[t]["Totalt"]) for t in themes) == int(rows["N_statements"]["Totalt"])
     assert int(rows["N_documents"]["Totalt"]) == 5

@@ -40,6 +40,15 @@ def corpus_with_bad_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copy(path, folder / path.name)
     (folder / "tom.txt").write_bytes(b"")
     (folder / "bild.xyz").write_bytes(b"\x89PNG\r\n")
+    (folder / "skrap.pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8)
+    (folder / "trasig.docx").write_bytes(b"PK\x03\x04" + b"\x00\xff" * 500)
+    (folder / "english.txt").write_text(
+        "Minutes of the meeting. The group discussed how the regions and the universities "
+        "should work together on the supply of staff, and it was agreed that we will need a "
+        "shared plan for the next year, with clear roles for all of the partners that are "
+        "involved in the work and a budget that is fair to each of them.\n",
+        encoding="utf-8",
+    )
     return folder
 
 
@@ -100,10 +109,13 @@ def test_bad_files_are_reported_and_the_rest_processed(
 ) -> None:
     run_dir = runs[0].run_dir
     errors = _rows(run_dir / "errors.csv")
-    assert [e["file"] for e in errors] == ["bild.xyz", "tom.txt"]
-    assert "unsupported file type '.xyz'" in errors[0]["error"]
-    assert errors[1]["what_to_do"].startswith("remove it")
-    assert "2 documents skipped" in (run_dir / "summary.md").read_text(encoding="utf-8")
+    by_file = {e["file"]: e for e in errors}
+    assert sorted(by_file) == ["bild.xyz", "english.txt", "skrap.pdf", "tom.txt", "trasig.docx"]
+    assert "unsupported file type '.xyz'" in by_file["bild.xyz"]["error"]
+    assert by_file["tom.txt"]["what_to_do"].startswith("remove it")
+    assert "English" in by_file["english.txt"]["error"]
+    assert all(e["stage"] == "extract" and e["what_to_do"] for e in errors)
+    assert "5 documents skipped" in (run_dir / "summary.md").read_text(encoding="utf-8")
 
 
 def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
@@ -113,6 +125,9 @@ def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
     assert set(manifest["inputs"]) == {p.name for p in CORPUS.glob("*.txt")} | {
         "tom.txt",
         "bild.xyz",
+        "skrap.pdf",
+        "trasig.docx",
+        "english.txt",
     }
     assert set(manifest["stage_seconds"]) >= {
         "extract",

@@ -4,10 +4,11 @@
     python bench/fuzz_extract.py --examples 200 --formats pdf,docx --seed 7
 
 Builds the files from corpus documents (as the tests do), mutates them (byte flips, a
-truncation, an inserted chunk) and prints, per format, how many cases returned a Document,
-raised ExtractError, or raised anything else (a bug: the run exits 1 and prints the first
-tracebacks), plus the slowest case. Memory is bounded by the extractor limits; each case's
-time by limits.timeout_seconds (set low here).
+truncation, an inserted chunk) and reads each case as the flow does: in a child process with a
+hard time limit and a memory cap (flows/isolation.py). Prints, per format, how many cases
+returned a Document, raised ExtractError, were stopped for time, crashed the child, or raised
+anything else (a bug: the run exits 1 and prints the first ones), with the slowest case and the
+highest peak RSS of a child.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import logging
 import random
 import sys
 import time
-import traceback
 import warnings
 import zipfile
 from collections import Counter
@@ -37,6 +37,7 @@ from extract_builders import (  # noqa: E402
     corpus_blocks,
 )
 
+from flows.isolation import GRACE_SECONDS, ChildCrashed, ChildTimeout, run_isolated  # noqa: E402
 from pipeline.config import LimitsConfig  # noqa: E402
 from pipeline.extract import ExtractError, extract_document  # noqa: E402
 
@@ -70,6 +71,18 @@ def mutate_inside(data: bytes, rng: random.Random) -> bytes:
     return out.getvalue()
 
 
+def extract_quietly(name: str, data: bytes, limits: LimitsConfig) -> str:
+    """Runs in the child: 'document' or 'ExtractError' (anything else propagates as a bug)."""
+    # pdfminer/bs4 warn about every broken object; the outcome counts are what matter here.
+    logging.disable(logging.WARNING)
+    warnings.simplefilter("ignore")
+    try:
+        extract_document(name, data, limits)
+    except ExtractError:
+        return "ExtractError"
+    return "document"
+
+
 def originals() -> dict[str, bytes]:
     """One real file per format."""
     blocks = corpus_blocks("003_fb89202d20482178.txt", max_breaks=6)
@@ -90,9 +103,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formats", default="docx,pptx,pdf,html,txt")
     parser.add_argument("--seed", type=int, default=20171213)
     args = parser.parse_args(argv)
-    # pdfminer/bs4 warn about every broken object; the outcome counts are what matter here.
-    logging.disable(logging.WARNING)
-    warnings.simplefilter("ignore")
     limits = LimitsConfig(timeout_seconds=20)
     files = originals()
     failures: list[str] = []
@@ -100,26 +110,35 @@ def main(argv: list[str] | None = None) -> int:
         rng = random.Random(f"{args.seed}:{fmt}")
         outcomes: Counter[str] = Counter()
         slowest = 0.0
+        peak_mb = 0.0
         started = time.monotonic()
         for _ in range(args.examples):
             inside = fmt in ("docx", "pptx") and rng.random() < 0.5
             data = mutate_inside(files[fmt], rng) if inside else mutate(files[fmt], rng)
             t0 = time.monotonic()
             try:
-                extract_document(f"fuzz.{fmt}", data, limits)
-                outcomes["document"] += 1
-            except ExtractError:
-                outcomes["ExtractError"] += 1
+                outcome = run_isolated(
+                    extract_quietly,
+                    (f"fuzz.{fmt}", data, limits),
+                    timeout=limits.timeout_seconds + GRACE_SECONDS,
+                    max_memory_mb=limits.max_memory_mb,
+                )
+                outcomes[outcome.value] += 1
+                peak_mb = max(peak_mb, outcome.peak_rss_mb)
+            except ChildTimeout:
+                outcomes["stopped for time"] += 1
+            except ChildCrashed:
+                outcomes["crashed"] += 1
             except BaseException as exc:
                 outcomes[f"BUG {type(exc).__name__}"] += 1
                 if len(failures) < 5:
-                    failures.append(traceback.format_exc())
+                    failures.append(f"{type(exc).__name__}: {exc}")
             slowest = max(slowest, time.monotonic() - t0)
         total = time.monotonic() - started
         summary = ", ".join(f"{key} {count}" for key, count in sorted(outcomes.items()))
         print(
             f"{fmt:5} cases {args.examples:5}  {summary}  (total {total:.1f}s, "
-            f"slowest {slowest:.2f}s)",
+            f"slowest {slowest:.2f}s, peak RSS of a child {peak_mb:.0f} MB)",
             flush=True,
         )
     for failure in failures:

@@ -7,7 +7,7 @@ Each task is a thin wrapper over one `pipeline` stage; this module only reads, w
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +19,10 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import io
 from flows.embed_cache import DEFAULT_CACHE_DIR, encode_cached
+from flows.isolation import extract_file
 from pipeline.config import Config
 from pipeline.embed import SentenceTransformerEmbedder, Vectors, model_content_hash
-from pipeline.extract import ExtractError, extract_document
+from pipeline.extract import ExtractError
 from pipeline.matrix import COL_TOTAL, ROW_N_STATEMENTS, Tables, build_tables
 from pipeline.records import Document, DocumentError, DocumentInfo, Statement
 from pipeline.regions import attribute_regions
@@ -45,10 +46,12 @@ class RunReport:
 
 @task(name="extract", cache_policy=NO_CACHE)
 def extract_task(path: Path, corpus_dir: Path, config: Config) -> Document | DocumentError:
-    """One file → Document, or a DocumentError row (never raises for a bad file)."""
+    """One file → Document, or a DocumentError row (never raises for a bad file).
+
+    The file is read in a child process with a hard time limit and a memory cap."""
     name = path.relative_to(corpus_dir).as_posix()
     try:
-        return extract_document(name, path.read_bytes(), config.limits)
+        return extract_file(path, name, config.limits)
     except ExtractError as exc:
         message, _, hint = str(exc).rpartition("; ")
         error = DocumentError(name, "extract", message or str(exc), hint or _NO_DOCUMENT_HINT)
@@ -170,7 +173,7 @@ def theme_map(
     files = io.corpus_files(corpus_dir)
     data = io.load_project_data(config, corpus_dir)
     with _timed(timings, "extract"):
-        # Readers enforce limits.timeout_seconds themselves (between pages, and on Tesseract):
+        # Time and memory limits are enforced on the child process that reads each file:
         # a Prefect timeout cannot interrupt a task running in a worker thread.
         extracted = extract_task.map(
             files, corpus_dir=unmapped(corpus_dir), config=unmapped(config)
@@ -192,8 +195,9 @@ def theme_map(
         result = themes_task(statements, vectors, codebook_vectors, data)
     with _timed(timings, "matrix"):
         tables = matrix_task(statements, result, infos)
-    run_id = io.new_run_id({p.name: io.sha256_file(p) for p in files}, config)
-    manifest = _manifest(run_id, corpus_dir, files, config, result, timings, errors)
+    inputs = {p.relative_to(corpus_dir).as_posix(): io.sha256_file(p) for p in files}
+    run_id = io.new_run_id(inputs, config)
+    manifest = _manifest(run_id, corpus_dir, inputs, config, result, timings, errors)
     summary = _summary(run_id, tables, documents, errors, result)
     with _timed(timings, "write"):
         run_dir = write_task(output_dir, run_id, tables, errors, manifest, summary)
@@ -234,7 +238,7 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
 def _manifest(
     run_id: str,
     corpus_dir: Path,
-    files: Sequence[Path],
+    inputs: Mapping[str, str],
     config: Config,
     result: ThemeResult,
     timings: dict[str, float],
@@ -244,7 +248,7 @@ def _manifest(
     return {
         "run_id": run_id,
         "corpus": str(corpus_dir),
-        "inputs": {p.relative_to(corpus_dir).as_posix(): io.sha256_file(p) for p in files},
+        "inputs": dict(inputs),
         "config": config.model_dump(mode="json"),
         "model": {"path": str(model_dir), "content_sha256": model_content_hash(model_dir)},
         "codebook_threshold": result.threshold,

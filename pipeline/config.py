@@ -36,6 +36,8 @@ class LimitsConfig(_Strict):
     max_pages: int = Field(2_000, ge=1)
     max_decompressed_bytes: int = Field(200_000_000, ge=1)
     timeout_seconds: float = Field(120.0, gt=0)
+    # Address space of the process that reads one document (flows/isolation.py).
+    max_memory_mb: int = Field(2048, ge=256)
 
 
 class SegmentConfig(_Strict):

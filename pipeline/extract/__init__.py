@@ -37,7 +37,19 @@ _EXTRACTORS: dict[str, _Extractor] = {
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(sorted(_EXTRACTORS))
 
-__all__ = ["SUPPORTED_SUFFIXES", "ExtractError", "extract_document"]
+__all__ = ["SUPPORTED_SUFFIXES", "ExtractError", "check_size", "extract_document"]
+
+
+def check_size(name: str, size: int, limits: LimitsConfig) -> None:
+    """Raise ExtractError when a file of `size` bytes is over `limits.max_file_bytes`.
+
+    Called on the file's size before it is read, and again by `extract_document` on its bytes.
+    """
+    if size > limits.max_file_bytes:
+        raise ExtractError(
+            f"{name}: file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}; "
+            "split the file or raise limits.max_file_bytes in models/config.yaml"
+        )
 
 
 def extract_document(name: str, data: bytes, limits: LimitsConfig) -> Document:
@@ -53,11 +65,7 @@ def extract_document(name: str, data: bytes, limits: LimitsConfig) -> Document:
             f"{name}: unsupported file type {suffix or '(no extension)'!r}; "
             f"expected one of {', '.join(SUPPORTED_SUFFIXES)} — convert it or remove it"
         )
-    if len(data) > limits.max_file_bytes:
-        raise ExtractError(
-            f"{name}: file is {len(data):,} bytes, over the limit of {limits.max_file_bytes:,}; "
-            "split the file or raise limits.max_file_bytes in models/config.yaml"
-        )
+    check_size(name, len(data), limits)
     if not data.strip():
         raise ExtractError(f"{name}: file is empty; remove it or export its content again")
     try:

@@ -22,6 +22,8 @@ from pipeline.records import Block, BlockKind, Location
 
 # Encodings we accept when a file is not UTF-8: what Windows and older Office exports write.
 _FALLBACK_ENCODINGS = ["cp1252", "latin_1"]
+_REPLACEMENT = "\ufffd"
+_UTF8_EVIDENCE = 10
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _BOLD_LINE = re.compile(r"^\s*(?:\*\*|__)(.+?)(?:\*\*|__)\s*$")
@@ -77,6 +79,9 @@ def _decode(name: str, data: bytes) -> tuple[str, str]:
             f"{name}: byte {utf8_error.start}: binary data in a text file; "
             "check that the file really is text, or give it its proper extension"
         )
+    damaged = _damaged_utf8(data)
+    if damaged is not None:
+        return damaged
     best = from_bytes(data, cp_isolation=_FALLBACK_ENCODINGS).best()
     if best is None or best.encoding not in {"cp1252", "latin_1"}:
         raise ExtractError(
@@ -84,6 +89,20 @@ def _decode(name: str, data: bytes) -> tuple[str, str]:
             f"{' or '.join(_FALLBACK_ENCODINGS)} reading fits; save the file as UTF-8"
         )
     return str(best), best.encoding.replace("_", "-")
+
+
+def _damaged_utf8(data: bytes) -> tuple[str, str] | None:
+    """A UTF-8 file with a few broken bytes (a bad copy, a cut download): read it with U+FFFD
+    for each broken sequence rather than lose the document, and say so in the encoding.
+
+    It counts as UTF-8 when its valid non-ASCII characters outnumber the broken sequences by
+    `_UTF8_EVIDENCE` to one: a cp1252 file's å, ä and ö are all invalid UTF-8, so it has none."""
+    text = data.decode("utf-8-sig", errors="replace")
+    broken = text.count(_REPLACEMENT) - data.count(_REPLACEMENT.encode("utf-8"))
+    valid = sum(1 for ch in text if ord(ch) > 127 and ch != _REPLACEMENT)
+    if broken == 0 or valid < _UTF8_EVIDENCE * broken:
+        return None
+    return text, f"utf-8 ({broken} invalid byte sequences replaced)"
 
 
 @dataclass(frozen=True)

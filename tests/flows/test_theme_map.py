@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +43,8 @@ def corpus_with_bad_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "bild.xyz").write_bytes(b"\x89PNG\r\n")
     (folder / "skrap.pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8)
     (folder / "trasig.docx").write_bytes(b"PK\x03\x04" + b"\x00\xff" * 500)
+    with (folder / "stor.txt").open("wb") as handle:
+        handle.truncate(200_000_000)  # a sparse 200 MB text file
     (folder / "english.txt").write_text(
         "Minutes of the meeting. The group discussed how the regions and the universities "
         "should work together on the supply of staff, and it was agreed that we will need a "
@@ -110,12 +113,34 @@ def test_bad_files_are_reported_and_the_rest_processed(
     run_dir = runs[0].run_dir
     errors = _rows(run_dir / "errors.csv")
     by_file = {e["file"]: e for e in errors}
-    assert sorted(by_file) == ["bild.xyz", "english.txt", "skrap.pdf", "tom.txt", "trasig.docx"]
+    assert sorted(by_file) == [
+        "bild.xyz",
+        "english.txt",
+        "skrap.pdf",
+        "stor.txt",
+        "tom.txt",
+        "trasig.docx",
+    ]
     assert "unsupported file type '.xyz'" in by_file["bild.xyz"]["error"]
+    assert "over the limit of 50,000,000" in by_file["stor.txt"]["error"]
     assert by_file["tom.txt"]["what_to_do"].startswith("remove it")
     assert "English" in by_file["english.txt"]["error"]
     assert all(e["stage"] == "extract" and e["what_to_do"] for e in errors)
-    assert "5 documents skipped" in (run_dir / "summary.md").read_text(encoding="utf-8")
+    assert "6 documents skipped" in (run_dir / "summary.md").read_text(encoding="utf-8")
+
+
+def test_skipped_files_are_warned_about_in_the_prefect_log(
+    runs: tuple[RunReport, RunReport],
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterLevel
+
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(LogFilter(level=LogFilterLevel(ge_=logging.WARNING)))
+    warned = {
+        name for log in logs for name in ("stor.txt", "tom.txt", "skrap.pdf") if name in log.message
+    }
+    assert warned == {"stor.txt", "tom.txt", "skrap.pdf"}
 
 
 def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
@@ -128,6 +153,7 @@ def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
         "skrap.pdf",
         "trasig.docx",
         "english.txt",
+        "stor.txt",
     }
     assert set(manifest["stage_seconds"]) >= {
         "extract",

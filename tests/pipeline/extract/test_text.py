@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from extract_builders import CORPUS
 
 from pipeline.config import Config
 from pipeline.extract import ExtractError, extract_document
@@ -69,6 +70,19 @@ def test_cp1252_file_is_detected_not_guessed(config: Config) -> None:
     doc = extract_document("notes.txt", data, config.limits)
     assert doc.encoding == "cp1252"
     assert any("Lärosätena" in b.text for b in doc.blocks)
+
+
+def test_utf8_file_with_a_few_broken_bytes_is_read(config: Config) -> None:
+    original = (CORPUS / "003_fb89202d20482178.txt").read_bytes()
+    damaged = bytearray(original)
+    for position in (original.index("ä".encode()), original.index("å".encode())):
+        damaged[position] = 0xFF  # the first byte of two letters, as a bad copy leaves it
+    doc = extract_document("skadad.txt", bytes(damaged), config.limits)
+    # each damaged letter leaves two broken sequences: 0xFF and the orphaned second byte
+    assert doc.encoding == "utf-8 (4 invalid byte sequences replaced)"
+    intact = extract_document("hel.txt", original, config.limits)
+    changed = [a.text for a, b in zip(doc.blocks, intact.blocks, strict=True) if a != b]
+    assert len(changed) <= 2 and all("\ufffd" in text for text in changed)
 
 
 def test_utf8_bom_is_accepted(config: Config) -> None:

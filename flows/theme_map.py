@@ -195,9 +195,9 @@ def theme_map(
         result = themes_task(statements, vectors, codebook_vectors, data)
     with _timed(timings, "matrix"):
         tables = matrix_task(statements, result, infos)
-    inputs = {p.relative_to(corpus_dir).as_posix(): io.sha256_file(p) for p in files}
-    run_id = io.new_run_id(inputs, config)
-    manifest = _manifest(run_id, corpus_dir, inputs, config, result, timings, errors)
+    inputs, data_files = io.input_hashes(corpus_dir, files), io.data_file_hashes(config)
+    run_id = io.new_run_id(inputs, data_files, config, output_dir)
+    manifest = _manifest(run_id, corpus_dir, inputs, data_files, config, result, timings, errors)
     summary = _summary(run_id, tables, documents, errors, result)
     with _timed(timings, "write"):
         run_dir = write_task(output_dir, run_id, tables, errors, manifest, summary)
@@ -239,6 +239,7 @@ def _manifest(
     run_id: str,
     corpus_dir: Path,
     inputs: Mapping[str, str],
+    data_files: Mapping[str, str],
     config: Config,
     result: ThemeResult,
     timings: dict[str, float],
@@ -249,6 +250,7 @@ def _manifest(
         "run_id": run_id,
         "corpus": str(corpus_dir),
         "inputs": dict(inputs),
+        "data_files": dict(data_files),
         "config": config.model_dump(mode="json"),
         "model": {"path": str(model_dir), "content_sha256": model_content_hash(model_dir)},
         "codebook_threshold": result.threshold,

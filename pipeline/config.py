@@ -36,7 +36,8 @@ class LimitsConfig(_Strict):
     max_pages: int = Field(2_000, ge=1)
     max_decompressed_bytes: int = Field(200_000_000, ge=1)
     timeout_seconds: float = Field(120.0, gt=0)
-    # Address space of the process that reads one document (flows/isolation.py).
+    # Address space the process reading one document may add to what it starts with
+    # (flows/isolation.py).
     max_memory_mb: int = Field(2048, ge=256)
 
 
@@ -45,8 +46,6 @@ class SegmentConfig(_Strict):
 
     min_chars: int = Field(2, ge=1)
     boilerplate_min_pages: int = Field(3, ge=2)
-    heading_max_chars: int = Field(80, ge=10)
-    heading_max_words: int = Field(11, ge=1)
 
 
 class ThemesConfig(_Strict):

@@ -8,6 +8,7 @@ byte-identical CSVs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -115,12 +116,9 @@ def build_tables(
             COL_SCORE: round(by_id[s.id].score, 4),
             COL_METHOD: by_id[s.id].method,
         }
-        for s in statements
+        for s in sorted(statements, key=_reading_order)
     ]
     statement_frame = pd.DataFrame(statement_rows, columns=list(STATEMENT_COLUMNS))
-    statement_frame = statement_frame.sort_values(
-        [COL_DOCUMENT, COL_LINE, COL_ID], kind="stable"
-    ).reset_index(drop=True)
 
     return Tables(
         statements=statement_frame,
@@ -174,11 +172,37 @@ def _shares(frame: pd.DataFrame, order: Sequence[str], labels: dict[str, str]) -
     table = pd.crosstab(frame[COL_THEME_ID], frame[COL_REGION])
     table = table.reindex(index=list(order), columns=list(REGION_COLUMNS), fill_value=0)
     table[COL_TOTAL] = table.sum(axis=1)
-    totals = table.sum(axis=0).replace(0, 1)
-    shares = (table / totals * 100).round(1)
+    shares = table.apply(_percent_to_100, axis=0)
     shares.insert(0, COL_THEME_LABEL, [labels.get(i, i) for i in shares.index])
     shares.index.name = COL_THEME_ID
     return shares.reset_index()
+
+
+def _reading_order(statement: Statement) -> tuple[str, int, int, int]:
+    """Document, page (0 for plain text), line, then the n-th statement on that line (the last
+    part of the id `<document>:<line>:<n>`, compared as a number so 10 follows 9)."""
+    n = int(statement.id.rpartition(":")[2])
+    return statement.document, statement.location.page or 0, statement.location.line, n
+
+
+def _percent_to_100(counts: pd.Series) -> pd.Series:
+    """Counts → percentages with one decimal that add up to exactly 100.0 (all 0.0 when the
+    column is empty).
+
+    Plain rounding can leave a column at 99.9 or 100.2, which readers take for an error:
+    tenths are floored, then the missing tenths go to the largest remainders (ties to the
+    earlier row)."""
+    total = int(counts.sum())
+    if total == 0:
+        return counts.astype(float) * 0.0
+    tenths = counts.astype(float) * 1000 / total
+    floored = tenths.apply(math.floor).astype(int)
+    remainders = sorted(
+        range(len(counts)), key=lambda i: (-(tenths.iloc[i] - floored.iloc[i]), i)
+    )
+    for i in remainders[: 1000 - int(floored.sum())]:
+        floored.iloc[i] += 1
+    return floored / 10
 
 
 def _polarity(frame: pd.DataFrame, order: Sequence[str], labels: dict[str, str]) -> pd.DataFrame:

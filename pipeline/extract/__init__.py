@@ -15,7 +15,7 @@ from pipeline.extract._common import describe_exception
 from pipeline.extract._docx import extract_docx
 from pipeline.extract._errors import ExtractError
 from pipeline.extract._html import extract_html
-from pipeline.extract._language import check_swedish
+from pipeline.extract._language import check_swedish, warm_up
 from pipeline.extract._pdf import extract_pdf
 from pipeline.extract._pptx import extract_pptx
 from pipeline.extract._text import extract_markdown, extract_text
@@ -37,7 +37,13 @@ _EXTRACTORS: dict[str, _Extractor] = {
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(sorted(_EXTRACTORS))
 
-__all__ = ["SUPPORTED_SUFFIXES", "ExtractError", "check_size", "extract_document"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "ExtractError",
+    "check_size",
+    "extract_document",
+    "warm_up",
+]
 
 
 def check_size(name: str, size: int, limits: LimitsConfig) -> None:

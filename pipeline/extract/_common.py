@@ -64,7 +64,7 @@ def check_zip(name: str, data: bytes, limits: LimitsConfig, kind: str) -> None:
             name,
             "zip package",
             f"holds {len(infos):,} entries, too many for a {kind} file",
-            "check where the file came from; save it again from Office",
+            "check where the file came from, or save it again from Office",
         )
 
 

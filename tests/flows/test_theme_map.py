@@ -43,6 +43,12 @@ def corpus_with_bad_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "bild.xyz").write_bytes(b"\x89PNG\r\n")
     (folder / "skrap.pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8)
     (folder / "trasig.docx").write_bytes(b"PK\x03\x04" + b"\x00\xff" * 500)
+    (folder / "metadata.csv").write_text(
+        "document,region,date,meeting\n"
+        "004_77aaf0857291a2ba.txt,Sydöstra,2022-06-01,Workshop RSL och RD\n"
+        "002_324f8cb48e0e37e8.txt,,,Nationell sammanställning\n",
+        encoding="utf-8",
+    )
     with (folder / "stor.txt").open("wb") as handle:
         handle.truncate(200_000_000)  # a sparse 200 MB text file
     (folder / "english.txt").write_text(
@@ -143,8 +149,29 @@ def test_skipped_files_are_warned_about_in_the_prefect_log(
     assert warned == {"stor.txt", "tom.txt", "skrap.pdf"}
 
 
+def test_metadata_csv_overrides_detection(runs: tuple[RunReport, RunReport]) -> None:
+    documents = {r["document"]: r for r in _rows(runs[0].run_dir / "documents.csv")}
+    assert documents["004_77aaf0857291a2ba.txt"]["meeting"] == "Workshop RSL och RD"
+    assert documents["004_77aaf0857291a2ba.txt"]["date"] == "2022-06-01"
+    assert documents["004_77aaf0857291a2ba.txt"]["region_source"] == "metadata"
+    # Empty cells keep what was detected.
+    assert documents["002_324f8cb48e0e37e8.txt"]["meeting"] == "Nationell sammanställning"
+    assert documents["002_324f8cb48e0e37e8.txt"]["region"] == "Nationell"
+    assert documents["002_324f8cb48e0e37e8.txt"]["region_source"] != "metadata"
+    statements = _rows(runs[0].run_dir / "statements.csv")
+    sources = {r["region_source"] for r in statements if r["document"].startswith("004_")}
+    assert sources == {"metadata"}
+
+
 def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
     manifest = json.loads((runs[0].run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert set(manifest["data_files"]) == {
+        "models/abbreviations.txt",
+        "models/codebook.yaml",
+        "models/gazetteer.yaml",
+        "models/stopwords_extra.txt",
+    }
+    assert all(len(digest) == 64 for digest in manifest["data_files"].values())
     assert len(manifest["model"]["content_sha256"]) == 64
     assert manifest["model"]["path"].endswith("models/e5-small-st")
     assert set(manifest["inputs"]) == {p.name for p in CORPUS.glob("*.txt")} | {
@@ -154,6 +181,7 @@ def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
         "trasig.docx",
         "english.txt",
         "stor.txt",
+        "metadata.csv",
     }
     assert set(manifest["stage_seconds"]) >= {
         "extract",

@@ -81,6 +81,25 @@ def test_shares_are_column_percentages() -> None:
     assert shares.loc["finansiering", "Totalt"] == 50.0
 
 
+def test_share_columns_add_up_to_exactly_100() -> None:
+    # Three statements in one region: 33.3 + 33.3 + 33.3 rounds to 99.9 without care.
+    statements = [_statement(n, Region.NORRA, doc="d.txt") for n in (1, 2, 3)]
+    themes = ("finansiering", "målbild", "roller")
+    result = ThemeResult(
+        themes=tuple(Theme(t, t, "codebook", (), 1, ()) for t in themes),
+        assignments=tuple(
+            Assignment(s.id, t, t, 0.9, "codebook") for s, t in zip(statements, themes, strict=True)
+        ),
+        threshold=0.8,
+        min_cohesion=0.8,
+    )
+    shares = build_tables(statements, result, DOCS).shares
+    assert sorted(shares["Norra"]) == [33.3, 33.3, 33.4]
+    for column in ("Norra", "Totalt"):
+        assert round(float(shares[column].sum()), 6) == 100.0
+    assert float(shares["Södra"].sum()) == 0.0
+
+
 def test_polarity_counts() -> None:
     polarity = build_tables(STATEMENTS, RESULT, DOCS).polarity
     row = polarity[(polarity["theme_id"] == "finansiering") & (polarity["region"] == "Södra")]
@@ -91,3 +110,22 @@ def test_polarity_counts() -> None:
 def test_missing_assignment_is_an_error() -> None:
     with pytest.raises(ValueError, match="statements without a theme assignment: x:1:1"):
         build_tables([_statement(1, Region.NORRA, doc="x")], RESULT, DOCS)
+
+
+def test_statement_rows_follow_reading_order() -> None:
+    located = [
+        Statement("d.pdf:p2.1:1", "d.pdf", Location(1, page=2), "slide 2"),
+        Statement("d.pdf:p1.2:10", "d.pdf", Location(2, page=1), "tionde"),
+        Statement("d.pdf:p1.2:9", "d.pdf", Location(2, page=1), "nionde"),
+        Statement("c.txt:7:1", "c.txt", Location(7), "först"),
+    ]
+    result = ThemeResult(
+        themes=(Theme("ej_tilldelad", "ej tilldelad", "unassigned", (), 4, ()),),
+        assignments=tuple(
+            Assignment(s.id, "ej_tilldelad", "ej tilldelad", 0.0, "unassigned") for s in located
+        ),
+        threshold=0.8,
+        min_cohesion=0.8,
+    )
+    rows = build_tables(located, result, DOCS).statements
+    assert list(rows["text"]) == ["först", "nionde", "tionde", "slide 2"]

@@ -167,9 +167,58 @@ def test_english_document(suffix: str, limits: LimitsConfig) -> None:
         data,
         limits,
         rf"minutes{suffix}: whole document: language looks like English "
-        r"\(sv stop words \d+%, en \d+%\); temakarta themes Swedish text only — remove it "
-        r"or translate it",
+        r"\(engelska \d+% of the text, svenska \d+%\); temakarta themes Swedish text only — "
+        r"remove it or translate it",
     )
+
+
+OTHER_LANGUAGES = {
+    "German": (
+        "Die Sitzung des Rates hat sich mit der Versorgung von Fachkräften im Gesundheitswesen "
+        "beschäftigt. Es wurde vereinbart, dass die Regionen und die Hochschulen zusammenarbeiten "
+        "sollen, und dass es einen Bedarf an besseren Daten über die Ausbildung gibt."
+    ),
+    "Norwegian": (
+        "Møtet handlet om samarbeid mellom regionene og universitetene. Det er viktig at vi har "
+        "en felles forståelse av hva som skal gjøres, og hvordan vi kan jobbe sammen for å sikre "
+        "kompetanse i helsetjenesten i årene som kommer."
+    ),
+    "Finnish": (
+        "Kokouksessa keskusteltiin terveydenhuollon osaamisen turvaamisesta. Sovittiin, että "
+        "alueet ja yliopistot tekevät yhteistyötä ja että tarvitaan parempaa tietoa siitä, "
+        "kuinka moni sairaanhoitaja jää eläkkeelle."
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(OTHER_LANGUAGES))
+def test_other_languages_are_reported(language: str, limits: LimitsConfig) -> None:
+    data = OTHER_LANGUAGES[language].encode()
+    _raises("protokoll.txt", data, limits, rf"language looks like {language} ")
+
+
+def test_short_english_notes_are_reported(limits: LimitsConfig) -> None:
+    data = b"Minutes of the meeting. The group discussed how the regions should work together.\n"
+    _raises("notes.txt", data, limits, r"language looks like English")
+
+
+def test_swedish_deck_with_english_slide_titles_is_read(limits: LimitsConfig) -> None:
+    deck = "\n\n".join(
+        [
+            "# Agenda and the way forward",
+            "- Kompetensförsörjning i hela sjukvårdsregionen\n- Verksamhetsförlagd utbildning",
+            "# Background of the project",
+            "- Nationell plattform för samverkan\n- Uppdrag från regeringen om utbildningsplatser",
+            "# Summary of the discussion",
+            "- Gemensam målbild saknas\n- Tydliga roller och mandat behövs\n- Finansiering",
+            "# What is the next step?",
+            "- Workshop i varje sjukvårdsregion under våren\n- Rapport till Socialstyrelsen",
+            "Take home message: the regions and the universities should own this work, and it "
+            "is up to all of us to make it happen.",
+        ]
+    )
+    document = extract_document("deck.md", deck.encode(), limits)
+    assert any(block.text == "Gemensam målbild saknas" for block in document.blocks)
 
 
 def test_swedish_corpus_passes_language_check(limits: LimitsConfig) -> None:

@@ -5,7 +5,15 @@ Public entry point: `segment_document(document, config, abbreviations)`.
 Each statement keeps its document, line, heading path, workshop group and polarity. Polarity
 comes from the table column it sits in ("Möjligheter" | "Hinder", "Styrkor" | "Svagheter") or
 from the nearest enclosing polarity heading. What is not a statement is dropped: headings alone,
-agenda tables, rules, page numbers, and text repeated on many slides (footers, logos).
+agenda tables, rules, page numbers, times, dates, and text repeated on many slides (footers,
+logos). Text without letters is kept when it is a formula or arrow ("1+1-->3").
+
+A statement's text is its source text verbatim, white space folded: a sentence is the original
+span of its paragraph, never pieces re-joined.
+
+Within one document, a statement equal to an earlier one in heading path, table column, polarity
+and text is dropped: a slide shown twice in a deck counts once. The same words under another
+heading (two workshop groups) or in the other column (Möjlighet and Hinder) are kept.
 Regions are attributed afterwards by `pipeline.regions`.
 """
 
@@ -43,6 +51,9 @@ _DATE_ONLY = re.compile(
 )
 _TIME = re.compile(r"^\d{1,2}[.:]\d{2}(\s*[-–]\s*\d{1,2}[.:]\d{2})?$")
 _HAS_LETTER = re.compile(r"[A-Za-zÅÄÖåäöÉéÜü]")
+# A digit and an operator or arrow: a formula such as "1+1-->3" or "> 50 %". Page numbers,
+# times, dates and dash rules use only digits, "." ":" "/" and dashes, so none of them matches.
+_FORMULA = re.compile(r"\d.*[+=<>→←⇒⇔]|[+=<>→←⇒⇔].*\d")
 _PAGE_NUMBER = re.compile(r"^(sid(an)?\.?\s*)?\d{1,4}(\s*(/|av)\s*\d{1,4})?$", re.IGNORECASE)
 
 
@@ -101,14 +112,21 @@ def _finish(
 ) -> tuple[Statement, ...]:
     statements: list[Statement] = []
     per_line: Counter[tuple[int | None, int]] = Counter()
+    seen: set[tuple[tuple[str, ...], str, Polarity, str]] = set()
     for draft in drafts:
         text = _tidy(draft.text)
         if not _is_statement(text, config) or _norm(text) in boilerplate:
             continue
+        path = tuple(heading for level, heading in draft.headings if level > 1)
+        polarity = draft.column_polarity or _heading_polarity(draft.headings)
+        # A repeated slide says nothing new; the first showing keeps the statement and its id.
+        repeat = (path, draft.table_column, polarity, text)
+        if repeat in seen:
+            continue
+        seen.add(repeat)
         loc = draft.block.location
         key = (loc.page, loc.line)
         per_line[key] += 1
-        path = tuple(text for level, text in draft.headings if level > 1)
         statements.append(
             Statement(
                 id=f"{name}:{_loc_id(loc)}:{per_line[key]}",
@@ -117,7 +135,7 @@ def _finish(
                 text=text,
                 heading_path=path,
                 group=_group(draft.headings),
-                polarity=draft.column_polarity or _heading_polarity(draft.headings),
+                polarity=polarity,
                 table_column=draft.table_column,
                 ocr=draft.block.ocr,
             )
@@ -136,7 +154,9 @@ def _tidy(text: str) -> str:
 
 
 def _is_statement(text: str, config: SegmentConfig) -> bool:
-    if len(text) < config.min_chars or not _HAS_LETTER.search(text):
+    if len(text) < config.min_chars:
+        return False
+    if not _HAS_LETTER.search(text) and not _FORMULA.search(text):
         return False
     return not (_PAGE_NUMBER.match(text) or _TIME.match(text) or _DATE_ONLY.match(text))
 
@@ -252,17 +272,30 @@ def _sentencizer(abbreviations: tuple[str, ...]) -> Language:
 
 
 def _sentences(nlp: Language, text: str, abbreviations: frozenset[str]) -> list[str]:
-    """Split prose into sentences; never after an abbreviation or before a lower-case word."""
-    pieces = [span.text.strip() for span in nlp(text).sents if span.text.strip()]
-    merged: list[str] = []
-    for piece in pieces:
-        if merged and (_ends_with_abbreviation(merged[-1], abbreviations) or piece[:1].islower()):
-            merged[-1] = f"{merged[-1]} {piece}"
+    """Split prose into sentences; never after an abbreviation or before a lower-case word.
+
+    Sentences are (start, end) offsets into `text`, and a merge widens the span, so a merged
+    sentence keeps its own spacing ("städer? (nivåstrukturering …"), not a space put between
+    the pieces spaCy split it into.
+    """
+    spans: list[tuple[int, int]] = []
+    for sent in nlp(text).sents:
+        piece = sent.text.strip()
+        if not piece:
+            continue
+        start = sent.start_char + len(sent.text) - len(sent.text.lstrip())
+        end = start + len(piece)
+        if spans and (
+            _ends_with_abbreviation(text[slice(*spans[-1])], abbreviations) or piece[:1].islower()
+        ):
+            spans[-1] = (spans[-1][0], end)
         else:
-            merged.append(piece)
-    return merged
+            spans.append((start, end))
+    return [text[start:end] for start, end in spans]
 
 
 def _ends_with_abbreviation(text: str, abbreviations: frozenset[str]) -> bool:
-    last = text.rsplit(" ", 1)[-1].lower()
-    return last in abbreviations
+    # Compared on folded white space with a space before, so "bl. a." (two words) matches
+    # and "t.ex." does not end with "ex.".
+    folded = " " + " ".join(text.split()).lower()
+    return any(folded.endswith(" " + abbreviation) for abbreviation in abbreviations)

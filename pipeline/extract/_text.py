@@ -4,6 +4,10 @@ Both are read with one line grammar: `#` headings, bold title lines, list items 
 `–`, `1.`, `a.`, `a)`), tab- or pipe-separated table rows, and prose. Documents exported from slide
 decks mark slide breaks with runs of blank lines, which become BREAK blocks.
 
+A list item's depth comes from its indentation relative to the items above it: any deeper indent
+is one level deeper (" - a." under "1." is level 1 whatever the number of spaces). A line wrapped
+onto the next one is joined back into its item or paragraph (see `_continues`).
+
 When a document has no markdown headings, its headings are recovered from layout: the title lines
 at the top, the first line of each slide, workshop patterns ("Segment 2 – …", "Grupp 3") and short
 title-like lines that introduce a list, a table or a section.
@@ -12,7 +16,7 @@ title-like lines that introduce a list, a table or a section.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from charset_normalizer import from_bytes
 
@@ -46,6 +50,9 @@ _SEGMENT = re.compile(r"^segment\s+\d+\b", re.IGNORECASE)
 _GROUP = re.compile(r"^grupp\s+\d+\b", re.IGNORECASE)
 _DISCUSSION = re.compile(r"^(gemensam\s+)?diskussion\b", re.IGNORECASE)
 _POLARITY_HEADING = re.compile(r"^(möjligheter|hinder|styrkor|svagheter|hot)\s*:?$", re.IGNORECASE)
+
+# A line ending in one of these is complete: what follows it on the next line is not its rest.
+_TERMINAL = ".!?:;"
 
 # Slide-deck exports separate slides by two or more blank lines.
 _BREAK_BLANKS = 2
@@ -178,9 +185,86 @@ def _parse(text: str, max_pages: int, name: str) -> tuple[Block, ...]:
             "split the document or raise limits.max_pages in models/config.yaml"
         )
     markdown_mode = any(_MD_HEADING.match(line.raw) for line in lines)
-    raw_blocks = [_classify(line) for line in lines]
+    lines = _join_continuations(lines)
+    raw_blocks = _nest_lists([_classify(line) for line in lines], lines)
     blocks = _resolve_headings(raw_blocks, lines, markdown_mode)
     return tuple(blocks)
+
+
+def _join_continuations(lines: list[_Line]) -> list[_Line]:
+    """Join each wrapped line onto the item or paragraph it continues (`_continues`)."""
+    out: list[_Line] = []
+    last_number = 0
+    for line in lines:
+        if out and line.number == last_number + 1 and _continues(out[-1], line):
+            head = out[-1]
+            out[-1] = _Line(head.number, f"{head.raw.rstrip()} {line.raw.strip()}", head.page)
+        else:
+            out.append(line)
+        last_number = line.number
+    return out
+
+
+def _continues(prev: _Line, line: _Line) -> bool:
+    """Whether `line`, directly under `prev` (no blank line between), is the rest of `prev`.
+
+    Exports wrap long bullets and sentences onto the next line, and slide exports put an item's
+    second paragraph ("Exempel: RCC, CSD, RCSO") on an unmarked line under it. Such a line is:
+    - unmarked and starting with a lower-case letter ("nationellt/regionalt"), unless the two
+      lines together are still a title: a logo set on two lines ("Nationella" /
+      "vårdkompetensrådet") is left to heading recovery, which reads it line by line;
+    - unmarked, under an item or line that ends without terminal punctuation, and indented or,
+      under an item, no title-like line of its own (a heading typed straight under a list);
+    - a dash sub-item starting with a lower-case letter under an unfinished item: a dash inside
+      the sentence that the export turned into a bullet ("… ser ut" / " - vilka frågor …").
+    Capitalised sub-items and enumerated items ("a.", "b)") are always items of their own.
+    """
+    before, after = _classify(prev), _classify(line)
+    if before.kind not in (BlockKind.LIST_ITEM, BlockKind.PARAGRAPH):
+        return False
+    unfinished = _clean(prev.raw)[-1:] not in _TERMINAL
+    if after.kind is BlockKind.PARAGRAPH:
+        if after.text[:1].islower():
+            joined = _clean(f"{prev.raw} {line.raw}")
+            return before.kind is BlockKind.LIST_ITEM or not _title_like(joined)
+        indented = line.raw[:1].isspace()
+        under_item = before.kind is BlockKind.LIST_ITEM and not _title_like(after.text)
+        return unfinished and (indented or under_item)
+    if after.kind is BlockKind.LIST_ITEM and before.kind is BlockKind.LIST_ITEM:
+        item = _LIST_ITEM.match(line.raw)
+        dash = item is not None and item.group("marker") in ("-", "–")
+        deeper = _indent(line.raw) > _indent(prev.raw)
+        return dash and deeper and unfinished and after.text[:1].islower()
+    return False
+
+
+def _indent(raw: str) -> int:
+    """Width of a line's leading white space (tabs count 4)."""
+    return len(raw.expandtabs(4)) - len(raw.expandtabs(4).lstrip())
+
+
+def _nest_lists(blocks: list[Block], lines: list[_Line]) -> list[Block]:
+    """Set each list item's depth from its indent relative to the open items above it.
+
+    A stack holds the indents of the enclosing items: an item pops those indented as far as it
+    or further, and its depth is what remains. Anything but a list item, or a new page, closes
+    the list.
+    """
+    out: list[Block] = []
+    open_indents: list[int] = []
+    page: int | None = None
+    for block, line in zip(blocks, lines, strict=True):
+        if block.kind is not BlockKind.LIST_ITEM or line.page != page:
+            open_indents = []
+        page = line.page
+        if block.kind is BlockKind.LIST_ITEM:
+            indent = _indent(line.raw)
+            while open_indents and open_indents[-1] >= indent:
+                open_indents.pop()
+            block = replace(block, level=len(open_indents))
+            open_indents.append(indent)
+        out.append(block)
+    return out
 
 
 def _classify(line: _Line) -> Block:
@@ -196,8 +280,8 @@ def _classify(line: _Line) -> Block:
         cells = _table_cells(rest)
         if cells is not None:
             return Block(BlockKind.TABLE_ROW, "\t".join(cells), loc, cells=cells)
-        indent = item.group("indent").expandtabs(4)
-        return Block(BlockKind.LIST_ITEM, _clean(rest), loc, level=len(indent) // 2)
+        # Depth is set by `_nest_lists`, which sees the items above this one.
+        return Block(BlockKind.LIST_ITEM, _clean(rest), loc)
     cells = _table_cells(raw)
     if cells is not None:
         return Block(BlockKind.TABLE_ROW, "\t".join(cells), loc, cells=cells)

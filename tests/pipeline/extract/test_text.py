@@ -42,6 +42,15 @@ def test_plain_text_headings_are_recovered(documents: dict[str, Document]) -> No
     assert texts["Viktigt att ha en gemensam målbild"] is BlockKind.PARAGRAPH
 
 
+def _levels(document: Document, first: int, last: int) -> list[tuple[int, str]]:
+    """(depth, first word) of the list items on lines first..last."""
+    return [
+        (b.level, b.text.split()[0])
+        for b in document.blocks
+        if b.kind is BlockKind.LIST_ITEM and first <= b.location.line <= last
+    ]
+
+
 def test_numbered_and_lettered_lists(documents: dict[str, Document]) -> None:
     blocks = {b.location.line: b for b in documents["001"].blocks}
     assert (blocks[13].kind, blocks[13].text, blocks[13].level) == (
@@ -51,7 +60,122 @@ def test_numbered_and_lettered_lists(documents: dict[str, Document]) -> None:
     )
     assert blocks[14].kind is BlockKind.LIST_ITEM
     assert blocks[14].text.startswith("Om samverkansarenor finns")
-    assert blocks[14].level == 0 or blocks[14].level == 1
+    # " - a." one space in, under "1.": one level deeper, however few the spaces.
+    assert _levels(documents["001"], 13, 21) == [
+        (0, "Tydligt"),
+        (1, "Om"),
+        (1, "I"),
+        (0, "Definiera"),
+        (1, "Vilka"),
+        (0, "Mandat"),
+        (1, "Mandat"),
+        (0, "Tillgång"),
+        (0, "Gemensam"),
+    ]
+
+
+def test_list_depth_is_relative_to_the_enclosing_items(documents: dict[str, Document]) -> None:
+    dates = _levels(documents["003"], 72, 83)
+    assert [level for level, _ in dates] == [0, 1] * 6
+    assert _levels(documents["004"], 97, 100) == [
+        (0, "Vårdavtal"),
+        (1, "Fast"),
+        (1, "Fast"),
+        (0, "Verksamhet"),
+    ]
+    # Markdown's two-space nesting is still one level.
+    assert _levels(documents["000"], 17, 20) == [
+        (0, "Finns"),
+        (1, "Forum"),
+        (1, "Specialistsjuksköterskor"),
+        (0, "(Känslan"),
+    ]
+
+
+def test_dash_and_lettered_items_nest_by_indent(config: Config) -> None:
+    text = (
+        "Grupp 2\n\n"
+        "1. Finansiering\n"
+        " – Olika ersättningssystem för olika program\n"
+        "    – Takbeloppet styr lärosätena\n"
+        " – Kortsiktiga finansieringslösningar\n"
+        "2. Gemensam målbild\n"
+        "   a. Tydliga roller\n"
+        "   b. Tydliga uppdrag\n"
+        "      – Mandat och resurser\n"
+        "3. Tillgång till fakta\n"
+    )
+    doc = extract_document("grupp.txt", text.encode(), config.limits)
+    assert _levels(doc, 1, 20) == [
+        (0, "Finansiering"),
+        (1, "Olika"),
+        (2, "Takbeloppet"),
+        (1, "Kortsiktiga"),
+        (0, "Gemensam"),
+        (1, "Tydliga"),
+        (1, "Tydliga"),
+        (2, "Mandat"),
+        (0, "Tillgång"),
+    ]
+
+
+def test_wrapped_lines_join_their_item_or_paragraph(documents: dict[str, Document]) -> None:
+    def at(key: str, line: int) -> list[tuple[BlockKind, str]]:
+        return [(b.kind, b.text) for b in documents[key].blocks if b.location.line == line]
+
+    assert at("004", 100) == [
+        (
+            BlockKind.LIST_ITEM,
+            "Verksamhet med solidarisk finansiering via årliga överenskommelser "
+            "Exempel: RCC, CSD, RCSO",
+        )
+    ]
+    assert at("004", 101) == at("004", 104) == at("004", 106) == []
+    assert at("004", 225) == [
+        (BlockKind.PARAGRAPH, "Detta gjorde vi för att uppnå det enastående resultatet!")
+    ]
+    assert at("001", 93) == [
+        (
+            BlockKind.PARAGRAPH,
+            "*Tillgängliggöra faktaunderlag (kval, kvant) vård/utbildning nationellt/regionalt",
+        )
+    ]
+    assert at("001", 94) == []
+    assert at("001", 95) == [(BlockKind.PARAGRAPH, "*Faktaunderlag saknas")]
+    assert at("003", 363)[0][1].endswith("ser ut - vilka frågor ska hanteras var.")
+    assert at("003", 364) == []
+    # Lines that are their own statements stay apart: capitalised sub-items, lower-case items
+    # after a blank line, one region per line, and the logo "Nationella" / "vårdkompetensrådet"
+    # (a title over two lines, still read by heading recovery as before).
+    assert at("003", 360)[0][1].startswith("Regionerna, lärosätena")
+    assert at("003", 93)[0][1].startswith("hur samverkan mellan")
+    assert [text for _, text in at("002", 31)] == ["Västra sjukvårdsregionen"]
+    assert (2, "Nationella") in _headings(documents["003"])
+
+
+def test_unmarked_line_under_a_bullet(config: Config) -> None:
+    text = (
+        "Finansiering\n\n"
+        "- Uppdrag som finansieras med statsbidrag\n"
+        "  Vårdförlopp och övrig kunskapsstyrning\n"
+        "- Hjälp att boka nästa steg.\n"
+        "Kansliet kallar till möte, via e-post.\n"
+        "- Gemensamma investeringar\n"
+        "Styrkor\n\n"
+        "Flexibilitet\n"
+    )
+    doc = extract_document("bilder.txt", text.encode(), config.limits)
+    assert [(b.kind, b.text) for b in doc.blocks if b.location.line > 1] == [
+        (
+            BlockKind.LIST_ITEM,
+            "Uppdrag som finansieras med statsbidrag Vårdförlopp och övrig kunskapsstyrning",
+        ),
+        (BlockKind.LIST_ITEM, "Hjälp att boka nästa steg."),
+        (BlockKind.PARAGRAPH, "Kansliet kallar till möte, via e-post."),
+        (BlockKind.LIST_ITEM, "Gemensamma investeringar"),
+        (BlockKind.HEADING, "Styrkor"),
+        (BlockKind.PARAGRAPH, "Flexibilitet"),
+    ]
 
 
 def test_slide_breaks_become_break_blocks(documents: dict[str, Document]) -> None:

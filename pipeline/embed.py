@@ -142,6 +142,11 @@ class SentenceTransformerEmbedder:
         return f"{self._path.name}@{self.content_hash}|prompt={self.prompt!r}|max={self.max_tokens}"
 
     @property
+    def loaded(self) -> bool:
+        """Whether the model has been loaded (it is only when something needs embedding)."""
+        return self._model is not None
+
+    @property
     def sentence_transformer(self) -> Any:
         """The underlying `SentenceTransformer` (loaded on first access)."""
         if self._model is None:

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from flows.embed_cache import cache_path, encode_cached, load_cache, save_cache
-from pipeline.embed import Vectors
+from pipeline.embed import SentenceTransformerEmbedder, Vectors
 
 
 class _Fake:
@@ -39,3 +40,18 @@ def test_encode_cached_reuses_disk(tmp_path: Path) -> None:
     assert fake.calls == 3
     assert v1.shape == (2, 2) and v2.shape == (3, 2)
     assert cache_path("fake@1", tmp_path).is_file()
+
+
+@pytest.mark.slow
+def test_rerun_with_the_real_model_embeds_nothing_new(tmp_path: Path) -> None:
+    from flows.build_model import DEFAULT_OUT, build
+
+    model_dir = build(DEFAULT_OUT).path
+    texts = ["Oklarhet kring finansiering", "Brist på handledare", "Gemensam målbild saknas"]
+    first = SentenceTransformerEmbedder(model_dir)
+    vectors = encode_cached(texts, first, tmp_path)
+    assert first.loaded and vectors.shape == (3, 384)
+    rerun = SentenceTransformerEmbedder(model_dir)
+    again = encode_cached(list(reversed(texts)), rerun, tmp_path)
+    assert not rerun.loaded  # every vector came from the cache: the model was never loaded
+    np.testing.assert_array_equal(again, vectors[::-1])

@@ -1,11 +1,12 @@
 """Accuracy of codebook theme assignment against the hand-coded gold file, headings masked.
 
-Loads ../shared/gold/seed_categories.csv (from the repo root; columns document, line, statement,
-category, theme, polarity, region, source), builds one `Statement` per row from the statement
-text alone (heading_path empty, so the group's own category heading cannot help), runs
-`assign_themes` with the real embedder and models/codebook.yaml, and prints accuracy overall and
-per gold theme plus a confusion table. A statement left unassigned or put in an inductive theme
-counts as wrong.
+Loads tests/data/seed_categories.csv (a verbatim copy of ../shared/gold/seed_categories.csv kept
+in the repo so a fresh clone can measure; columns document, line, statement, category, theme,
+polarity, region, source), builds one `Statement` per row from the statement text alone
+(heading_path empty, so the group's own category heading cannot help), runs `assign_themes` with
+the real embedder, models/codebook.yaml and the `themes` section of models/config.yaml (the
+options below override it), and prints accuracy overall and per gold theme plus a confusion
+table. A statement left unassigned or put in an inductive theme counts as wrong.
 
     python -m bench.gold_accuracy [--gold PATH] [--threshold X] [--quantile Q] [--top-k K]
                                   [--headings]
@@ -23,12 +24,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import PROJECT_ROOT, ThemesConfig
+from pipeline.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, ThemesConfig, parse_config
 from pipeline.embed import Embedder
 from pipeline.records import Location, Statement
 from pipeline.themes import ThemeResult, assign_themes, load_stopwords, parse_codebook
 
-DEFAULT_GOLD = PROJECT_ROOT.parent / "shared" / "gold" / "seed_categories.csv"
+DEFAULT_GOLD = PROJECT_ROOT / "tests" / "data" / "seed_categories.csv"
 CODEBOOK_PATH = PROJECT_ROOT / "models" / "codebook.yaml"
 STOPWORDS_PATH = PROJECT_ROOT / "models" / "stopwords_extra.txt"
 
@@ -47,6 +48,12 @@ class GoldScore:
     def accuracy(self) -> float:
         """Share of gold rows whose predicted theme id equals the gold theme (0..1)."""
         return self.correct / self.n if self.n else 0.0
+
+
+def project_themes_config() -> ThemesConfig:
+    """The `themes` section of models/config.yaml, the settings a real run uses."""
+    text = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
+    return parse_config(text, str(DEFAULT_CONFIG_PATH)).themes
 
 
 def default_embedder() -> Embedder:
@@ -88,8 +95,9 @@ def score_gold(
     config: ThemesConfig | None = None,
     headings: bool = False,
 ) -> GoldScore:
-    """Run the assignment on the gold file and count agreement."""
-    config = config or ThemesConfig()
+    """Run the assignment on the gold file and count agreement; `config` defaults to the
+    project's (models/config.yaml)."""
+    config = config or project_themes_config()
     codebook = parse_codebook(CODEBOOK_PATH.read_text(encoding="utf-8"), "models/codebook.yaml")
     stopwords = load_stopwords(STOPWORDS_PATH.read_text(encoding="utf-8"))
     statements, gold = load_gold(gold_path, headings)
@@ -154,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides["calibration_quantile"] = args.quantile
     if args.top_k is not None:
         overrides["top_k"] = args.top_k
-    config = ThemesConfig.model_validate(overrides)
+    base = project_themes_config().model_dump()
+    config = ThemesConfig.model_validate({**base, **overrides})
     print(_report(score_gold(default_embedder(), args.gold, config, args.headings)))
     return 0
 

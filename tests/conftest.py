@@ -23,7 +23,6 @@ from pipeline.segment import segment_document
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
-GOLD = ROOT.parent / "shared" / "gold" / "seed_categories.csv"
 
 
 @pytest.fixture(scope="session")

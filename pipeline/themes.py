@@ -31,8 +31,9 @@ How a statement is assigned
 5. The rest is clustered with HDBSCAN (exact MST, fixed parameters, input sorted by statement id,
    so no randomness is involved) into inductive themes named by their top c-TF-IDF terms. A
    cluster must be at least as cohesive (mean pairwise cosine) as the loosest codebook theme is
-   on the same statements (`config.min_cohesion` pins it; see `_calibrate_cohesion`), otherwise
-   its statements stay unassigned.
+   on the same statements (`config.min_cohesion` pins it; see `_calibrate_cohesion`): its least
+   typical members are let go until it is, and a cluster whose cohesive core is smaller than
+   `min_cluster_size` leaves all its statements unassigned.
 6. HDBSCAN noise becomes the theme `ej_tilldelad` (origin "unassigned"): counted, never hidden.
 """
 
@@ -384,9 +385,10 @@ def _cluster(
 
     Euclidean distance on unit vectors is monotone in cosine distance. The exact MST
     (approx_min_span_tree=False) and the generic algorithm make the result depend only on the
-    input order, which the caller fixes by sorting on statement id. Clusters whose mean pairwise
-    cosine is below `min_cohesion` are returned as noise: with a single cluster allowed, HDBSCAN
-    would otherwise lump a diffuse leftover into one "theme"."""
+    input order, which the caller fixes by sorting on statement id. A cluster whose mean pairwise
+    cosine is below `min_cohesion` is trimmed to its cohesive core (`_cohesive_core`), the rest
+    returned as noise: with a single cluster allowed, HDBSCAN would otherwise lump a diffuse
+    leftover into one "theme"."""
     import hdbscan
 
     n = vectors.shape[0]
@@ -407,10 +409,31 @@ def _cluster(
     probs = np.asarray(clusterer.probabilities_, dtype=np.float32).copy()
     for label in sorted(set(labels.tolist()) - {-1}):
         members = np.flatnonzero(labels == label)
-        if _cohesion(vectors[members]) < min_cohesion:
-            labels[members] = -1
-            probs[members] = 0.0
+        core = _cohesive_core(vectors, members, min_cohesion, config.min_cluster_size)
+        outliers = np.setdiff1d(members, core)
+        labels[outliers] = -1
+        probs[outliers] = 0.0
     return labels, probs
+
+
+def _cohesive_core(
+    vectors: FloatArray, members: npt.NDArray[np.int64], min_cohesion: float, min_size: int
+) -> npt.NDArray[np.int64]:
+    """The members of a cluster that stay once it is as cohesive as `min_cohesion`.
+
+    HDBSCAN attaches loosely related points to a dense group; rather than lose the group, the
+    member least similar to the others is let go, one at a time (ties to the later row), until
+    the rest is cohesive enough. A core smaller than `min_size` is no theme: empty result."""
+    core = np.asarray(members, dtype=np.int64)
+    while len(core) >= min_size:
+        if _cohesion(vectors[core]) >= min_cohesion:
+            return core
+        v = vectors[core].astype(np.float64)
+        sims = v @ v.T
+        mean_to_others = (sims.sum(axis=1) - np.diag(sims)) / (len(core) - 1)
+        weakest = max(range(len(core)), key=lambda j: (-round(float(mean_to_others[j]), 9), j))
+        core = np.delete(core, weakest)
+    return np.zeros(0, dtype=np.int64)
 
 
 def _cohesion(vectors: FloatArray) -> float:
@@ -533,7 +556,11 @@ def assign_themes(
     )
 
     # --- codebook pass
-    raw = _theme_scores(vectors @ codebook_vectors.T, owners, n_themes, config.top_k)
+    # Rows in statement-id order: a matrix product's last bits depend on where a row sits in
+    # the batch, and the scores must not depend on the order the statements come in.
+    by_id = sorted(range(n), key=lambda i: ids[i])
+    raw = np.empty((n, n_themes), dtype=np.float64)
+    raw[by_id] = _theme_scores(vectors[by_id] @ codebook_vectors.T, owners, n_themes, config.top_k)
     chosen: dict[int, tuple[int, float, Method]] = {}  # statement index -> (theme, score, method)
     best_raw = raw.max(axis=1) if n else np.zeros(0)
     for i, statement in enumerate(statements):

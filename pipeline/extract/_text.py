@@ -15,6 +15,7 @@ title-like lines that introduce a list, a table or a section.
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, replace
 
@@ -39,7 +40,6 @@ _ENUM = r"(?:\d{1,3}|[a-zA-Z]|[ivx]{1,4})[.)]"
 _LIST_ITEM = re.compile(
     rf"^(?P<indent>\s*)(?P<marker>(?:{_BULLET}|{_ENUM})(?:\s+{_ENUM})?)(?:\s+|$)(?P<text>.*)$"
 )
-_RULE_CELL = re.compile(r"^\s*:?-{3,}:?\s*$")
 _HTML_TAG = re.compile(r"<[^>]{1,400}>")
 _PLACE_DATE = re.compile(
     r"^[A-ZÅÄÖ][\wåäöÅÄÖ\- ]{1,40},\s*\d{1,2}\s+\w+\s+\d{4}$"  # "Malmö, 13 december 2017"
@@ -76,7 +76,16 @@ def extract_markdown(
 
 
 def _decode(name: str, data: bytes) -> tuple[str, str]:
-    """Decode UTF-8 (BOM allowed); otherwise detect cp1252/latin-1 from the bytes."""
+    """Decode UTF-8 (BOM allowed) or BOM-marked UTF-16 (what Notepad's "Unicode" writes);
+    otherwise detect cp1252/latin-1 from the bytes."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise ExtractError(
+                f"{name}: byte {exc.start}: not UTF-16 although it starts with a UTF-16 byte "
+                "order mark; save the file as UTF-8"
+            ) from exc
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as exc:
@@ -123,7 +132,9 @@ def _clean(text: str) -> str:
     """Strip HTML tags and markdown emphasis; fold runs of white space."""
     text = _HTML_TAG.sub(" ", text)
     text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
-    text = re.sub(r"(?<![\w*])\*(?![\s*])(.+?)(?<![\s*])\*(?![\w*])", r"\1", text)
+    # Emphasis never spans another "*": scanning only to the next one keeps a long line of stray
+    # asterisks linear instead of quadratic.
+    text = re.sub(r"(?<![\w*])\*(?![\s*])([^*]+?)(?<![\s*])\*(?![\w*])", r"\1", text)
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -136,12 +147,6 @@ def _table_cells(raw: str) -> tuple[str, ...] | None:
     else:
         return None
     return tuple(_clean(c) for c in cells)
-
-
-def _is_rule_row(cells: tuple[str, ...]) -> bool:
-    """A markdown/ASCII table rule such as `---|---` or a row of dashes."""
-    filled = [c for c in cells if c]
-    return bool(filled) and all(_RULE_CELL.match(c) for c in filled)
 
 
 def _title_like(text: str, max_chars: int = 80, max_words: int = 11) -> bool:

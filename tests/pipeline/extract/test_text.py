@@ -209,6 +209,25 @@ def test_utf8_file_with_a_few_broken_bytes_is_read(config: Config) -> None:
     assert len(changed) <= 2 and all("\ufffd" in text for text in changed)
 
 
+def test_utf16_with_byte_order_mark_is_read(config: Config) -> None:
+    text = (CORPUS / "001_aeb9084501ce30c8.txt").read_text(encoding="utf-8")
+    doc = extract_document("anteckningar.txt", text.encode("utf-16"), config.limits)
+    assert doc.encoding == "utf-16"
+    intact = extract_document("hel.txt", text.encode("utf-8"), config.limits)
+    assert doc.blocks == intact.blocks
+
+
+def test_a_line_of_stray_asterisks_is_read_without_stalling(config: Config) -> None:
+    from flows.isolation import run_isolated
+
+    data = ("Vi måste *prioritera *handledning och *lärande " * 20_000).encode()
+    # Emphasis matching was quadratic in the asterisks of a line: this one took over a minute.
+    document = run_isolated(
+        extract_document, ("stjärnor.txt", data, config.limits), timeout=60, max_memory_mb=1024
+    ).value
+    assert "*prioritera *handledning" in document.blocks[0].text
+
+
 def test_utf8_bom_is_accepted(config: Config) -> None:
     doc = extract_document("a.md", "\ufeff# Rubrik\n\n- punkt\n".encode(), config.limits)
     assert doc.format == "md"

@@ -237,6 +237,8 @@ def test_cli_exit_codes(prefect_harness: None, corpus_with_bad_files: Path, tmp_
     only_bad.mkdir()
     (only_bad / "tom.txt").write_bytes(b"")
     assert main(["run", str(only_bad), "--output", str(tmp_path / "o1")]) == 1
+    lenient = main(["run", str(corpus_with_bad_files), "--output", str(tmp_path / "o2")])
+    assert lenient == 0  # skipped files are reported, not fatal
     strict = main(["run", str(corpus_with_bad_files), "--output", str(tmp_path / "o2"), "--strict"])
     assert strict == 2
     assert main(["run", str(tmp_path / "missing"), "--output", str(tmp_path / "o3")]) == 3

@@ -115,14 +115,17 @@ def _bomb(base: bytes, size: int) -> bytes:
     return out.getvalue()
 
 
-def test_zip_bomb_with_small_limit(built: dict[str, Path], limits: LimitsConfig) -> None:
+@pytest.mark.parametrize("suffix", ["docx", "pptx"])
+def test_zip_bomb_with_small_limit(
+    suffix: str, built: dict[str, Path], limits: LimitsConfig
+) -> None:
     small = limits.model_copy(update={"max_decompressed_bytes": 4_000_000})
-    data = _bomb(built["001.docx"].read_bytes(), 8 << 20)
+    data = _bomb(built[f"001.{suffix}"].read_bytes(), 8 << 20)
     _raises(
-        "bomb.docx",
+        f"bomb.{suffix}",
         data,
         small,
-        r"bomb.docx: zip package: unpacks to [\d,]+ bytes, over the limit of 4,000,000 "
+        rf"bomb.{suffix}: zip package: unpacks to [\d,]+ bytes, over the limit of 4,000,000 "
         r"\(possible zip bomb\); check where the file came from",
     )
 

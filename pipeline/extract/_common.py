@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import zipfile
+from collections.abc import Sequence
 from io import BytesIO
 
 from pipeline.config import LimitsConfig
@@ -89,3 +90,40 @@ class Deadline:
                 f"extraction took longer than {self.seconds:g} seconds",
                 "split the file, or raise limits.timeout_seconds in models/config.yaml",
             )
+
+
+# No real table is this wide (Word stops at 63 columns, HTML's colspan at 1000); the cap keeps
+# a bogus span from turning every row into a huge tuple of blanks.
+MAX_COLUMNS = 1000
+
+
+def lay_out_rows(
+    rows: Sequence[Sequence[tuple[int, int, str]]],
+) -> list[tuple[tuple[str, ...], str]]:
+    """Each table row as (one cell per grid column, row text with each cell's text once).
+
+    `rows` gives, per row, the cells that start in it as (first grid column, columns spanned,
+    text); columns covered by a cell from a row above are left out and come out blank. Shared
+    by the HTML, DOCX and PPTX readers so merged cells read the same in all three.
+
+    A cell's text is written once, in its first grid column, so each statement is made once.
+    In the header row — the first row with two or more filled cells, the row the segmenter
+    takes as header — the text is repeated over every column the cell spans, so a header
+    "Möjligheter" over two columns heads both. A row that is a single cell spanning the whole
+    table (a title) is a one-cell row.
+    """
+    width = max((column + span for row in rows for column, span, _ in row), default=0)
+    out: list[tuple[tuple[str, ...], str]] = []
+    seen_header = False
+    for row in rows:
+        filled = [text for _, _, text in row if text]
+        header = len(filled) >= 2 and not seen_header
+        seen_header = seen_header or header
+        if len(row) == 1 and row[0][0] == 0 and row[0][1] == width:
+            out.append(((row[0][2],), row[0][2]))
+            continue
+        cells = [""] * width
+        for column, span, text in row:
+            cells[column : column + span] = [text] * span if header else [text] + [""] * (span - 1)
+        out.append((tuple(cells), " | ".join(filled)))
+    return out

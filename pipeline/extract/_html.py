@@ -1,20 +1,29 @@
-"""HTML → blocks with BeautifulSoup (stdlib html.parser).
+"""HTML → blocks with BeautifulSoup on lxml's HTML parser.
 
 h1–h6 → HEADING level 1–6; li → LIST_ITEM with level = ul/ol nesting depth from 0 (text of
-nested lists excluded from the parent item); table rows → TABLE_ROW (th/td cells, colspans
-collapsed, nested tables folded into their cell's text); other text → PARAGRAPH, split at
-block elements and <br>. Scripts, styles and <head> are skipped. `line` is the block's ordinal
-in the document (one number skipped after each table, so adjacent tables stay apart), `page`
-None. The encoding comes from the bytes (BOM, meta charset, detection).
+nested lists excluded from the parent item); table rows → TABLE_ROW with one cell per grid
+column (colspan/rowspan laid out by `lay_out_rows`, nested tables folded into their cell's
+text); other text → PARAGRAPH, split at block elements and <br>. Scripts, styles and <head>
+are skipped. `line` is the block's ordinal in the document (one number skipped after each
+table, so adjacent tables stay apart), `page` None.
+
+lxml closes elements the way browsers do, so valid HTML with omitted end tags
+(`<li>Ett<li>Två`, `<tr><td>a<td>b`) keeps its structure. The bytes are decoded here, not by
+the parser: a byte order mark wins, then a declared charset (meta or XML declaration) when the
+bytes fit it, else UTF-8 and then cp1252/latin-1 as for text files — never a guessed East
+Asian codec. The encoding used is reported in the Document.
 """
 
 from __future__ import annotations
 
+import codecs
+import re
 from typing import Any
 
 from pipeline.config import LimitsConfig
-from pipeline.extract._common import clean, describe_exception, error
+from pipeline.extract._common import MAX_COLUMNS, clean, describe_exception, error, lay_out_rows
 from pipeline.extract._errors import ExtractError
+from pipeline.extract._text import _decode
 from pipeline.records import Block, BlockKind, Location
 
 _SKIP = {
@@ -61,6 +70,10 @@ _BLOCK = {
 }
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _FIX = "save the page again as UTF-8 HTML, or remove it"
+_DIGITS = re.compile(r"\d+")
+# Labels that browsers read as windows-1252 (WHATWG Encoding Standard): pages labelled
+# latin-1 use its curly quotes and dashes in 0x80–0x9F.
+_READ_AS_CP1252 = {"iso8859-1", "ascii"}
 
 
 def extract_html(
@@ -69,8 +82,9 @@ def extract_html(
     """Read an HTML page's visible text structure."""
     from bs4 import BeautifulSoup
 
+    text, encoding = _decode_html(name, data)
     try:
-        soup = BeautifulSoup(data, "html.parser")
+        soup = BeautifulSoup(text, "lxml")
         walker = _Walker()
         walker.walk(soup, 0)
         walker.flush()
@@ -84,7 +98,7 @@ def extract_html(
             "HTML is nested too deeply to read",
             "simplify the page (or save it as text), or remove it",
         ) from exc
-    except Exception as exc:  # html.parser and bs4 raise assorted errors on broken markup
+    except Exception as exc:  # lxml and bs4 raise assorted errors on broken markup
         raise error(
             name, "document", f"not readable HTML ({describe_exception(exc)})", _FIX
         ) from exc
@@ -97,8 +111,39 @@ def extract_html(
                 Block(b.kind, b.text, Location(i), b.level, b.cells, b.ocr) if i > 1 else b
                 for i, b in enumerate(blocks, start=1)
             ]
-    encoding = str(getattr(soup, "original_encoding", None) or "utf-8").lower()
-    return "html", encoding.replace("_", "-").replace("windows-1252", "cp1252"), tuple(blocks)
+    return "html", encoding, tuple(blocks)
+
+
+def _decode_html(name: str, data: bytes) -> tuple[str, str]:
+    """The page's text and the encoding read: BOM, else declared charset, else UTF-8/cp1252."""
+    from bs4.dammit import EncodingDetector
+
+    stripped, bom = EncodingDetector.strip_byte_order_mark(data)
+    if bom is not None and bom != "utf-8":  # UTF-16/32; a UTF-8 BOM is handled by _decode
+        return stripped.decode(bom, errors="replace"), bom
+    declared = EncodingDetector.find_declared_encoding(data, is_html=True) if bom is None else None
+    if declared:
+        try:
+            codec = codecs.lookup(declared).name
+        except LookupError:
+            codec = ""  # an unknown label: read the bytes as if unlabelled
+        # A page whose markup is ASCII cannot be UTF-16/32 whatever its meta says (browsers
+        # read such a label as UTF-8), so those labels are ignored too.
+        candidates = ["cp1252", codec] if codec in _READ_AS_CP1252 else [codec]
+        for candidate in candidates:
+            if candidate and not candidate.startswith(("utf-16", "utf-32")):
+                try:
+                    return data.decode(candidate), candidate.replace("iso8859", "iso-8859")
+                except UnicodeDecodeError:
+                    continue  # a wrong label (a cp1252 page saying utf-8): detect instead
+    return _decode(name, data)
+
+
+def _span(value: Any, limit: int) -> int:
+    """A colspan/rowspan attribute as a count in 1..limit ("0" and junk read as 1)."""
+    match = _DIGITS.search(str(value or ""))
+    number = int(match.group()[:6]) if match else 1
+    return max(1, min(number, limit))
 
 
 class _Walker:
@@ -182,13 +227,27 @@ class _Walker:
             self.walk_list(sub, depth + 1)
 
     def walk_table(self, table: Any) -> None:
-        for row in table.find_all("tr"):
-            if row.find_parent("table") is not table:
-                continue  # a row of a nested table: part of its cell's text
-            cells = tuple(
-                clean(cell.get_text(" ")) for cell in row.find_all(["th", "td"], recursive=False)
-            )
-            if any(cells):
-                filled = [cell for cell in cells if cell]
-                self.emit(BlockKind.TABLE_ROW, " | ".join(filled), 0, cells)
+        # Rows of a nested table are part of their cell's text, not rows of this table.
+        rows = [row for row in table.find_all("tr") if row.find_parent("table") is table]
+        laid: list[list[tuple[int, int, str]]] = []
+        below: dict[int, int] = {}  # grid column → rows still covered by a rowspan from above
+        for index, row in enumerate(rows):
+            origins: list[tuple[int, int, str]] = []
+            spanning: dict[int, int] = {}
+            column = 0
+            for cell in row.find_all(["th", "td"], recursive=False):
+                while column in below:
+                    column += 1
+                span = _span(cell.get("colspan"), max(1, MAX_COLUMNS - column))
+                # rowspan="0" spans the rest of the table; no span reaches past the last row.
+                rowspan = str(cell.get("rowspan") or "").strip()
+                down = len(rows) - index if rowspan == "0" else _span(rowspan, len(rows) - index)
+                origins.append((column, span, clean(cell.get_text(" "))))
+                if down > 1:
+                    spanning.update(dict.fromkeys(range(column, column + span), down - 1))
+                column += span
+            below = {c: n - 1 for c, n in below.items() if n > 1} | spanning
+            laid.append(origins)
+        for cells, text in lay_out_rows(laid):
+            self.emit(BlockKind.TABLE_ROW, text, 0, cells)
         self.skipped += 1

@@ -126,43 +126,71 @@ def group_lines(words: Sequence[Word]) -> list[TextLine]:
     return [TextLine.from_words(line) for line in lines]
 
 
+#: Font sizes this close (points) are one heading level: float noise in a PDF's text layer, not
+#: a design choice. Half a point apart (11.5 / 12 / 12.5) are different levels.
+SIZE_TOLERANCE = 0.2
+
+
+def size_classes(sizes: Iterable[float], tolerance: float) -> list[tuple[float, float]]:
+    """Sizes clustered into (smallest, largest) classes, largest first.
+
+    A class spans at most `tolerance` points, so with 0.2 12.0 and 12.004 stay one class while
+    11.5 and 12.0 are two (rounding to whole points merged them); sizes a little apart each
+    cannot chain a whole range into one class.
+    """
+    classes: list[tuple[float, float]] = []
+    for size in sorted(set(sizes)):
+        if classes and size - classes[-1][0] <= tolerance:
+            classes[-1] = (classes[-1][0], size)
+        else:
+            classes.append((size, size))
+    return classes[::-1]
+
+
 @dataclass
 class SizeStats:
     """Font-size statistics over a document, to tell headings from body text."""
 
     body: float
-    heading_sizes: tuple[float, ...]  # distinct heading sizes, largest first
+    heading_sizes: tuple[float, ...]  # smallest size of each heading class, largest first
     ratio: float
+    tolerance: float = SIZE_TOLERANCE
 
     @staticmethod
-    def of(lines: Iterable[TextLine], ratio: float) -> SizeStats:
-        """Body size = the size carrying most characters; larger sizes are heading levels."""
+    def of(lines: Iterable[TextLine], ratio: float, tolerance: float = SIZE_TOLERANCE) -> SizeStats:
+        """Body size = the size carrying most characters; larger size classes are headings.
+
+        `tolerance` (see `size_classes`): `SIZE_TOLERANCE` for a text layer; OCR glyph heights
+        vary by a point or more within one type size.
+        """
         weights: Counter[float] = Counter()
         all_lines = list(lines)
         for line in all_lines:
             weights[round(line.size * 2) / 2] += len(line.text)
         if not weights:
-            return SizeStats(10.0, (), ratio)
+            return SizeStats(10.0, (), ratio, tolerance)
         body = weights.most_common(1)[0][0]
-        sizes = sorted(
-            {
-                round(line.size)
+        # The small allowance keeps a size written as 11.4999 level with 11.5.
+        slack = tolerance / 4
+        heading = size_classes(
+            (
+                line.size
                 for line in all_lines
-                if line.size >= body * ratio and not LIST_MARKER.match(line.text)
-            },
-            reverse=True,
+                if line.size >= body * ratio - slack and not LIST_MARKER.match(line.text)
+            ),
+            tolerance,
         )
-        return SizeStats(body, tuple(float(size) for size in sizes[:5]), ratio)
+        return SizeStats(body, tuple(low for low, _ in heading[:5]), ratio, tolerance)
 
     def heading_level(self, line: TextLine) -> int | None:
         """The heading level of a line, or None for body text."""
         text = line.text
         if len(text) > 150 or LIST_MARKER.match(text):
             return None
-        if line.size >= self.body * self.ratio and self.heading_sizes:
-            size = round(line.size)
+        slack = self.tolerance / 4
+        if line.size >= self.body * self.ratio - slack and self.heading_sizes:
             for index, heading_size in enumerate(self.heading_sizes):
-                if size >= heading_size:
+                if line.size >= heading_size - slack:
                     return index + 1
             return len(self.heading_sizes)
         if line.bold and len(text) <= 80 and not text.endswith((".", ":", ",")):
@@ -203,14 +231,25 @@ def _new_paragraph(prev: TextLine | None, line: TextLine) -> bool:
     return _gap(prev, line) > PARAGRAPH_GAP or abs(prev.size - line.size) > 1.0
 
 
-def page_blocks(elements: Sequence[Element], page: int, stats: SizeStats, ocr: bool) -> list[Block]:
-    """Map one page's lines and ruled tables (sorted top to bottom) to blocks."""
+def page_blocks(
+    elements: Sequence[Element],
+    page: int,
+    stats: SizeStats,
+    ocr: bool,
+    open_list: list[float] | None = None,
+) -> list[Block]:
+    """Map one page's lines and ruled tables (sorted top to bottom) to blocks.
+
+    `open_list` holds the x-positions of the list levels open at the end of the previous page
+    and is updated for the next one, so a list running across a page break keeps its nesting.
+    """
     blocks: list[Block] = []
     pending: _Pending | None = None
     # The open borderless table: column x-starts and its last row's line.
     columns: list[float] = []
     table_last: TextLine | None = None
-    list_levels: list[float] = []  # x-positions of list markers in the current list run
+    # x-positions of list markers in the current list run
+    list_levels: list[float] = list(open_list or [])
 
     def flush() -> None:
         nonlocal pending
@@ -342,4 +381,6 @@ def page_blocks(elements: Sequence[Element], page: int, stats: SizeStats, ocr: b
             pending = _Pending(BlockKind.PARAGRAPH, [text], line_no, 0, line, line)
         prev = line
     flush()
+    if open_list is not None:
+        open_list[:] = list_levels
     return blocks

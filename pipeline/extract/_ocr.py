@@ -52,14 +52,15 @@ def require_tesseract(name: str, where: str) -> str:
         raise error(
             name,
             where,
-            "page has no text layer and needs OCR, but tesseract is not installed",
+            "page is a scan (no usable text layer) and needs OCR, but tesseract is not installed",
             INSTALL_HINT,
         )
     if "swe" not in langs:
         raise error(
             name,
             where,
-            "page has no text layer and needs OCR, but tesseract has no Swedish data (swe)",
+            "page is a scan (no usable text layer) and needs OCR, "
+            "but tesseract has no Swedish data (swe)",
             INSTALL_HINT,
         )
     return exe

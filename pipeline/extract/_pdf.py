@@ -1,9 +1,17 @@
-"""PDF → blocks with pdfplumber; pages without a text layer are OCR'd (see `_ocr`).
+"""PDF → blocks with pdfplumber; scanned pages are OCR'd (see `_ocr`).
 
 Ruled tables come from pdfplumber's table finder (cells keep their columns); everything else
 is read as positioned words and mapped by `_layout` (headings from font size, bullets and
-numbered items, borderless tables from word x-positions). A BREAK opens every page; `page` is
-the 1-based page number and `line` the line's ordinal on that page.
+numbered items, borderless tables from word x-positions). `page` is the 1-based page number
+and `line` the line's ordinal on that page.
+
+No BREAK is emitted between pages: a PDF page break falls wherever the paper ran out, so the
+headings above it (polarity, group, section) still hold for the text that continues on the
+next page. A page that opens with its own title replaces them as any heading does.
+
+A page is a scan, and is OCR'd, when it has no text layer, or only a few characters (a stamp
+such as "Sida 1") over images covering most of the page; the OCR text replaces the text layer
+unless it holds less.
 """
 
 from __future__ import annotations
@@ -11,7 +19,9 @@ from __future__ import annotations
 import io
 import re
 import zlib
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 from pipeline.config import LimitsConfig
 from pipeline.extract._common import Deadline, clean, describe_exception, error
@@ -25,13 +35,17 @@ from pipeline.extract._layout import (
     group_lines,
     page_blocks,
 )
-from pipeline.records import Block, BlockKind, Location
+from pipeline.records import Block, BlockKind
 
 #: Heading threshold: font size at least this times the body size (text layer / OCR heights).
 HEADING_RATIO = 1.15
 OCR_HEADING_RATIO = 1.3
-#: A page with fewer text-layer characters than this is treated as a scan.
-MIN_TEXT_CHARS = 1
+#: OCR word heights are glyph heights, which vary with the letters: coarser size classes.
+OCR_SIZE_TOLERANCE = 0.5
+#: A page whose text layer has fewer characters than this, over images covering at least
+#: `SCAN_IMAGE_COVER` of the page, is a scan (a page without any text is one regardless).
+SCAN_TEXT_CHARS = 40
+SCAN_IMAGE_COVER = 0.5
 
 _PASSWORD_ERRORS = ("PDFPasswordIncorrect", "PDFEncryptionError", "FileNotDecryptedError")
 _REEXPORT = "export it from the original program again (File > Save as PDF), or remove it"
@@ -135,40 +149,212 @@ def _open(name: str, data: bytes) -> Any:
         raise _read_error(name, "file", "not a readable PDF", exc) from exc
 
 
-_STREAM = re.compile(rb"stream\r?\n")
+# "stream" at the start of stream data, not the tail of "endstream".
+_STREAM = re.compile(rb"(?<!end)stream\r?\n")
+_INT = rb"\s+(\d{1,12})\b(?!\s+\d+\s+R)"  # a direct integer, not a reference "12 0 R"
+_IMAGE = re.compile(rb"/Subtype\s*/Image\b")
+_WIDTH = re.compile(rb"/Width" + _INT)
+_HEIGHT = re.compile(rb"/Height" + _INT)
+_BITS = re.compile(rb"/BitsPerComponent" + _INT)
+_MASK = re.compile(rb"/ImageMask\s+true\b")
+_FILTER = re.compile(rb"/Filter\s*(\[[^\]]*\]|/\w+)")
+_COLOR_SPACE = re.compile(rb"/ColorSpace\s*\[?\s*/(\w+)")
+_COMPONENTS = {
+    b"DeviceGray": 1,
+    b"CalGray": 1,
+    b"Indexed": 1,
+    b"DeviceRGB": 3,
+    b"CalRGB": 3,
+    b"Lab": 3,
+    b"DeviceCMYK": 4,
+}
+#: How far back from "stream" to look for the stream's dictionary.
+_DICT_WINDOW = 8192
+_BOMB_FIX = (
+    "check where the file came from, or raise limits.max_decompressed_bytes in models/config.yaml"
+)
 
 
-def check_streams(name: str, data: bytes, limits: LimitsConfig) -> None:
-    """Refuse a PDF whose Flate streams inflate past `limits.max_decompressed_bytes`.
+class _ImageSize(NamedTuple):
+    """An image's declared pixels and the least and most bytes they unpack to."""
 
-    pdfminer inflates each stream whole in memory, so a small file could otherwise unpack
-    to gigabytes. Streams are inflated here in 1 MB steps and only counted; streams that are
-    not Flate data (images, broken bytes) simply fail to inflate and are skipped.
+    width: int
+    height: int
+    least: int
+    most: int
+
+
+def _image_size(head: bytes) -> _ImageSize | None:
+    """An image stream's size from its dictionary alone, without unpacking it.
+
+    None when the dictionary is not an image's or its size is not given directly. The colour
+    space is often a reference (ICC profile): `least` then assumes one component, `most` four.
     """
+    if not _IMAGE.search(head):
+        return None
+    width, height = _WIDTH.search(head), _HEIGHT.search(head)
+    if width is None or height is None:
+        return None
+    w, h = int(width.group(1)), int(height.group(1))
+    if _MASK.search(head):
+        bits, components = 1, 1
+    else:
+        found = _BITS.search(head)
+        bits = int(found.group(1)) if found else 8
+        space = _COLOR_SPACE.search(head)
+        components = _COMPONENTS.get(space.group(1), 0) if space else 0
+    least = (w * bits * (components or 1) + 7) // 8 * h
+    # PNG predictors add a byte per row; a little more for encoders that pad.
+    most = (w * bits * (components or 4) + 7) // 8 * h + h + 4096
+    return _ImageSize(w, h, least, most)
+
+
+def _inflate(data: bytes, cap: int) -> bytes:
+    """Flate data unpacked in 1 MB steps, cut off once past `cap` bytes.
+
+    What is not Flate data (broken bytes, encrypted streams) yields what unpacked before
+    the error: often nothing.
+    """
+    inflater = zlib.decompressobj()
+    parts: list[bytes] = []
     total = 0
-    for match in _STREAM.finditer(data):
+    try:
+        out = inflater.decompress(data, 1 << 20)
+        while out and total <= cap:
+            parts.append(out)
+            total += len(out)
+            out = inflater.decompress(inflater.unconsumed_tail, 1 << 20)
+    except zlib.error:
+        pass
+    return b"".join(parts)
+
+
+def _run_length(data: bytes, cap: int) -> bytes:
+    """RunLengthDecode, cut off once past `cap` bytes."""
+    out = bytearray()
+    i = 0
+    while i < len(data) and len(out) <= cap:
+        n = data[i]
+        if n == 128:  # end of data
+            break
+        if n < 128:
+            out += data[i + 1 : i + n + 2]
+            i += n + 2
+        else:
+            out += data[i + 1 : i + 2] * (257 - n)
+            i += 2
+    return bytes(out)
+
+
+def _lzw(data: bytes, cap: int) -> bytes:
+    """LZWDecode (pdfminer's decoder, which pdfplumber uses too), cut off once past `cap`."""
+    from pdfminer.lzw import LZWDecoder
+
+    parts: list[bytes] = []
+    total = 0
+    for part in LZWDecoder(io.BytesIO(data)).run():
+        parts.append(part)
+        total += len(part)
+        if total > cap:
+            break
+    return b"".join(parts)
+
+
+def _unpacked(head: bytes, raw: bytes, cap: int) -> int:
+    """Bytes a stream unpacks to through its /Filter chain, counted up to just past `cap`.
+
+    A dictionary without a readable /Filter is tried as Flate data. Image codecs (JPEG, JPEG
+    2000, CCITT, JBIG2) are not unpacked here: their size is checked from the image's
+    dimensions instead.
+    """
+    from pdfminer.ascii85 import ascii85decode, asciihexdecode
+
+    found = _FILTER.search(head)
+    names = re.findall(rb"/(\w+)", found.group(1)) if found else [b"FlateDecode"]
+    data = raw
+    try:
+        for filter_name in names:
+            if filter_name in (b"FlateDecode", b"Fl"):
+                data = _inflate(data, cap)
+            elif filter_name in (b"LZWDecode", b"LZW"):
+                data = _lzw(data, cap)
+            elif filter_name in (b"RunLengthDecode", b"RL"):
+                data = _run_length(data, cap)
+            elif filter_name in (b"ASCII85Decode", b"A85"):
+                data = ascii85decode(data)
+            elif filter_name in (b"ASCIIHexDecode", b"AHx"):
+                data = asciihexdecode(data)
+            else:
+                return 0
+            if len(data) > cap:
+                break
+    except Exception:  # broken data: pdfminer fails on it too, without unpacking much
+        return 0
+    return len(data)
+
+
+def check_streams(
+    name: str, data: bytes, limits: LimitsConfig, deadline: Deadline | None = None
+) -> int:
+    """Refuse a PDF whose streams would unpack to a decompression bomb; the images' total size.
+
+    pdfminer inflates each content, font and object stream whole in memory, so a small file
+    could otherwise unpack to gigabytes: these streams are inflated here in 1 MB steps, only
+    counted, and together must stay within `limits.max_decompressed_bytes`. Image streams are
+    only decoded when a scanned page is rendered, one page at a time, and a normal 300 dpi scan
+    unpacks to ~9 MB a page: each image's size is read from its /Width, /Height and
+    /BitsPerComponent and must stay within the limit on its own; the total (returned) is
+    checked against the page count by the caller. An image stream that inflates past its
+    declared size counts the excess as content, so a content stream labelled as an image
+    gains nothing.
+    """
+    limit = limits.max_decompressed_bytes
+    content = 0
+    images = 0
+    for number, match in enumerate(_STREAM.finditer(data)):
+        if deadline is not None and number % 64 == 0:
+            deadline.check("file")
         end = data.find(b"endstream", match.end())
         chunk = data[match.end() : end if end >= 0 else len(data)]
-        inflater = zlib.decompressobj()
-        try:
-            out = inflater.decompress(chunk, 1 << 20)
-            total += len(out)
-            while inflater.unconsumed_tail and total <= limits.max_decompressed_bytes:
-                out = inflater.decompress(inflater.unconsumed_tail, 1 << 20)
-                if not out:
-                    break
-                total += len(out)
-        except zlib.error:
-            continue
-        if total > limits.max_decompressed_bytes:
+        head = data[max(0, match.start() - _DICT_WINDOW) : match.start()]
+        opened = head.rfind(b"obj")  # the end of "12 0 obj": the dictionary follows
+        head = head[opened + 3 :] if opened >= 0 else head
+        size = _image_size(head)
+        if size is not None and size.least > limit:
             raise error(
                 name,
                 "file",
-                f"PDF streams unpack to over {limits.max_decompressed_bytes:,} bytes "
-                "(possible decompression bomb)",
-                "check where the file came from, or raise limits.max_decompressed_bytes "
-                "in models/config.yaml",
+                f"an image of {size.width:,} × {size.height:,} pixels unpacks to "
+                f"{size.least:,} bytes, over the limit of {limit:,} (possible decompression bomb)",
+                _BOMB_FIX,
             )
+        allowed = size.most if size is not None else 0
+        inflated = _unpacked(head, chunk, allowed + limit - content)
+        if size is not None:
+            images += size.least
+        content += max(0, inflated - allowed)
+        if content > limit:
+            raise error(
+                name,
+                "file",
+                f"PDF streams unpack to over {limit:,} bytes (possible decompression bomb)",
+                _BOMB_FIX,
+            )
+    return images
+
+
+def check_image_total(name: str, images: int, n_pages: int, limits: LimitsConfig) -> None:
+    """Refuse images that unpack to more than `limits.max_decompressed_bytes` per page."""
+    bound = limits.max_decompressed_bytes * n_pages
+    if images > bound:
+        raise error(
+            name,
+            "file",
+            f"PDF images unpack to {images:,} bytes, over the limit of "
+            f"{limits.max_decompressed_bytes:,} per page for {n_pages:,} page(s) "
+            "(possible decompression bomb)",
+            _BOMB_FIX,
+        )
 
 
 def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str, tuple[Block, ...]]:
@@ -181,8 +367,8 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
             "not a PDF (no '%PDF-' header; the file is damaged or another type)",
             "check the file type and " + _REEXPORT,
         )
-    check_streams(name, data, limits)
     deadline = Deadline(name, limits.timeout_seconds)
+    images = check_streams(name, data, limits, deadline)
     pdf = _open(name, data)
     try:
         try:
@@ -199,14 +385,19 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
             )
         if n_pages == 0:
             raise error(name, "file", "PDF has no pages", _REEXPORT)
+        check_image_total(name, images, n_pages, limits)
         text_pages: dict[int, list[Element]] = {}
         scanned: list[int] = []
         for index, page in enumerate(pages):
             where = f"page {index + 1}"
             deadline.check(where)
             try:
-                if len(page.chars) < MIN_TEXT_CHARS:
+                n_chars = len(page.chars)
+                if n_chars == 0 or (
+                    n_chars < SCAN_TEXT_CHARS and _image_cover(page) >= SCAN_IMAGE_COVER
+                ):
                     scanned.append(index)
+                if n_chars == 0:
                     continue
                 table_objs, table_rows = _ruled_tables(page)
                 lines = group_lines(_words(page, table_objs))
@@ -221,23 +412,36 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
         pdf.close()
 
     ocr_pages = _ocr_pages(name, data, scanned, deadline) if scanned else {}
+    for index in list(ocr_pages):
+        # A stamped scan: OCR reads the stamp too, so it wins unless it read less (a blank
+        # image under real text, or a scan tesseract cannot make out).
+        if index in text_pages:
+            if _n_chars(ocr_pages[index]) > _n_chars(text_pages[index]):
+                del text_pages[index]
+            else:
+                del ocr_pages[index]
     text_stats = SizeStats.of(
         (e for elements in text_pages.values() for e in elements if isinstance(e, TextLine)),
         HEADING_RATIO,
     )
     ocr_stats = SizeStats.of(
-        (line for lines in ocr_pages.values() for line in lines), OCR_HEADING_RATIO
+        (line for lines in ocr_pages.values() for line in lines),
+        OCR_HEADING_RATIO,
+        OCR_SIZE_TOLERANCE,
     )
     _repeat_headers(text_pages)
-    blocks: list[Block] = []
+    per_page: list[list[Block]] = []
+    open_list: list[float] = []  # a list running on from one page to the next keeps its levels
     for index in range(n_pages):
         page_no = index + 1
-        blocks.append(Block(BlockKind.BREAK, "", Location(1, page_no)))
         if index in text_pages:
-            blocks += page_blocks(text_pages[index], page_no, text_stats, ocr=False)
+            elements, stats, ocr = text_pages[index], text_stats, False
         elif index in ocr_pages:
-            ocr_elements: list[Element] = list(ocr_pages[index])
-            blocks += page_blocks(ocr_elements, page_no, ocr_stats, ocr=True)
+            elements, stats, ocr = list(ocr_pages[index]), ocr_stats, True
+        else:
+            continue
+        per_page.append(page_blocks(elements, page_no, stats, ocr, open_list))
+    blocks = _join_continued(per_page)
     if not any(block.text for block in blocks):
         raise error(
             name,
@@ -248,16 +452,92 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
     return "pdf", "binary", tuple(blocks)
 
 
+def _image_cover(page: Any) -> float:
+    """The share of the page's area under images (overlaps counted twice, capped at 1)."""
+    width, height = float(page.width), float(page.height)
+    if width <= 0 or height <= 0:
+        return 0.0
+    x_lo, top_lo = float(page.bbox[0]), float(page.bbox[1])
+    covered = 0.0
+    for image in page.images:
+        x0, x1 = max(float(image["x0"]), x_lo), min(float(image["x1"]), x_lo + width)
+        top = max(float(image["top"]), top_lo)
+        bottom = min(float(image["bottom"]), top_lo + height)
+        covered += max(0.0, x1 - x0) * max(0.0, bottom - top)
+    return min(1.0, covered / (width * height))
+
+
+def _n_chars(elements: Sequence[Element]) -> int:
+    """Non-space characters in lines and table cells."""
+    count = 0
+    for element in elements:
+        if isinstance(element, TextLine):
+            count += sum(len(word.text) for word in element.words)
+        else:
+            count += sum(len(cell.replace(" ", "")) for row in element.rows for cell in row)
+    return count
+
+
+_PAGE_NUMBER = re.compile(r"^(sid(an)?\.?\s*)?\d{1,4}(\s*(/|av)\s*\d{1,4}|\s*\(\d{1,4}\))?$", re.I)
+_SENTENCE_END = (".", "!", "?", ":", ";", "…")
+#: Text on this many pages is a running header or footer, or a logo.
+FURNITURE_PAGES = 3
+
+
+def _join_continued(pages: list[list[Block]]) -> list[Block]:
+    """All pages' blocks, with a paragraph or list item cut by a page break joined again.
+
+    The page's last block continues on the next page when it does not end a sentence and the
+    next page's first block is prose starting in lower case ("... ska jobba" / "ihop."): the
+    layout of each page cannot see that, and the sentence would become two statements.
+    Page numbers and running headers and footers between the two are skipped.
+    """
+    seen_on: dict[str, set[int]] = {}
+    for number, blocks in enumerate(pages):
+        for block in blocks:
+            seen_on.setdefault(_furniture_key(block), set()).add(number)
+    furniture = {key for key, seen in seen_on.items() if len(seen) >= FURNITURE_PAGES}
+
+    def is_furniture(block: Block) -> bool:
+        return bool(_PAGE_NUMBER.match(block.text)) or _furniture_key(block) in furniture
+
+    out: list[Block] = []
+    for blocks in pages:
+        first = next((i for i, b in enumerate(blocks) if not is_furniture(b)), None)
+        last = next((i for i in range(len(out) - 1, -1, -1) if not is_furniture(out[i])), None)
+        if first is not None and last is not None:
+            before, after = out[last], blocks[first]
+            if (
+                before.kind in (BlockKind.PARAGRAPH, BlockKind.LIST_ITEM)
+                and not before.text.endswith(_SENTENCE_END)
+                and after.kind is BlockKind.PARAGRAPH
+                and after.text[:1].islower()
+            ):
+                out[last] = replace(
+                    before, text=f"{before.text} {after.text}", ocr=before.ocr or after.ocr
+                )
+                blocks = blocks[:first] + blocks[first + 1 :]
+        out += blocks
+    return out
+
+
+def _furniture_key(block: Block) -> str:
+    """A block's text with digits masked, so "Sida 2" and "Sida 3" compare equal."""
+    return re.sub(r"\d+", "#", block.text.lower())
+
+
 def _content(elements: list[Element]) -> list[Element]:
     """Elements without bare page numbers (running headers and footers)."""
     return [e for e in elements if not (isinstance(e, TextLine) and e.text.isdigit())]
 
 
 def _repeat_headers(pages: dict[int, list[Element]]) -> None:
-    """Give a table continued from the previous page that table's header row again.
+    """Give a table continued from the previous page that table's title and header rows again.
 
     A table split by a page break would otherwise start a new table downstream whose first
-    data row is taken for its header, losing the columns' polarity (Möjligheter/Hinder).
+    data row is taken for its header, losing the columns' polarity (Möjligheter/Hinder), and
+    the one-cell title rows above the header (a category such as "Finansiering", which
+    joins the heading path).
     """
     for index in sorted(pages):
         previous = _content(pages.get(index - 1, []))
@@ -268,13 +548,23 @@ def _repeat_headers(pages: dict[int, list[Element]]) -> None:
         if not (isinstance(before, TableRows) and isinstance(after, TableRows)):
             continue
         width = len(before.rows[-1])
-        header = next((row for row in before.rows if sum(bool(c) for c in row) >= 2), None)
-        if header is None or len(header) != width or len(after.rows[0]) != width:
+        at = _header_at(before.rows)
+        if at is None or len(before.rows[at]) != width or len(after.rows[0]) != width:
             continue
-        if after.rows[0] == header:
-            continue
+        header = before.rows[at]
+        own = _header_at(after.rows)
+        if own is not None and after.rows[own] == header:
+            continue  # the page repeats the header itself, or a new table with the same columns
+        # Only one-cell rows above the header are titles; anything else is not repeated.
+        titles = tuple(row for row in before.rows[:at] if sum(bool(c) for c in row) == 1)
+        repeated = (*titles, header) if len(titles) == at else (header,)
         position = pages[index].index(after)
-        pages[index][position] = TableRows(after.top, (header, *after.rows))
+        pages[index][position] = TableRows(after.top, (*repeated, *after.rows))
+
+
+def _header_at(rows: Sequence[tuple[str, ...]]) -> int | None:
+    """Index of a table's header: its first row with two or more filled cells."""
+    return next((i for i, row in enumerate(rows) if sum(bool(c) for c in row) >= 2), None)
 
 
 def _ocr_pages(

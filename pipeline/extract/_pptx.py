@@ -2,11 +2,13 @@
 
 Each slide opens with a BREAK; its title → HEADING level 2 (the first slide's centred title →
 level 1, the deck's title); a short all-bold paragraph without bullet → HEADING level 3; body
-paragraphs that carry a bullet (explicit, or inherited in a
-body/content placeholder) → LIST_ITEM with the paragraph level, other paragraphs → PARAGRAPH;
-tables → TABLE_ROW per row; speaker notes → NOTE per paragraph. Shapes are read top to
-bottom, left to right; groups are entered. `page` is the slide number and `line` the
-ordinal of the paragraph or table row on that slide.
+paragraphs that carry a bullet (explicit, or inherited in a body/content placeholder) →
+LIST_ITEM with the paragraph level, other paragraphs → PARAGRAPH; tables → TABLE_ROW per row
+with one cell per grid column (merged cells laid out by `lay_out_rows`: a merged cell's text
+once, in its first column, a header repeated over the columns it spans); speaker notes → NOTE
+per paragraph. A line break inside a paragraph reads as a space. Shapes are read top to
+bottom, left to right; groups are entered. `page` is the slide number and `line` the ordinal
+of the paragraph or table row on that slide.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.config import LimitsConfig
-from pipeline.extract._common import Deadline, check_zip, clean, describe_exception, error
+from pipeline.extract._common import (
+    MAX_COLUMNS,
+    Deadline,
+    check_zip,
+    clean,
+    describe_exception,
+    error,
+    lay_out_rows,
+)
 from pipeline.extract._errors import ExtractError
 from pipeline.records import Block, BlockKind, Location
 
@@ -61,6 +71,31 @@ def extract_pptx(
                 name, where, f"cannot read the slide ({describe_exception(exc)})", _FIX
             ) from exc
     return "pptx", "binary", tuple(blocks)
+
+
+def _clean(text: str) -> str:
+    """`clean` for python-pptx text, which gives a line break (a:br) as a vertical tab."""
+    return clean(text.replace("\v", " "))  # clean drops control characters: words would join
+
+
+def _table_rows(table: Any) -> list[tuple[tuple[str, ...], str]]:
+    """The table's rows laid out on its grid: (cells, row text) per row."""
+    laid: list[list[tuple[int, int, str]]] = []
+    for row in table.rows:
+        cells = list(row.cells)  # one per grid column, covered cells included
+        origins: list[tuple[int, int, str]] = []
+        for column, cell in enumerate(cells):
+            tc = cell._tc
+            if tc.get("hMerge") in ("1", "true") or tc.get("vMerge") in ("1", "true"):
+                continue  # covered by the merged cell to its left or above
+            try:
+                span = int(tc.get("gridSpan", "1"))
+            except ValueError:
+                span = 1
+            span = max(1, min(span, len(cells) - column, MAX_COLUMNS))
+            origins.append((column, span, _clean(cell.text)))
+        laid.append(origins)
+    return lay_out_rows(laid)
 
 
 def _placeholder_type(shape: Any) -> str | None:
@@ -116,22 +151,10 @@ def _slide_blocks(slide: Any, number: int) -> Iterator[Block]:
     for shape in ordered:
         placeholder = _placeholder_type(shape)
         if getattr(shape, "has_table", False) and shape.has_table:
-            for row in shape.table.rows:
-                cells = []
-                for cell in row.cells:
-                    tc = cell._tc
-                    if tc.get("hMerge") in ("1", "true"):
-                        continue  # covered by the cell to its left
-                    cells.append("" if tc.get("vMerge") in ("1", "true") else clean(cell.text))
-                if any(cells):
+            for cells, text in _table_rows(shape.table):
+                if text:
                     line += 1
-                    filled = [cell for cell in cells if cell]
-                    yield Block(
-                        BlockKind.TABLE_ROW,
-                        " | ".join(filled),
-                        Location(line, number),
-                        cells=tuple(cells),
-                    )
+                    yield Block(BlockKind.TABLE_ROW, text, Location(line, number), cells=cells)
             line += 1  # a gap in the numbering keeps adjacent tables apart
             continue
         if not getattr(shape, "has_text_frame", False) or not shape.has_text_frame:
@@ -139,14 +162,14 @@ def _slide_blocks(slide: Any, number: int) -> Iterator[Block]:
         if placeholder in _TITLE_PLACEHOLDERS or (
             title_shape is not None and shape.shape_id == title_shape.shape_id
         ):
-            text = clean(" ".join(p.text for p in shape.text_frame.paragraphs))
+            text = _clean(" ".join(p.text for p in shape.text_frame.paragraphs))
             if text:
                 line += 1
                 level = 1 if number == 1 and placeholder == "CENTER_TITLE" else 2
                 yield Block(BlockKind.HEADING, text, Location(line, number), level=level)
             continue
         for paragraph in shape.text_frame.paragraphs:
-            text = clean(paragraph.text)
+            text = _clean(paragraph.text)
             if not text:
                 continue
             line += 1
@@ -161,7 +184,7 @@ def _slide_blocks(slide: Any, number: int) -> Iterator[Block]:
         notes = slide.notes_slide.notes_text_frame
         if notes is not None:
             for paragraph in notes.paragraphs:
-                text = clean(paragraph.text)
+                text = _clean(paragraph.text)
                 if text:
                     line += 1
                     yield Block(BlockKind.NOTE, text, Location(line, number))

@@ -19,6 +19,7 @@ from pipeline.records import Block, BlockKind
 
 CORPUS = Path(__file__).resolve().parents[3] / "corpus"
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+FONT_BOLD = FONT.with_name("DejaVuSans-Bold.ttf")
 
 
 def corpus_blocks(name: str, max_breaks: int | None = None) -> tuple[Block, ...]:
@@ -196,12 +197,32 @@ def build_pdf(blocks: Sequence[Block]) -> bytes:
 
     Every BREAK starts a new page.
     """
+    return _build_pdf(blocks, "Helvetica", "Helvetica-Bold")
+
+
+def build_pdf_embedded(blocks: Sequence[Block]) -> bytes:
+    """`build_pdf` with embedded TrueType fonts (DejaVu Sans), as Word and PowerPoint export.
+
+    The standard Helvetica of `build_pdf` has no glyph for characters outside Latin-1 (→ is
+    drawn as "fi"); an embedded font has one for every character of the corpus.
+    """
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    registered = pdfmetrics.getRegisteredFontNames()
+    for font, path in (("DejaVuSans", FONT), ("DejaVuSans-Bold", FONT_BOLD)):
+        if font not in registered:
+            pdfmetrics.registerFont(TTFont(font, str(path)))
+    return _build_pdf(blocks, "DejaVuSans", "DejaVuSans-Bold")
+
+
+def _build_pdf(blocks: Sequence[Block], font: str, bold: str) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table
 
-    body = ParagraphStyle("body", fontName="Helvetica", fontSize=10, leading=12.5, spaceAfter=8)
+    body = ParagraphStyle("body", fontName=font, fontSize=10, leading=12.5, spaceAfter=8)
     cell_style = ParagraphStyle("cell", parent=body, spaceAfter=0)
     story: list[object] = []
     for group in runs(blocks):
@@ -222,7 +243,7 @@ def build_pdf(blocks: Sequence[Block]) -> bytes:
             size = HEADING_SIZES.get(block.level, 11.5)
             style = ParagraphStyle(
                 f"h{block.level}",
-                fontName="Helvetica-Bold",
+                fontName=bold,
                 fontSize=size,
                 leading=size * 1.25,
                 spaceBefore=6,
@@ -263,6 +284,62 @@ def build_scan(lines: Sequence[str], dpi: int = 200) -> bytes:
         pages.append(image)
     out = io.BytesIO()
     pages[0].save(out, format="PDF", resolution=dpi, save_all=True, append_images=pages[1:])
+    return out.getvalue()
+
+
+def _scan_page(lines: Sequence[str], dpi: int) -> Any:
+    """An A4 greyscale page image with the lines drawn from a one-inch margin."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(FONT), size=int(11 * dpi / 72))
+    image = Image.new("L", (int(8.27 * dpi), int(11.69 * dpi)), 255)
+    draw = ImageDraw.Draw(image)
+    y = dpi
+    for line in lines:
+        draw.text((dpi, y), line, fill=0, font=font)
+        y += int(16 * dpi / 72)
+    return image
+
+
+def build_stamped_scan(lines: Sequence[str], stamp: str = "Sida 1", dpi: int = 200) -> bytes:
+    """A one-page scan whose only text layer is a small stamp in the corner (e.g. "Sida 1")."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    page = canvas.Canvas(out, pagesize=A4)
+    width, height = A4
+    page.drawImage(ImageReader(_scan_page(lines, dpi)), 0, 0, width, height)
+    page.setFont("Helvetica", 8)
+    page.drawString(width - 60, 20, stamp)
+    page.showPage()
+    page.save()
+    return out.getvalue()
+
+
+def build_flate_scan(n_pages: int, dpi: int = 300) -> bytes:
+    """A scan as scanner software writes it: one Flate-compressed greyscale image per page.
+
+    Each page says "Sida N", so no two page images are the same object.
+    """
+    from reportlab import rl_config
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    page = canvas.Canvas(out, pagesize=A4)
+    width, height = A4
+    a85, rl_config.useA85 = rl_config.useA85, 0  # plain Flate, no ASCII85 wrapping
+    try:
+        for number in range(1, n_pages + 1):
+            image = _scan_page([f"Sida {number}", "Vi behöver samverka mellan regionerna."], dpi)
+            page.drawImage(ImageReader(image), 0, 0, width, height)
+            page.showPage()
+        page.save()
+    finally:
+        rl_config.useA85 = a85
     return out.getvalue()
 
 
@@ -331,3 +408,60 @@ def statements(blocks: Sequence[Block]) -> list[tuple[str, str, str]]:
         (s.text, s.polarity.value, s.table_column)
         for s in segment_document(document, SegmentConfig(), frozenset())
     ]
+
+
+def build_merged_table(suffix: str) -> bytes:
+    """A "Gemensam målbild" heading and a 3-column table with merged cells, as docx/pptx/html.
+
+    Header: "Möjligheter" spanning columns 1–2, "Hinder" in column 3. "Olika uppdrag" spans
+    rows 2–3 of column 3, and "Gemensam finansiering" spans columns 1–2 of the last row.
+    """
+    title = "Gemensam målbild"
+    rows: list[tuple[str, ...]] = [
+        ("Möjligheter", "Hinder"),
+        ("Trygga kompetensförsörjning", "med fler platser", "Olika uppdrag"),
+        ("Öka kunskapen", "om varandra"),
+        ("Gemensam finansiering", "Kortsiktiga lösningar"),
+    ]
+    if suffix == "html":
+        first, second, third, fourth = (
+            [f"<td>{escape(text)}</td>" for text in row] for row in rows
+        )
+        first = [cell.replace("td>", "th>") for cell in first]
+        first[0] = first[0].replace("<th>", "<th colspan=2>")
+        second[2] = second[2].replace("<td>", "<td rowspan=2>")
+        fourth[0] = fourth[0].replace("<td>", "<td colspan='2'>")
+        table = "".join(f"<tr>{''.join(row)}</tr>" for row in (first, second, third, fourth))
+        return f"<html><body><h2>{title}</h2><table>{table}</table></body></html>".encode()
+
+    def fill(cell: Any) -> None:
+        cell(0, 0).merge(cell(0, 1))
+        cell(1, 2).merge(cell(2, 2))
+        cell(3, 0).merge(cell(3, 1))
+        cell(0, 0).text, cell(0, 2).text = rows[0]
+        for column, text in enumerate(rows[1]):
+            cell(1, column).text = text
+        cell(2, 0).text, cell(2, 1).text = rows[2]
+        cell(3, 0).text, cell(3, 2).text = rows[3]
+
+    out = io.BytesIO()
+    if suffix == "docx":
+        import docx
+
+        document = docx.Document()
+        document.add_heading(title, level=2)
+        fill(document.add_table(rows=4, cols=3).cell)
+        document.save(out)
+    elif suffix == "pptx":
+        import pptx
+        from pptx.util import Inches
+
+        deck = pptx.Presentation()
+        slide = deck.slides.add_slide(deck.slide_layouts[5])  # Title Only
+        slide.shapes.title.text = title
+        shape = slide.shapes.add_table(4, 3, Inches(0.5), Inches(1.5), Inches(9), Inches(2))
+        fill(shape.table.cell)
+        deck.save(out)
+    else:
+        raise ValueError(f"no merged-table builder for {suffix!r}")
+    return out.getvalue()

@@ -4,14 +4,17 @@ Equivalence with the .txt reading of 001 and 003: same kinds, texts and table ce
 same statements with the same polarity. Differences by design: a slide has one title
 (HEADING level 2, or 1 for the first slide's centred title) and sub-headings are bold
 paragraphs (HEADING level 3), so heading *levels* differ from the .txt's (1–4); speaker notes
-add NOTE blocks (and statements) that the .txt does not have.
+add NOTE blocks (and statements) that the .txt does not have. Merged table cells (no .txt
+counterpart) keep their text once, in their first grid column, with a header repeated over
+the columns it spans.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
-from extract_builders import build_pptx, slides, statements, structure
+from extract_builders import build_merged_table, build_pptx, slides, statements, structure
 
 from pipeline.config import LimitsConfig
 from pipeline.extract import extract_document
@@ -61,3 +64,41 @@ def test_statements_and_polarity_match_txt(
     for blocks in (blocks_001, blocks_003):
         doc = extract_document("x.pptx", build_pptx(blocks, notes=False), limits)
         assert statements(doc.blocks) == statements(blocks)
+
+
+def test_merged_cells_keep_their_grid_columns(limits: LimitsConfig) -> None:
+    # Cells covered by a merge (hMerge) used to be dropped, so the header had two cells over
+    # three columns: the second column fell under "Hinder", the third under no header.
+    doc = extract_document("x.pptx", build_merged_table("pptx"), limits)
+    assert [b.cells for b in doc.blocks if b.kind is BlockKind.TABLE_ROW] == [
+        ("Möjligheter", "Möjligheter", "Hinder"),
+        ("Trygga kompetensförsörjning", "med fler platser", "Olika uppdrag"),
+        ("Öka kunskapen", "om varandra", ""),
+        ("Gemensam finansiering", "", "Kortsiktiga lösningar"),
+    ]
+    assert [(s[1], s[2]) for s in statements(doc.blocks)] == [
+        ("Möjlighet", "Möjligheter"),
+        ("Möjlighet", "Möjligheter"),
+        ("Hinder", "Hinder"),
+        ("Möjlighet", "Möjligheter"),
+        ("Möjlighet", "Möjligheter"),
+        ("Möjlighet", "Möjligheter"),
+        ("Hinder", "Hinder"),
+    ]
+
+
+def test_line_break_reads_as_space(limits: LimitsConfig) -> None:
+    # python-pptx gives a line break as a vertical tab, which clean() drops: words joined.
+    import pptx
+    from pptx.util import Inches
+
+    deck = pptx.Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[6])  # Blank
+    box = slide.shapes.add_textbox(Inches(1), Inches(1), Inches(8), Inches(1))
+    box.text_frame.paragraphs[0].text = "Det är viktigt att samverka\vmellan regionerna."
+    out = io.BytesIO()
+    deck.save(out)
+    doc = extract_document("x.pptx", out.getvalue(), limits)
+    assert [b.text for b in doc.blocks if b.text] == [
+        "Det är viktigt att samverka mellan regionerna."
+    ]

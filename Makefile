@@ -50,6 +50,7 @@ lint: $(VENV)/.installed
 bench: setup
 	$(BIN)/python bench/bench_embed.py
 	$(BIN)/python bench/gold_accuracy.py
+	$(BIN)/python bench/fuzz_extract.py --examples 200
 
 clean:
 	rm -rf $(VENV) models/e5-small-st models/.cache outputs

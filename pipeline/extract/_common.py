@@ -1,17 +1,22 @@
-"""Helpers shared by the binary-format extractors: error messages, zip guards, text cleanup."""
+"""Helpers shared by the extractors: error messages, zip guards, text decoding and cleanup,
+table layout."""
 
 from __future__ import annotations
 
+import codecs
 import re
 import time
 import zipfile
 from collections.abc import Sequence
 from io import BytesIO
 
+from charset_normalizer import from_bytes
+
 from pipeline.config import LimitsConfig
 from pipeline.extract._errors import ExtractError
 
 _SPACE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]+")
+_LINE_BREAKS = str.maketrans({"\r": "\n", "\v": "\n", "\f": "\n"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff\u00ad]")
 
 
@@ -28,8 +33,11 @@ def describe_exception(exc: BaseException) -> str:
 
 
 def clean(text: str) -> str:
-    """Collapse runs of spaces, drop control characters and soft hyphens, strip the ends."""
-    text = _CONTROL.sub("", text.replace("\r", "\n"))
+    """Collapse runs of spaces, drop control characters and soft hyphens, strip the ends.
+
+    Carriage returns, vertical tabs (python-pptx's line break) and form feeds separate words
+    like a newline does."""
+    text = _CONTROL.sub("", text.translate(_LINE_BREAKS))
     return _SPACE.sub(" ", " ".join(text.split("\n"))).strip()
 
 
@@ -127,3 +135,56 @@ def lay_out_rows(
             cells[column : column + span] = [text] * span if header else [text] + [""] * (span - 1)
         out.append((tuple(cells), " | ".join(filled)))
     return out
+
+
+# Encodings we accept when a file is not UTF-8: what Windows and older Office exports write.
+_FALLBACK_ENCODINGS = ["cp1252", "latin_1"]
+_REPLACEMENT = "\ufffd"
+_UTF8_EVIDENCE = 3
+
+
+def decode_text(name: str, data: bytes) -> tuple[str, str]:
+    """Decode UTF-8 (BOM allowed) or BOM-marked UTF-16 (what Notepad's "Unicode" writes);
+    otherwise detect cp1252/latin-1 from the bytes."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise ExtractError(
+                f"{name}: byte {exc.start}: not UTF-16 although it starts with a UTF-16 byte "
+                "order mark; save the file as UTF-8"
+            ) from exc
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    if b"\x00" in data[:4096]:
+        raise ExtractError(
+            f"{name}: byte {utf8_error.start}: binary data in a text file; "
+            "check that the file really is text, or give it its proper extension"
+        )
+    damaged = _damaged_utf8(data)
+    if damaged is not None:
+        return damaged
+    best = from_bytes(data, cp_isolation=_FALLBACK_ENCODINGS).best()
+    if best is None or best.encoding not in {"cp1252", "latin_1"}:
+        raise ExtractError(
+            f"{name}: byte {utf8_error.start}: not UTF-8 ({utf8_error.reason}) and no "
+            f"{' or '.join(_FALLBACK_ENCODINGS)} reading fits; save the file as UTF-8"
+        )
+    return str(best), best.encoding.replace("_", "-")
+
+
+def _damaged_utf8(data: bytes) -> tuple[str, str] | None:
+    """A UTF-8 file with a few broken bytes (a bad copy, a cut download): read it with U+FFFD
+    for each broken sequence rather than lose the document, and say so in the encoding.
+
+    It counts as UTF-8 when its valid non-ASCII characters outnumber the broken sequences by
+    `_UTF8_EVIDENCE` to one: a cp1252 file's å, ä and ö are all invalid UTF-8 (a valid sequence
+    would need two of the rare bytes 0x80–0xBF right after them), so it has none."""
+    text = data.decode("utf-8-sig", errors="replace")
+    broken = text.count(_REPLACEMENT) - data.count(_REPLACEMENT.encode("utf-8"))
+    valid = sum(1 for ch in text if ord(ch) > 127 and ch != _REPLACEMENT)
+    if broken == 0 or valid < _UTF8_EVIDENCE * broken:
+        return None
+    return text, f"utf-8 ({broken} invalid byte sequences replaced)"

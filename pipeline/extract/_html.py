@@ -21,9 +21,15 @@ import re
 from typing import Any
 
 from pipeline.config import LimitsConfig
-from pipeline.extract._common import MAX_COLUMNS, clean, describe_exception, error, lay_out_rows
+from pipeline.extract._common import (
+    MAX_COLUMNS,
+    clean,
+    decode_text,
+    describe_exception,
+    error,
+    lay_out_rows,
+)
 from pipeline.extract._errors import ExtractError
-from pipeline.extract._text import _decode
 from pipeline.records import Block, BlockKind, Location
 
 _SKIP = {
@@ -119,7 +125,7 @@ def _decode_html(name: str, data: bytes) -> tuple[str, str]:
     from bs4.dammit import EncodingDetector
 
     stripped, bom = EncodingDetector.strip_byte_order_mark(data)
-    if bom is not None and bom != "utf-8":  # UTF-16/32; a UTF-8 BOM is handled by _decode
+    if bom is not None and bom != "utf-8":  # UTF-16/32; decode_text handles a UTF-8 BOM
         return stripped.decode(bom, errors="replace"), bom
     declared = EncodingDetector.find_declared_encoding(data, is_html=True) if bom is None else None
     if declared:
@@ -136,7 +142,7 @@ def _decode_html(name: str, data: bytes) -> tuple[str, str]:
                     return data.decode(candidate), candidate.replace("iso8859", "iso-8859")
                 except UnicodeDecodeError:
                     continue  # a wrong label (a cp1252 page saying utf-8): detect instead
-    return _decode(name, data)
+    return decode_text(name, data)
 
 
 def _span(value: Any, limit: int) -> int:

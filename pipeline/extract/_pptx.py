@@ -73,11 +73,6 @@ def extract_pptx(
     return "pptx", "binary", tuple(blocks)
 
 
-def _clean(text: str) -> str:
-    """`clean` for python-pptx text, which gives a line break (a:br) as a vertical tab."""
-    return clean(text.replace("\v", " "))  # clean drops control characters: words would join
-
-
 def _table_rows(table: Any) -> list[tuple[tuple[str, ...], str]]:
     """The table's rows laid out on its grid: (cells, row text) per row."""
     laid: list[list[tuple[int, int, str]]] = []
@@ -93,7 +88,7 @@ def _table_rows(table: Any) -> list[tuple[tuple[str, ...], str]]:
             except ValueError:
                 span = 1
             span = max(1, min(span, len(cells) - column, MAX_COLUMNS))
-            origins.append((column, span, _clean(cell.text)))
+            origins.append((column, span, clean(cell.text)))
         laid.append(origins)
     return lay_out_rows(laid)
 
@@ -162,14 +157,14 @@ def _slide_blocks(slide: Any, number: int) -> Iterator[Block]:
         if placeholder in _TITLE_PLACEHOLDERS or (
             title_shape is not None and shape.shape_id == title_shape.shape_id
         ):
-            text = _clean(" ".join(p.text for p in shape.text_frame.paragraphs))
+            text = clean(" ".join(p.text for p in shape.text_frame.paragraphs))
             if text:
                 line += 1
                 level = 1 if number == 1 and placeholder == "CENTER_TITLE" else 2
                 yield Block(BlockKind.HEADING, text, Location(line, number), level=level)
             continue
         for paragraph in shape.text_frame.paragraphs:
-            text = _clean(paragraph.text)
+            text = clean(paragraph.text)
             if not text:
                 continue
             line += 1
@@ -184,7 +179,7 @@ def _slide_blocks(slide: Any, number: int) -> Iterator[Block]:
         notes = slide.notes_slide.notes_text_frame
         if notes is not None:
             for paragraph in notes.paragraphs:
-                text = _clean(paragraph.text)
+                text = clean(paragraph.text)
                 if text:
                     line += 1
                     yield Block(BlockKind.NOTE, text, Location(line, number))

@@ -15,20 +15,13 @@ title-like lines that introduce a list, a table or a section.
 
 from __future__ import annotations
 
-import codecs
 import re
 from dataclasses import dataclass, replace
 
-from charset_normalizer import from_bytes
-
 from pipeline.config import LimitsConfig
+from pipeline.extract._common import decode_text
 from pipeline.extract._errors import ExtractError
 from pipeline.records import Block, BlockKind, Location
-
-# Encodings we accept when a file is not UTF-8: what Windows and older Office exports write.
-_FALLBACK_ENCODINGS = ["cp1252", "latin_1"]
-_REPLACEMENT = "\ufffd"
-_UTF8_EVIDENCE = 3
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _BOLD_LINE = re.compile(r"^\s*(?:\*\*|__)(.+?)(?:\*\*|__)\s*$")
@@ -63,7 +56,7 @@ def extract_text(
     name: str, data: bytes, limits: LimitsConfig
 ) -> tuple[str, str, tuple[Block, ...]]:
     """Plain text: (format "txt", detected encoding, blocks)."""
-    text, encoding = _decode(name, data)
+    text, encoding = decode_text(name, data)
     return "txt", encoding, _parse(text, limits.max_pages, name)
 
 
@@ -71,55 +64,8 @@ def extract_markdown(
     name: str, data: bytes, limits: LimitsConfig
 ) -> tuple[str, str, tuple[Block, ...]]:
     """Markdown: (format "md", detected encoding, blocks)."""
-    text, encoding = _decode(name, data)
+    text, encoding = decode_text(name, data)
     return "md", encoding, _parse(text, limits.max_pages, name)
-
-
-def _decode(name: str, data: bytes) -> tuple[str, str]:
-    """Decode UTF-8 (BOM allowed) or BOM-marked UTF-16 (what Notepad's "Unicode" writes);
-    otherwise detect cp1252/latin-1 from the bytes."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError as exc:
-            raise ExtractError(
-                f"{name}: byte {exc.start}: not UTF-16 although it starts with a UTF-16 byte "
-                "order mark; save the file as UTF-8"
-            ) from exc
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError as exc:
-        utf8_error = exc
-    if b"\x00" in data[:4096]:
-        raise ExtractError(
-            f"{name}: byte {utf8_error.start}: binary data in a text file; "
-            "check that the file really is text, or give it its proper extension"
-        )
-    damaged = _damaged_utf8(data)
-    if damaged is not None:
-        return damaged
-    best = from_bytes(data, cp_isolation=_FALLBACK_ENCODINGS).best()
-    if best is None or best.encoding not in {"cp1252", "latin_1"}:
-        raise ExtractError(
-            f"{name}: byte {utf8_error.start}: not UTF-8 ({utf8_error.reason}) and no "
-            f"{' or '.join(_FALLBACK_ENCODINGS)} reading fits; save the file as UTF-8"
-        )
-    return str(best), best.encoding.replace("_", "-")
-
-
-def _damaged_utf8(data: bytes) -> tuple[str, str] | None:
-    """A UTF-8 file with a few broken bytes (a bad copy, a cut download): read it with U+FFFD
-    for each broken sequence rather than lose the document, and say so in the encoding.
-
-    It counts as UTF-8 when its valid non-ASCII characters outnumber the broken sequences by
-    `_UTF8_EVIDENCE` to one: a cp1252 file's å, ä and ö are all invalid UTF-8 (a valid sequence
-    would need two of the rare bytes 0x80–0xBF right after them), so it has none."""
-    text = data.decode("utf-8-sig", errors="replace")
-    broken = text.count(_REPLACEMENT) - data.count(_REPLACEMENT.encode("utf-8"))
-    valid = sum(1 for ch in text if ord(ch) > 127 and ch != _REPLACEMENT)
-    if broken == 0 or valid < _UTF8_EVIDENCE * broken:
-        return None
-    return text, f"utf-8 ({broken} invalid byte sequences replaced)"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from flows import io
 from flows.embed_cache import DEFAULT_CACHE_DIR, encode_cached
 from flows.isolation import extract_file
 from pipeline.config import Config
-from pipeline.embed import SentenceTransformerEmbedder, Vectors, model_content_hash
+from pipeline.embed import SentenceTransformerEmbedder, Vectors
 from pipeline.extract import ExtractError
 from pipeline.matrix import COL_TOTAL, ROW_N_STATEMENTS, Tables, build_tables
 from pipeline.records import Document, DocumentError, DocumentInfo, Statement
@@ -118,12 +118,13 @@ def _per_document(
 @task(name="embed", cache_policy=NO_CACHE)
 def embed_task(
     statements: Sequence[Statement], data: io.ProjectData, cache_dir: Path
-) -> tuple[Vectors, Vectors]:
-    """(n, dim) float32 statement vectors and the codebook's, through the embedding cache."""
+) -> tuple[Vectors, Vectors, str]:
+    """(n, dim) float32 statement vectors and the codebook's, through the embedding cache, and
+    the content hash of the model that made them (for the manifest)."""
     embedder = _embedder(data.config)
     vectors = encode_cached([s.text for s in statements], embedder, cache_dir)
     codebook_vectors = encode_cached(list(data.codebook.texts), embedder, cache_dir)
-    return vectors, codebook_vectors
+    return vectors, codebook_vectors, embedder.content_hash
 
 
 @task(name="themes", cache_policy=NO_CACHE)
@@ -190,14 +191,18 @@ def theme_map(
         statements, infos, region_errors = regions_task(documents, found, data)
     errors += segment_errors + region_errors
     with _timed(timings, "embed"):
-        vectors, codebook_vectors = embed_task(statements, data, cache_dir or DEFAULT_CACHE_DIR)
+        vectors, codebook_vectors, model_hash = embed_task(
+            statements, data, cache_dir or DEFAULT_CACHE_DIR
+        )
     with _timed(timings, "themes"):
         result = themes_task(statements, vectors, codebook_vectors, data)
     with _timed(timings, "matrix"):
         tables = matrix_task(statements, result, infos)
     inputs, data_files = io.input_hashes(corpus_dir, files), io.data_file_hashes(config)
     run_id = io.new_run_id(inputs, data_files, config, output_dir)
-    manifest = _manifest(run_id, corpus_dir, inputs, data_files, config, result, timings, errors)
+    manifest = _manifest(
+        run_id, corpus_dir, inputs, data_files, config, model_hash, result, timings, errors
+    )
     summary = _summary(run_id, tables, documents, errors, result)
     with _timed(timings, "write"):
         run_dir = write_task(output_dir, run_id, tables, errors, manifest, summary)
@@ -241,6 +246,7 @@ def _manifest(
     inputs: Mapping[str, str],
     data_files: Mapping[str, str],
     config: Config,
+    model_hash: str,
     result: ThemeResult,
     timings: dict[str, float],
     errors: Sequence[DocumentError],
@@ -252,7 +258,7 @@ def _manifest(
         "inputs": dict(inputs),
         "data_files": dict(data_files),
         "config": config.model_dump(mode="json"),
-        "model": {"path": str(model_dir), "content_sha256": model_content_hash(model_dir)},
+        "model": {"path": str(model_dir), "content_sha256": model_hash},
         "codebook_threshold": result.threshold,
         "inductive_min_cohesion": result.min_cohesion,
         "versions": io.package_versions(),

@@ -158,6 +158,8 @@ class Assignment:
     theme_label: str
     score: float
     method: Method
+    # Calibrated probability (0..1) that `theme_id` is the statement's theme.
+    confidence: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,9 @@ class ThemeResult:
     assignments: tuple[Assignment, ...]
     threshold: float
     min_cohesion: float
+    # (n, len(themes)) float64: row i is statement i's probability over `themes` (same order,
+    # inductive themes and ej_tilldelad included); rows sum to 1. None: not computed.
+    probabilities: npt.NDArray[np.float64] | None = None
 
 
 class CodebookError(ValueError):

@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -75,7 +75,8 @@ MIN_EXAMPLES = 5
 MAX_EXAMPLES = 15
 
 Origin = Literal["codebook", "inductive", "unassigned"]
-Method = Literal["codebook", "codebook+heading", "hdbscan", "unassigned"]
+Method = Literal["analyst", "codebook", "codebook+heading", "hdbscan", "unassigned"]
+OTHER_ID = "other"  # an analyst's label for "no codebook theme"
 FloatArray = npt.NDArray[np.float32]
 
 _ID_RE = re.compile(r"^[a-zåäö][a-zåäö0-9_]*$")
@@ -519,6 +520,7 @@ def assign_themes(
     codebook_vectors: FloatArray,
     config: ThemesConfig,
     stopwords: frozenset[str],
+    labels: Mapping[str, str] | None = None,
 ) -> ThemeResult:
     """Assign every statement to one theme (see the module docstring for the rules).
 
@@ -568,7 +570,13 @@ def assign_themes(
     raw[by_id] = _theme_scores(vectors[by_id] @ codebook_vectors.T, owners, n_themes, config.top_k)
     chosen: dict[int, tuple[int, float, Method]] = {}  # statement index -> (theme, score, method)
     best_raw = raw.max(axis=1) if n else np.zeros(0)
+    theme_index = {theme.id: t for t, theme in enumerate(codebook.themes)}
+    labelled = dict(labels or {})
     for i, statement in enumerate(statements):
+        if statement.id in labelled and labelled[statement.id] in theme_index:
+            t = theme_index[labelled[statement.id]]
+            chosen[i] = (t, float(raw[i, t]), "analyst")
+            continue
         named = _heading_themes(statement, codebook)
         adjusted = raw[i].copy()
         for t in named:

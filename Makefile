@@ -47,10 +47,16 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check pipeline flows tests bench
 	$(BIN)/mypy pipeline flows
 
-bench: setup
+# The bench extra (BERTopic) is only for `make bench`; run/test never need it.
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: setup $(VENV)/.bench-installed
 	$(BIN)/python bench/bench_embed.py
 	$(BIN)/python bench/gold_accuracy.py
 	$(BIN)/python bench/fuzz_extract.py --examples 200
+	OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 $(BIN)/python bench/bertopic_compare.py
 
 clean:
 	rm -rf $(VENV) models/e5-small-st models/.cache outputs

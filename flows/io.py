@@ -25,6 +25,7 @@ from pipeline.themes import Codebook, parse_codebook
 from pipeline.themes import load_stopwords as stopwords_from
 
 METADATA_FILE = "metadata.csv"
+LABELS_FILE = "labels.csv"  # the analyst's theme labels (see pipeline/labels.py)
 ABBREVIATIONS_FILE = "models/abbreviations.txt"
 ERROR_COLUMNS = ("file", "stage", "error", "what_to_do")
 _VERSIONED_PACKAGES = (
@@ -38,6 +39,7 @@ OUTPUT_FILES = {
     "counts": "theme_region_counts.csv",
     "shares": "theme_region_shares.csv",
     "polarity": "theme_region_polarity.csv",
+    "uncertainty": "theme_region_uncertainty.csv",
     "documents": "documents.csv",
 }
 
@@ -72,14 +74,15 @@ def load_config(path: Path | None = None) -> Config:
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every regular file in the corpus (recursively), sorted; metadata and hidden files skipped."""
+    """Every regular file in the corpus (recursively), sorted; metadata, labels and hidden files
+    skipped."""
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"{corpus_dir}: corpus folder not found; give an existing folder")
     return sorted(
         p
         for p in corpus_dir.rglob("*")
         if p.is_file()
-        and p.name != METADATA_FILE
+        and p.name not in (METADATA_FILE, LABELS_FILE)
         and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
     )
 
@@ -91,6 +94,26 @@ def load_metadata(corpus_dir: Path) -> dict[str, DocumentMetadata]:
         return {}
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return parse_metadata_rows(csv.DictReader(handle), str(path))
+
+
+def load_labels(corpus_dir: Path) -> list[list[str]] | None:
+    """The rows of the corpus folder's optional `labels.csv` (header row first), None without one.
+
+    UTF-8 with or without a byte-order mark; a file a spreadsheet saved in Windows-1252 is read
+    as such. Cells may be separated by commas or, as Excel saves them in a Swedish locale, by
+    semicolons (the header row decides).
+    """
+    path = corpus_dir / LABELS_FILE
+    if not path.is_file():
+        return None
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
 
 
 def load_gazetteer(config: Config) -> Gazetteer:
@@ -138,8 +161,9 @@ def package_versions() -> dict[str, str]:
 
 
 def input_hashes(corpus_dir: Path, files: Sequence[Path]) -> dict[str, str]:
-    """sha256 of every corpus file by its path relative to the corpus, `metadata.csv` included."""
-    paths = [*files, corpus_dir / METADATA_FILE]
+    """sha256 of every corpus file by its path relative to the corpus, `metadata.csv` and
+    `labels.csv` included."""
+    paths = [*files, corpus_dir / METADATA_FILE, corpus_dir / LABELS_FILE]
     return {p.relative_to(corpus_dir).as_posix(): sha256_file(p) for p in paths if p.is_file()}
 
 

@@ -1,6 +1,6 @@
 """The Prefect flow: a corpus folder → theme-by-region matrices.
 
-extract (mapped per document) → segment → regions → embed → themes → matrix → write.
+extract (mapped per document) → segment → regions → labels → embed → themes → matrix → write.
 Each task is a thin wrapper over one `pipeline` stage; this module only reads, writes and wires.
 """
 
@@ -23,6 +23,7 @@ from flows.isolation import extract_file
 from pipeline.config import Config
 from pipeline.embed import SentenceTransformerEmbedder, Vectors
 from pipeline.extract import ExtractError
+from pipeline.labels import match_labels
 from pipeline.matrix import COL_TOTAL, ROW_N_STATEMENTS, Tables, build_tables
 from pipeline.records import Document, DocumentError, DocumentInfo, Statement
 from pipeline.regions import attribute_regions
@@ -115,6 +116,22 @@ def _per_document(
     return results, errors
 
 
+@task(name="labels", cache_policy=NO_CACHE)
+def labels_task(
+    statements: Sequence[Statement], corpus_dir: Path, data: io.ProjectData
+) -> tuple[dict[str, str], list[DocumentError]]:
+    """The analyst's theme for each statement named in the corpus folder's `labels.csv` (none
+    without the file); a row that cannot be used is reported and the others are used."""
+    rows = io.load_labels(corpus_dir)
+    if rows is None:
+        return {}, []
+    theme_ids = [theme.id for theme in data.codebook.themes]
+    labels, errors = match_labels(rows, str(corpus_dir / io.LABELS_FILE), statements, theme_ids)
+    for error in errors:
+        get_run_logger().warning("label not used: %s", error.error)
+    return labels, errors
+
+
 @task(name="embed", cache_policy=NO_CACHE)
 def embed_task(
     statements: Sequence[Statement], data: io.ProjectData, cache_dir: Path
@@ -129,10 +146,20 @@ def embed_task(
 
 @task(name="themes", cache_policy=NO_CACHE)
 def themes_task(
-    statements: Sequence[Statement], vectors: Any, codebook_vectors: Any, data: io.ProjectData
+    statements: Sequence[Statement],
+    vectors: Any,
+    codebook_vectors: Any,
+    data: io.ProjectData,
+    labels: Mapping[str, str],
 ) -> ThemeResult:
     return assign_themes(
-        statements, vectors, data.codebook, codebook_vectors, data.config.themes, data.stopwords
+        statements,
+        vectors,
+        data.codebook,
+        codebook_vectors,
+        data.config.themes,
+        data.stopwords,
+        labels=labels,
     )
 
 
@@ -189,13 +216,15 @@ def theme_map(
         found, segment_errors = segment_task(documents, data)
     with _timed(timings, "regions"):
         statements, infos, region_errors = regions_task(documents, found, data)
-    errors += segment_errors + region_errors
+    with _timed(timings, "labels"):
+        labels, label_errors = labels_task(statements, corpus_dir, data)
+    errors += segment_errors + region_errors + label_errors
     with _timed(timings, "embed"):
         vectors, codebook_vectors, model_hash = embed_task(
             statements, data, cache_dir or DEFAULT_CACHE_DIR
         )
     with _timed(timings, "themes"):
-        result = themes_task(statements, vectors, codebook_vectors, data)
+        result = themes_task(statements, vectors, codebook_vectors, data, labels)
     with _timed(timings, "matrix"):
         tables = matrix_task(statements, result, infos)
     inputs, data_files = io.input_hashes(corpus_dir, files), io.data_file_hashes(config)
@@ -259,7 +288,7 @@ def _manifest(
         "data_files": dict(data_files),
         "config": config.model_dump(mode="json"),
         "model": {"path": str(model_dir), "content_sha256": model_hash},
-        "codebook_threshold": result.threshold,
+        "classifier": result.classifier.summary() if result.classifier else None,
         "inductive_min_cohesion": result.min_cohesion,
         "versions": io.package_versions(),
         "stage_seconds": timings,

@@ -49,26 +49,36 @@ class SegmentConfig(_Strict):
 
 
 class ThemesConfig(_Strict):
-    """Codebook assignment, then HDBSCAN for the rest."""
+    """Codebook classifier, then HDBSCAN for the rest (see pipeline/classify.py for how the
+    weights combine; all score weights are in log-probability units)."""
 
     codebook: str = "models/codebook.yaml"
-    # None: calibrate on the codebook's own examples (leave-one-out, see pipeline/themes.py);
-    # a number pins the cosine threshold instead.
-    threshold: float | None = Field(None, ge=-1.0, le=1.0)
-    # Share of held-out codebook examples allowed to fall below the calibrated threshold.
-    calibration_quantile: float = Field(0.10, ge=0.0, le=1.0)
-    # A theme's similarity is the mean of the top_k cosines to its prototypes.
-    top_k: int = Field(1, ge=1, le=16)
-    margin: float = Field(0.0, ge=0.0, le=1.0)
-    # Cosine bonus for a theme named by an enclosing heading (e5 cosines span roughly 0.7-0.95).
-    heading_weight: float = Field(0.03, ge=0.0, le=1.0)
+    # Inverse L2 strength of the logistic regression on embeddings (scikit-learn's C).
+    regularization: float = Field(10.0, gt=0.0)
+    # Each distinct codebook term in the statement; at most term_cap terms count.
+    term_weight: float = Field(3.0, ge=0.0)
+    term_cap: int = Field(2, ge=0, le=10)
+    # A codebook pattern (e.g. a counting fact) matching the statement.
+    pattern_weight: float = Field(3.0, ge=0.0)
+    # Terms in an enclosing heading: weight * decay ** distance (innermost heading distance 0);
+    # headings of more words are titles, not categories, and are skipped.
+    heading_weight: float = Field(3.0, ge=0.0)
+    heading_decay: float = Field(0.8, ge=0.0, le=1.0)
+    heading_max_words: int = Field(6, ge=1)
+    # Log of the mean probability of the statements filed beside it (same heading path).
+    context_weight: float = Field(0.5, ge=0.0)
+    # Softmax temperature; refitted on the analyst's labels when there are enough of them.
+    temperature: float = Field(1.0, gt=0.0)
+    min_labels_for_calibration: int = Field(20, ge=1)
+    # An analyst's labelled statement counts this many codebook examples in the fit.
+    label_weight: float = Field(3.0, gt=0.0)
     min_cluster_size: int = Field(5, ge=2)
     min_samples: int = Field(3, ge=1)
     # Small leftovers often hold one dense group amid noise; HDBSCAN only reports it as a
     # cluster when a single cluster is allowed. min_cohesion then guards against lumping noise.
     allow_single_cluster: bool = True
-    # None: the cohesion (mean pairwise cosine) of the loosest codebook theme on the same
-    # statements; an inductive cluster less cohesive than that is returned to "ej tilldelad".
+    # None: the cohesion (mean pairwise cosine) of a typical codebook theme on the same
+    # statements; an inductive cluster less cohesive than that is trimmed to its core.
     min_cohesion: float | None = Field(None, ge=-1.0, le=1.0)
     top_terms: int = Field(5, ge=1, le=20)
     representatives: int = Field(3, ge=1, le=10)

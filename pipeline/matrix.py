@@ -4,6 +4,25 @@ Public entry point: `build_tables(statements, result, documents)`.
 
 Every table has sorted rows and columns named by the constants below, so the same input gives
 byte-identical CSVs.
+
+Uncertainty of the counts (`Tables.uncertainty`, theme_region_uncertainty.csv)
+------------------------------------------------------------------------------
+Long format, one row per theme × region cell of the counts matrix (same themes in the same order,
+then the regions in column order: the six regions, Nationell, Totalt; no footer rows). Columns:
+`theme_id`, `theme_label`, `region`, `observed` (the count in theme_region_counts.csv),
+`expected` (the sum of the region's statements' probabilities for the theme, 2 decimals) and
+`low_90`, `high_90`: the 5th and 95th percentiles of the number of the region's statements in
+the theme, taking each statement to be in it independently with its probability (a
+Poisson-binomial distribution). A percentile q is the smallest count k with P(X <= k) >= q.
+
+Statements with probability <= 1e-9 (or >= 1 - 1e-9) for a theme are certainly out (in) and only
+shift the count. For up to `EXACT_LIMIT` uncertain statements the distribution is computed
+exactly by dynamic programming (convolving one statement at a time); beyond that a normal
+approximation with continuity correction is used: k = ceil(mean + z_q * sd - 0.5), clipped to
+the possible range. Probabilities come from `ThemeResult.probabilities`; statements assigned by
+the analyst count as certain (one-hot), and without probabilities every statement is one-hot,
+so the interval collapses to the observed count. Sums are exact (`math.fsum`) and statements
+are taken in reading order, so reruns give identical numbers.
 """
 
 from __future__ import annotations
@@ -12,6 +31,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from pipeline.records import SIX_REGIONS, DocumentInfo, Polarity, Region, Statement
@@ -33,11 +54,12 @@ COL_TEXT = "text"
 COL_THEME_ID = "theme_id"
 COL_THEME_LABEL = "theme_label"
 COL_SCORE = "score"
+COL_CONFIDENCE = "confidence"
 COL_METHOD = "method"
 STATEMENT_COLUMNS = (
     COL_ID, COL_DOCUMENT, COL_PAGE, COL_LINE, COL_HEADING_PATH, COL_GROUP, COL_REGION,
     COL_REGION_SOURCE, COL_POLARITY, COL_TABLE_COLUMN, COL_OCR, COL_TEXT, COL_THEME_ID,
-    COL_THEME_LABEL, COL_SCORE, COL_METHOD,
+    COL_THEME_LABEL, COL_SCORE, COL_CONFIDENCE, COL_METHOD,
 )  # fmt: skip
 
 # themes.csv
@@ -57,6 +79,16 @@ POLARITY_COLUMNS = (
 )  # fmt: skip
 COL_NO_POLARITY = "ingen"
 
+# theme_region_uncertainty.csv
+COL_OBSERVED = "observed"
+COL_EXPECTED = "expected"
+COL_LOW_90 = "low_90"
+COL_HIGH_90 = "high_90"
+UNCERTAINTY_COLUMNS = (
+    COL_THEME_ID, COL_THEME_LABEL, COL_REGION, COL_OBSERVED, COL_EXPECTED, COL_LOW_90, COL_HIGH_90,
+)  # fmt: skip
+EXACT_LIMIT = 5000  # uncertain statements up to which the count distribution is exact
+
 # documents.csv
 COL_FORMAT = "format"
 COL_ENCODING = "encoding"
@@ -67,6 +99,13 @@ COL_N_STATEMENTS = "n_statements"
 
 _REPRESENTATIVES = 3
 _ORIGIN_ORDER = {"codebook": 0, "inductive": 1, "unassigned": 2}
+_NEGLIGIBLE = 1e-9  # a probability this close to 0 or 1 is taken as certain
+_ROW_SUM_TOLERANCE = 1e-4  # probability rows must sum to 1 within this
+_QUANTILES = (0.05, 0.95)
+# z of the 5th and 95th percentiles of the standard normal (NormalDist().inv_cdf(0.95)).
+_Z = {0.05: -1.6448536269514722, 0.95: 1.6448536269514722}
+
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -79,6 +118,7 @@ class Tables:
     shares: pd.DataFrame
     polarity: pd.DataFrame
     documents: pd.DataFrame
+    uncertainty: pd.DataFrame
 
 
 def build_tables(
@@ -87,7 +127,9 @@ def build_tables(
     """All output tables.
 
     `statements` and `result.assignments` must cover the same statement ids.
-    Counts are numbers of statements; shares are column percentages (one decimal).
+    Counts are numbers of statements; shares are column percentages (one decimal); the
+    uncertainty table gives expected counts and 90 % intervals from `result.probabilities`
+    (see the module docstring).
     """
     by_id = {a.statement_id: a for a in result.assignments}
     missing = [s.id for s in statements if s.id not in by_id]
@@ -96,6 +138,7 @@ def build_tables(
     themes = sorted(result.themes, key=lambda t: (_ORIGIN_ORDER.get(t.origin, 9), t.id))
     theme_order = [t.id for t in themes]
     labels = {t.id: t.label for t in themes}
+    ordered = sorted(statements, key=_reading_order)
 
     statement_rows = [
         {
@@ -114,9 +157,10 @@ def build_tables(
             COL_THEME_ID: by_id[s.id].theme_id,
             COL_THEME_LABEL: by_id[s.id].theme_label,
             COL_SCORE: round(by_id[s.id].score, 4),
+            COL_CONFIDENCE: round(by_id[s.id].confidence, 4),
             COL_METHOD: by_id[s.id].method,
         }
-        for s in sorted(statements, key=_reading_order)
+        for s in ordered
     ]
     statement_frame = pd.DataFrame(statement_rows, columns=list(STATEMENT_COLUMNS))
 
@@ -127,6 +171,7 @@ def build_tables(
         shares=_shares(statement_frame, theme_order, labels),
         polarity=_polarity(statement_frame, theme_order, labels),
         documents=_documents(documents, statement_frame),
+        uncertainty=_uncertainty(ordered, result, theme_order, labels),
     )
 
 
@@ -197,9 +242,7 @@ def _percent_to_100(counts: pd.Series) -> pd.Series:
         return counts.astype(float) * 0.0
     tenths = counts.astype(float) * 1000 / total
     floored = tenths.apply(math.floor).astype(int)
-    remainders = sorted(
-        range(len(counts)), key=lambda i: (-(tenths.iloc[i] - floored.iloc[i]), i)
-    )
+    remainders = sorted(range(len(counts)), key=lambda i: (-(tenths.iloc[i] - floored.iloc[i]), i))
     for i in remainders[: 1000 - int(floored.sum())]:
         floored.iloc[i] += 1
     return floored / 10
@@ -243,3 +286,102 @@ def _documents(documents: Sequence[DocumentInfo], frame: pd.DataFrame) -> pd.Dat
             COL_MEETING, COL_N_STATEMENTS, COL_SHA256,
         ],
     )  # fmt: skip
+
+
+def _uncertainty(
+    ordered: Sequence[Statement],
+    result: ThemeResult,
+    order: Sequence[str],
+    labels: dict[str, str],
+) -> pd.DataFrame:
+    observed, probabilities = _theme_matrices(ordered, result, order)
+    regions = [s.region.value for s in ordered]
+    masks = {
+        region: np.array([r == region for r in regions], dtype=bool) for region in REGION_COLUMNS
+    }
+    masks[COL_TOTAL] = np.array([r in REGION_COLUMNS for r in regions], dtype=bool)
+    rows = []
+    for j, theme_id in enumerate(order):
+        for region, mask in masks.items():
+            p = probabilities[mask, j]
+            low, high = count_interval(p)
+            rows.append(
+                {
+                    COL_THEME_ID: theme_id,
+                    COL_THEME_LABEL: labels.get(theme_id, theme_id),
+                    COL_REGION: region,
+                    COL_OBSERVED: int(observed[mask, j].sum()),
+                    COL_EXPECTED: round(math.fsum(p.tolist()), 2),
+                    COL_LOW_90: low,
+                    COL_HIGH_90: high,
+                }
+            )
+    return pd.DataFrame(rows, columns=list(UNCERTAINTY_COLUMNS))
+
+
+def _theme_matrices(
+    ordered: Sequence[Statement], result: ThemeResult, order: Sequence[str]
+) -> tuple[FloatArray, FloatArray]:
+    """One-hot assignments and probabilities, (statements in `ordered` order) × (themes in
+    `order`). Without `result.probabilities`, and for the analyst's statements, the
+    probabilities are the one-hot assignments."""
+    column = {theme_id: j for j, theme_id in enumerate(order)}
+    by_id = {a.statement_id: a for a in result.assignments}
+    one_hot = np.zeros((len(ordered), len(order)), dtype=np.float64)
+    for i, statement in enumerate(ordered):
+        theme_id = by_id[statement.id].theme_id
+        if theme_id not in column:
+            raise ValueError(f"{statement.id}: assigned to {theme_id!r}, not among result.themes")
+        one_hot[i, column[theme_id]] = 1.0
+    if result.probabilities is None:
+        return one_hot, one_hot
+    given = np.asarray(result.probabilities, dtype=np.float64)
+    expected_shape = (len(result.assignments), len(result.themes))
+    if given.shape != expected_shape:
+        raise ValueError(
+            f"result.probabilities has shape {given.shape}; expected {expected_shape} "
+            "(assignments × themes)"
+        )
+    row_of = {a.statement_id: i for i, a in enumerate(result.assignments)}
+    source_column = {t.id: j for j, t in enumerate(result.themes)}
+    probabilities = given[
+        np.ix_([row_of[s.id] for s in ordered], [source_column[t] for t in order])
+    ]
+    if not np.all(np.isfinite(probabilities)) or np.any(
+        np.abs(probabilities.sum(axis=1) - 1.0) > _ROW_SUM_TOLERANCE
+    ):
+        raise ValueError("result.probabilities: every row must be finite and sum to 1")
+    analyst = np.array([by_id[s.id].method == "analyst" for s in ordered], dtype=bool)
+    probabilities[analyst] = one_hot[analyst]
+    return one_hot, np.clip(probabilities, 0.0, 1.0)
+
+
+def count_interval(probabilities: FloatArray, exact_limit: int = EXACT_LIMIT) -> tuple[int, int]:
+    """The 5th and 95th percentiles of the number of successes among independent events with
+    these probabilities (Poisson-binomial): exact up to `exact_limit` uncertain events, a normal
+    approximation with continuity correction beyond (see the module docstring)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    certain = int(np.count_nonzero(p >= 1.0 - _NEGLIGIBLE))
+    uncertain = p[(p > _NEGLIGIBLE) & (p < 1.0 - _NEGLIGIBLE)]
+    n = len(uncertain)
+    if n == 0:
+        return certain, certain
+    if n <= exact_limit:
+        cdf = np.cumsum(_poisson_binomial_pmf(uncertain))
+        # Smallest k with P(X <= k) >= q; the tolerance keeps an exact q from rounding away.
+        low, high = (int(np.searchsorted(cdf, q - 1e-12, side="left")) for q in _QUANTILES)
+    else:
+        mean = math.fsum(uncertain.tolist())
+        sd = math.sqrt(math.fsum((uncertain * (1.0 - uncertain)).tolist()))
+        low, high = (math.ceil(mean + _Z[q] * sd - 0.5) for q in _QUANTILES)
+    return certain + min(max(low, 0), n), certain + min(max(high, 0), n)
+
+
+def _poisson_binomial_pmf(p: FloatArray) -> FloatArray:
+    """P(X = k) for k = 0..len(p), X the number of successes of independent events."""
+    pmf = np.zeros(len(p) + 1, dtype=np.float64)
+    pmf[0] = 1.0
+    for k, pk in enumerate(p.tolist(), start=1):
+        pmf[1 : k + 1] = pmf[1 : k + 1] * (1.0 - pk) + pmf[:k] * pk
+        pmf[0] *= 1.0 - pk
+    return pmf

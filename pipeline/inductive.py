@@ -1,0 +1,269 @@
+"""Inductive themes: what fits no codebook theme, clustered with HDBSCAN and named.
+
+Public entry point: `find_inductive_themes(statements, vectors, pool, codebook_groups, config,
+stopwords) -> InductiveThemes`.
+
+1. Only statements with content can form a theme: a statement needs at least
+   `_MIN_CONTENT_TERMS` content lemmas (no stop words, months, numbers or acronyms), so counts,
+   dates, acronym lists and web leftovers ("Läs mer", "Senast uppdaterad 3 maj") stay
+   unassigned instead of forming a "theme" of their own.
+2. HDBSCAN (exact MST, fixed parameters, input sorted by statement id, so no randomness).
+3. A cluster must be as cohesive (mean pairwise cosine) as the loosest codebook theme on the
+   same corpus (`config.min_cohesion` pins it); its least typical members are let go until it
+   is, and a core smaller than `min_cluster_size` is no theme.
+4. Names are the top c-TF-IDF content lemmas (BERTopic's class-based TF-IDF).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.config import ThemesConfig
+from pipeline.records import Statement
+
+__all__ = ["InductiveThemes", "find_inductive_themes", "representatives"]
+
+FloatArray = npt.NDArray[np.float32]
+
+# Words for c-TF-IDF: letters (Swedish included) and inner hyphens, so "IT-system" stays one term.
+_WORD_RE = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+# An all-capitals token of up to 6 letters is an acronym (RSL, NPO, FUI-rådet's FUI).
+_ACRONYM_RE = re.compile(r"^[A-ZÅÄÖ]{2,6}$")
+_MIN_CONTENT_TERMS = 2
+
+
+@dataclass(frozen=True)
+class InductiveThemes:
+    """Clusters of the pool, largest first: `members[c]` statement indices (sorted by id),
+    `keywords[c]` their top lemmas, `probabilities[i]` HDBSCAN membership of statement i
+    (pool statements only); `noise` the pool statements in no cluster; `min_cohesion` the
+    cohesion floor used (cosine units)."""
+
+    members: tuple[tuple[int, ...], ...]
+    keywords: tuple[tuple[str, ...], ...]
+    probabilities: dict[int, float]
+    noise: tuple[int, ...]
+    min_cohesion: float
+
+
+def _words(text: str) -> list[str]:
+    return [m.group(0).casefold() for m in _WORD_RE.finditer(text)]
+
+
+def _content_terms(text: str, stopwords: frozenset[str]) -> list[str]:
+    """Content lemmas of `text`: like `_terms`, without acronyms."""
+    acronyms = {
+        m.group(0).casefold() for m in _WORD_RE.finditer(text) if _ACRONYM_RE.match(m.group(0))
+    }
+    return [t for t in _terms(text, stopwords) if t not in acronyms]
+
+
+def _terms(text: str, stopwords: frozenset[str]) -> list[str]:
+    """Lowercased, lemmatized (simplemma, Swedish) content words; stop words dropped both before
+    and after lemmatization so inflected and base forms are both caught."""
+    import simplemma
+
+    out: list[str] = []
+    for word in _words(text):
+        if len(word) < 2 or word in stopwords:
+            continue
+        lemma = str(simplemma.lemmatize(word, lang="sv")).casefold()
+        if len(lemma) < 2 or lemma in stopwords:
+            continue
+        out.append(lemma)
+    return out
+
+
+def _ctfidf_keywords(class_docs: Sequence[Sequence[str]], top_n: int) -> list[tuple[str, ...]]:
+    """c-TF-IDF (BERTopic): tf normalized per class times log(1 + A / f_t), A = mean words per
+    class, f_t = frequency of t over all classes. Ties broken alphabetically."""
+    counts = [Counter(doc) for doc in class_docs]
+    total = Counter[str]()
+    for c in counts:
+        total.update(c)
+    avg_words = sum(total.values()) / max(len(counts), 1)
+    keywords: list[tuple[str, ...]] = []
+    for c in counts:
+        n_words = sum(c.values())
+        if n_words == 0:
+            keywords.append(())
+            continue
+        scored = sorted(
+            ((-(n / n_words) * math.log(1.0 + avg_words / total[t]), t) for t, n in c.items()),
+        )
+        keywords.append(tuple(t for _, t in scored[:top_n]))
+    return keywords
+
+
+def _cluster(
+    vectors: FloatArray, config: ThemesConfig, min_cohesion: float
+) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """HDBSCAN labels (-1 = noise) and membership probabilities for unit `vectors` (n, dim).
+
+    Euclidean distance on unit vectors is monotone in cosine distance. The exact MST
+    (approx_min_span_tree=False) and the generic algorithm make the result depend only on the
+    input order, which the caller fixes by sorting on statement id. A cluster whose mean pairwise
+    cosine is below `min_cohesion` is trimmed to its cohesive core (`_cohesive_core`), the rest
+    returned as noise: with a single cluster allowed, HDBSCAN would otherwise lump a diffuse
+    leftover into one "theme"."""
+    import hdbscan
+
+    n = vectors.shape[0]
+    if n < max(config.min_cluster_size, 2):
+        return np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.float32)
+    clusterer = hdbscan.HDBSCAN(
+        min_cluster_size=config.min_cluster_size,
+        min_samples=min(config.min_samples, n - 1),
+        metric="euclidean",
+        algorithm="generic",
+        approx_min_span_tree=False,
+        core_dist_n_jobs=1,
+        cluster_selection_method="eom",
+        allow_single_cluster=config.allow_single_cluster,
+    )
+    clusterer.fit(vectors.astype(np.float64))
+    labels = np.asarray(clusterer.labels_, dtype=np.int64).copy()
+    probs = np.asarray(clusterer.probabilities_, dtype=np.float32).copy()
+    for label in sorted(set(labels.tolist()) - {-1}):
+        members = np.flatnonzero(labels == label)
+        core = _cohesive_core(vectors, members, min_cohesion, config.min_cluster_size)
+        outliers = np.setdiff1d(members, core)
+        labels[outliers] = -1
+        probs[outliers] = 0.0
+    return labels, probs
+
+
+def _cohesive_core(
+    vectors: FloatArray, members: npt.NDArray[np.int64], min_cohesion: float, min_size: int
+) -> npt.NDArray[np.int64]:
+    """The members of a cluster that stay once it is as cohesive as `min_cohesion`.
+
+    HDBSCAN attaches loosely related points to a dense group; rather than lose the group, the
+    member least similar to the others is let go, one at a time (ties to the later row), until
+    the rest is cohesive enough. A core smaller than `min_size` is no theme: empty result."""
+    core = np.asarray(members, dtype=np.int64)
+    while len(core) >= min_size:
+        if _cohesion(vectors[core]) >= min_cohesion:
+            return core
+        v = vectors[core].astype(np.float64)
+        sims = v @ v.T
+        mean_to_others = (sims.sum(axis=1) - np.diag(sims)) / (len(core) - 1)
+        weakest = max(range(len(core)), key=lambda j: (-round(float(mean_to_others[j]), 9), j))
+        core = np.delete(core, weakest)
+    return np.zeros(0, dtype=np.int64)
+
+
+def _cohesion(vectors: FloatArray) -> float:
+    """Mean pairwise cosine of unit rows (n >= 2), cosine units."""
+    v = vectors.astype(np.float64)
+    n = v.shape[0]
+    if n < 2:
+        return 1.0
+    sims = v @ v.T
+    return float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
+
+
+def _calibrate_cohesion(
+    vectors: FloatArray,
+    codebook_groups: Sequence[Sequence[int]],
+    example_vectors: Sequence[FloatArray],
+    config: ThemesConfig,
+) -> float:
+    """The cohesion an inductive theme needs: that of a typical codebook theme.
+
+    Like is compared with like: when at least two codebook themes hold `min_cluster_size`
+    statements of this corpus (`codebook_groups`: statement indices per theme), the floor is the
+    median mean pairwise cosine of those themes' statements. On smaller inputs it is the median
+    over themes of the cohesion of their codebook examples (`example_vectors`, one array per
+    theme), which are tighter than real statements."""
+    corpus = [
+        _cohesion(vectors[sorted(members)])
+        for members in codebook_groups
+        if len(members) >= config.min_cluster_size
+    ]
+    if len(corpus) >= 2:
+        return float(np.median(corpus))
+    return float(np.median([_cohesion(v) for v in example_vectors if len(v) >= 2]))
+
+
+def _clusterable(statement: Statement, stopwords: frozenset[str]) -> bool:
+    """Has the statement enough content to belong to a theme (see the module docstring)?"""
+    return len(set(_content_terms(statement.text, stopwords))) >= _MIN_CONTENT_TERMS
+
+
+def find_inductive_themes(
+    statements: Sequence[Statement],
+    vectors: FloatArray,
+    pool: Sequence[int],
+    codebook_groups: Sequence[Sequence[int]],
+    example_vectors: Sequence[FloatArray],
+    config: ThemesConfig,
+    stopwords: frozenset[str],
+) -> InductiveThemes:
+    """Cluster the statements `pool` (indices into `statements`/`vectors` (n, dim) unit rows)
+    that no codebook theme took. `codebook_groups` and `example_vectors` set the cohesion floor
+    (see `_calibrate_cohesion`). Deterministic and independent of input order."""
+    ids = [s.id for s in statements]
+    min_cohesion = (
+        config.min_cohesion
+        if config.min_cohesion is not None
+        else _calibrate_cohesion(vectors, codebook_groups, example_vectors, config)
+    )
+    ordered_pool = sorted(pool, key=lambda i: ids[i])
+    candidates = [i for i in ordered_pool if _clusterable(statements[i], stopwords)]
+    found, probs = (
+        _cluster(vectors[candidates], config, min_cohesion)
+        if candidates
+        else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+    )
+    clusters: dict[int, list[int]] = {}
+    for j, i in enumerate(candidates):
+        if found[j] >= 0:
+            clusters.setdefault(int(found[j]), []).append(i)
+    # Number inductive themes by size (largest first), then by their smallest statement id.
+    members = sorted(clusters.values(), key=lambda m: (-len(m), min(ids[i] for i in m)))
+    clustered = {i for m in members for i in m}
+    noise = tuple(i for i in ordered_pool if i not in clustered)
+    docs = [[w for i in m for w in _content_terms(statements[i].text, stopwords)] for m in members]
+    noise_doc = [w for i in noise for w in _content_terms(statements[i].text, stopwords)]
+    keywords = _ctfidf_keywords([*docs, noise_doc], config.top_terms)[: len(members)]
+    return InductiveThemes(
+        members=tuple(tuple(sorted(m, key=lambda i: ids[i])) for m in members),
+        keywords=tuple(keywords),
+        probabilities={i: float(probs[j]) for j, i in enumerate(candidates) if i in clustered},
+        noise=noise,
+        min_cohesion=min_cohesion,
+    )
+
+
+def representatives(
+    members: Sequence[int], statements: Sequence[Statement], vectors: FloatArray, k: int
+) -> tuple[str, ...]:
+    """Texts of the k distinct statements nearest the (renormalized) mean of the members'
+    vectors; ties (to 6 decimals, against float noise) broken by statement id."""
+    if not members:
+        return ()
+    idx = np.asarray(members, dtype=np.int64)
+    centroid = vectors[idx].astype(np.float64).mean(axis=0)
+    norm = float(np.linalg.norm(centroid))
+    if norm > 0:
+        centroid /= norm
+    sims = vectors[idx].astype(np.float64) @ centroid
+    order = sorted(
+        range(len(idx)), key=lambda j: (-round(float(sims[j]), 6), statements[int(idx[j])].id)
+    )
+    out: list[str] = []
+    for j in order:
+        text = statements[int(idx[j])].text
+        if text not in out:
+            out.append(text)
+        if len(out) == k:
+            break
+    return tuple(out)

@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return evaluate_main(args.labels, args.run_dir, json_path=args.json, seed=args.seed)
 
     from flows import io
-    from flows.theme_map import theme_map
+    from flows.theme_map import LABELS_STAGE, skipped_documents, theme_map
 
     try:
         config = io.load_config(args.config)
@@ -77,10 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"temakarta: {args.corpus}: not a folder; give the corpus folder", file=sys.stderr)
         return _EXIT_USAGE
     report = theme_map(args.corpus.resolve(), args.output.resolve(), config)
-    skipped = sorted({e.document for e in report.errors})
+    skipped = skipped_documents(report.errors)
+    rejected = [e for e in report.errors if e.stage == LABELS_STAGE]
     print(f"Read {report.n_documents} documents, {report.n_statements} statements.")
     if skipped:
         print(f"{len(skipped)} documents skipped (see errors.csv): {', '.join(skipped)}")
+    if rejected:
+        print(f"{len(rejected)} rows of labels.csv not used (see errors.csv)")
     print(f"Results: {report.run_dir}")
     print(f"Latest:  {report.run_dir.parent / 'latest'}")
     if report.n_documents == 0:

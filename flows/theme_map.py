@@ -23,6 +23,7 @@ from flows.isolation import extract_file
 from pipeline.config import Config
 from pipeline.embed import SentenceTransformerEmbedder, Vectors
 from pipeline.extract import ExtractError
+from pipeline.labels import STAGE as labels_stage
 from pipeline.labels import match_labels
 from pipeline.matrix import COL_TOTAL, ROW_N_STATEMENTS, Tables, build_tables
 from pipeline.records import Document, DocumentError, DocumentInfo, Statement
@@ -32,6 +33,14 @@ from pipeline.themes import ThemeResult, assign_themes
 
 _T = TypeVar("_T")
 _NO_DOCUMENT_HINT = "check the file opens in its own program; export it again if not"
+
+
+LABELS_STAGE = labels_stage
+
+
+def skipped_documents(errors: Sequence[DocumentError]) -> list[str]:
+    """The documents a run skipped (rejected labels.csv rows skip no document), sorted."""
+    return sorted({e.document for e in errors if e.stage != LABELS_STAGE})
 
 
 @dataclass
@@ -292,7 +301,8 @@ def _manifest(
         "inductive_min_cohesion": result.min_cohesion,
         "versions": io.package_versions(),
         "stage_seconds": timings,
-        "documents_skipped": len({e.document for e in errors}),
+        "documents_skipped": len(skipped_documents(errors)),
+        "label_rows_rejected": sum(e.stage == LABELS_STAGE for e in errors),
         "outputs": sorted([*io.OUTPUT_FILES.values(), "errors.csv", "summary.md"]),
     }
 
@@ -309,7 +319,7 @@ def _summary(
     top = counts[~counts["theme_id"].str.startswith("N_")].sort_values(
         [COL_TOTAL, "theme_id"], ascending=[False, True]
     )
-    skipped = len({e.document for e in errors})
+    skipped = len(skipped_documents(errors))
     lines = [
         f"# temakarta run {run_id}",
         "",

@@ -11,7 +11,8 @@ stopwords) -> InductiveThemes`.
 3. A cluster must be as cohesive (mean pairwise cosine) as the loosest codebook theme on the
    same corpus (`config.min_cohesion` pins it); its least typical members are let go until it
    is, and a core smaller than `min_cluster_size` is no theme.
-4. Names are the top c-TF-IDF content lemmas (BERTopic's class-based TF-IDF).
+4. Names are the top c-TF-IDF content lemmas (BERTopic's class-based TF-IDF); a cluster whose
+   top lemma is not shared by half its members names nothing and is returned to the remainder.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ _WORD_RE = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 # An all-capitals token of up to 6 letters is an acronym (RSL, NPO, FUI-rådet's FUI).
 _ACRONYM_RE = re.compile(r"^[A-ZÅÄÖ]{2,6}$")
 _MIN_CONTENT_TERMS = 2
+_MIN_KEYWORD_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,36 @@ def _clusterable(statement: Statement, stopwords: frozenset[str]) -> bool:
     return len(set(_content_terms(statement.text, stopwords))) >= _MIN_CONTENT_TERMS
 
 
+def _named(
+    clusters: list[list[int]],
+    statements: Sequence[Statement],
+    pool: Sequence[int],
+    config: ThemesConfig,
+    stopwords: frozenset[str],
+) -> tuple[list[list[int]], list[tuple[str, ...]]]:
+    """The clusters that share a name, with their c-TF-IDF keywords.
+
+    e5 puts unrelated short Swedish texts close together, so cohesion alone lets leftovers
+    ("Grattis!", "Hjälp att boka nästa steg") pass as a theme. A theme that means something is
+    named by what its members say: its top keyword must occur in at least
+    `_MIN_KEYWORD_SHARE` of its members, or the cluster is returned to the remainder."""
+    kept = list(clusters)
+    while True:
+        clustered = {i for m in kept for i in m}
+        noise = [i for i in pool if i not in clustered]
+        terms = {i: set(_content_terms(statements[i].text, stopwords)) for i in pool}
+        docs = [[w for i in m for w in _content_terms(statements[i].text, stopwords)] for m in kept]
+        noise_doc = [w for i in noise for w in _content_terms(statements[i].text, stopwords)]
+        keywords = _ctfidf_keywords([*docs, noise_doc], config.top_terms)[: len(kept)]
+        shared = [
+            bool(kw) and sum(kw[0] in terms[i] for i in m) >= _MIN_KEYWORD_SHARE * len(m)
+            for m, kw in zip(kept, keywords, strict=True)
+        ]
+        if all(shared):
+            return kept, keywords
+        kept = [m for m, ok in zip(kept, shared, strict=True) if ok]
+
+
 def find_inductive_themes(
     statements: Sequence[Statement],
     vectors: FloatArray,
@@ -229,11 +261,9 @@ def find_inductive_themes(
             clusters.setdefault(int(found[j]), []).append(i)
     # Number inductive themes by size (largest first), then by their smallest statement id.
     members = sorted(clusters.values(), key=lambda m: (-len(m), min(ids[i] for i in m)))
+    members, keywords = _named(members, statements, ordered_pool, config, stopwords)
     clustered = {i for m in members for i in m}
     noise = tuple(i for i in ordered_pool if i not in clustered)
-    docs = [[w for i in m for w in _content_terms(statements[i].text, stopwords)] for m in members]
-    noise_doc = [w for i in noise for w in _content_terms(statements[i].text, stopwords)]
-    keywords = _ctfidf_keywords([*docs, noise_doc], config.top_terms)[: len(members)]
     return InductiveThemes(
         members=tuple(tuple(sorted(m, key=lambda i: ids[i])) for m in members),
         keywords=tuple(keywords),

@@ -221,13 +221,11 @@ def _result(
     ids = [s.id for s in statements]
     n_inductive = len(inductive.members)
     unassigned_col = n_themes + n_inductive
-    column = list(choice)  # result column per statement
+    # Result column per statement: its codebook theme, else ej_tilldelad unless a cluster took it.
+    column = [c if c < n_themes else unassigned_col for c in choice]
     for c, members in enumerate(inductive.members):
         for i in members:
             column[i] = n_themes + c
-    for i in range(n):
-        if choice[i] == n_themes and column[i] == n_themes:
-            column[i] = unassigned_col
     probs = np.zeros((n, unassigned_col + 1))
     p = scores.probabilities
     probs[:, :n_themes] = p[:, :n_themes]
@@ -248,7 +246,7 @@ def _result(
                 theme.id,
                 theme.label,
                 "codebook",
-                theme.terms,
+                theme.terms[: config.top_terms],
                 len(in_theme),
                 representatives(in_theme, statements, vectors, config.representatives),
             )

@@ -30,6 +30,7 @@ CSV_FILES = (
     "themes.csv",
     "theme_region_counts.csv",
     "theme_region_shares.csv",
+    "theme_region_uncertainty.csv",
     "theme_region_polarity.csv",
     "documents.csv",
     "errors.csv",

@@ -62,17 +62,20 @@ __all__ = [
     "N_BOOT",
     "SEED_CATEGORIES",
     "Corpus",
+    "Fold",
     "GoldItem",
+    "OneThreadEmbedder",
+    "corpus_statements",
     "embedder",
+    "fmt",
     "gold_path",
+    "leave_one_document_out",
     "load_corpus",
     "match",
     "metrics",
     "oracle_labels",
     "read_gold",
     "run_table",
-    "corpus_statements",
-    "fmt",
     "score",
     "single_thread",
     "subset",
@@ -87,6 +90,8 @@ FloatArray = npt.NDArray[np.float32]
 
 def single_thread() -> None:
     """One thread for BLAS/OpenMP (already loaded libraries too) and for torch."""
+    import scipy.linalg  # noqa: F401  (load the BLAS scikit-learn uses, then limit it)
+    import sklearn.linear_model  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
@@ -110,16 +115,38 @@ def subset(table: Table, rows: Iterable[int]) -> Table:
     return Table(table.source, table.columns, tuple(table.rows[r - 1] for r in sorted(rows)))
 
 
-def embedder(config: Config) -> SentenceTransformerEmbedder:
-    """The run's embedder (models/e5-small-st, prompt "query: "), torch on one thread."""
-    import torch
+class OneThreadEmbedder:
+    """The run's `SentenceTransformerEmbedder` (same name, so the same cache entries), kept on
+    one torch thread: its model load sets torch to every core of the process's affinity."""
 
-    torch.set_num_threads(1)
-    return SentenceTransformerEmbedder(
-        config.resolve(config.model.path),
-        prompt=config.model.prompt,
-        batch_size=config.model.batch_size,
-        max_tokens=config.model.max_tokens,
+    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def load(self) -> None:
+        """Load the model now (encode() loads it on first use otherwise)."""
+        import torch
+
+        _ = self.inner.sentence_transformer
+        torch.set_num_threads(1)
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        self.load()
+        return self.inner.encode(texts)
+
+
+def embedder(config: Config) -> OneThreadEmbedder:
+    """The run's embedder (models/e5-small-st, prompt "query: "), on one torch thread."""
+    return OneThreadEmbedder(
+        SentenceTransformerEmbedder(
+            config.resolve(config.model.path),
+            prompt=config.model.prompt,
+            batch_size=config.model.batch_size,
+            max_tokens=config.model.max_tokens,
+        )
     )
 
 
@@ -248,16 +275,13 @@ def match(
 ) -> tuple[list[GoldItem], int]:
     """The gold rows that match a statement (in file order) and the number that match none,
     by `pipeline.evaluate`'s matching."""
-    placeholder = [
-        Assignment(s.id, "other", "other", 0.0, "unassigned", 0.0) for s in statements
-    ]
+    placeholder = [Assignment(s.id, "other", "other", 0.0, "unassigned", 0.0) for s in statements]
     e = score(gold, statements, placeholder, codebook_ids, n_boot=0)
     position = {s.id: i for i, s in enumerate(statements)}
-    items = [
-        GoldItem(p.row, position[p.statement_id], statements[position[p.statement_id]].document,
-                 statements[position[p.statement_id]].text, p.gold)
-        for p in e.pairs
-    ]  # fmt: skip
+    items = []
+    for pair in e.pairs:
+        i = position[pair.statement_id]
+        items.append(GoldItem(pair.row, i, statements[i].document, statements[i].text, pair.gold))
     return items, len(e.unmatched)
 
 
@@ -302,3 +326,32 @@ def write_json(path: Path | None, report: Mapping[str, Any]) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One leave-one-document-out fold: the labels of every gold row outside `document` given
+    (`labels`: statement id -> label, as labels.csv would give them), `result` of that run."""
+
+    document: str
+    labels: dict[str, str]
+    result: ThemeResult
+
+
+def leave_one_document_out(
+    corpus: Corpus, items: Sequence[GoldItem]
+) -> tuple[list[Fold], list[Assignment]]:
+    """One fold per document with gold rows, and the pooled assignments: each statement's
+    assignment from the fold that held its document out (statements of documents without gold
+    rows: from the first fold; they are never scored)."""
+    folds: list[Fold] = []
+    for document in sorted({item.document for item in items}):
+        given = [item for item in items if item.document != document]
+        labels = oracle_labels(given, corpus.statements, corpus.codebook_ids)
+        folds.append(Fold(document, labels, corpus.run(labels)))
+    by_document = {fold.document: fold.result for fold in folds}
+    pooled = [
+        by_document.get(s.document, folds[0].result).assignments[i]
+        for i, s in enumerate(corpus.statements)
+    ]
+    return folds, pooled

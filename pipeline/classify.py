@@ -49,8 +49,15 @@ FloatArray = npt.NDArray[np.float64]
 
 # Words: letters (Swedish included) and inner hyphens, so "VFU-platser" stays one word.
 _WORD_RE = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
-_INFLECTION_LETTERS = 4  # a 4-letter term matches a word that adds at most this many letters
-_COMPOUND_MIN = 5  # terms this long also match as the first or last part of a compound
+# Swedish noun, adjective and verb endings (definite, plural, genitive, participle).
+_ENDINGS = frozenset({
+    "s", "n", "t", "a", "e", "r", "en", "et", "na", "ar", "er", "or", "ns", "ts", "as", "es",
+    "rs", "ens", "ets", "ena", "ade", "ad", "at", "ande", "arna", "erna", "orna", "rna",
+    "arnas", "ernas", "ornas", "ans", "ers", "ars", "ors", "nas", "ats"
+})  # fmt: skip
+_INFLECTED_MIN = 4  # "mål" matches only itself: "måla" is another word
+_COMPOUND_HEAD_MIN = 5
+_COMPOUND_MODIFIER_MIN = 7
 _CONTEXT_FLOOR = 0.05
 _TEMPERATURES = tuple(float(t) for t in np.geomspace(0.2, 5.0, 61))
 
@@ -206,7 +213,8 @@ def fit_classifier(
     """Fit on the codebook's texts (vectors in `codebook.texts` order) and, when given, the
     analyst-labelled statements (`labelled_classes[i]` a theme id or "other" for
     `labelled[i]`, vectors in the same order). With `config.min_labels_for_calibration` labels
-    or more, the temperature is refitted on them (maximum likelihood, grid search)."""
+    or more, the temperature is refitted on them (maximum likelihood, grid search), scored by
+    the classifier fitted without them."""
     from sklearn.linear_model import LogisticRegression
 
     classes = (*codebook.ids, OTHER_ID)
@@ -258,7 +266,10 @@ def fit_classifier(
     )
     if n_labels >= config.min_labels_for_calibration:
         targets = np.array([index[c] for c in labelled_classes])
-        scores, _, _ = classifier._scores(labelled, np.asarray(labelled_vectors), {})
+        # Out of sample: the labels are scored by the classifier fitted without them (scored by
+        # the one trained on them they are all right, and the temperature collapses).
+        unlabelled = fit_classifier(codebook, codebook_vectors, config)
+        scores, _, _ = unlabelled._scores(labelled, np.asarray(labelled_vectors), {})
         temperature = _fit_temperature(scores, targets)
         classifier = _with_temperature(classifier, temperature)
     return classifier
@@ -316,21 +327,20 @@ def _words_and_lemmas(text: str) -> tuple[str, ...]:
 
 def _term_hit(term: str, words: Sequence[str], joined: str) -> bool:
     """Does `term` occur? A multi-word term must occur as whole words in order. A single word
-    matches a word exactly; a term of 4+ letters also as the start of an inflected form (at most
-    4 more letters: "roll" -> "rollen", not "rollator"); a term of 5+ letters also as the first
-    or last part of a compound ("finansiering" in "finansieringslösningar", "platser" in
-    "VFU-platser" and "utbildningsplatser")."""
+    matches a word exactly or, from 4 letters, inflected with a Swedish ending ("roll" ->
+    "rollerna", not "rollator"); a term of 5+ letters also as the last part of a compound
+    ("platser" in "VFU-platser" and "utbildningsplatser") and one of 7+ letters as the first part
+    ("finansiering" in "finansieringslösningar"; shorter first parts are too often other words:
+    "medel" in "medelålder")."""
     if " " in term:
         return f" {term} " in joined
     for word in words:
         if word == term:
             return True
-        if len(term) >= _COMPOUND_MIN and (word.startswith(term) or word.endswith(term)):
+        if len(term) >= _INFLECTED_MIN and word.startswith(term) and word[len(term) :] in _ENDINGS:
             return True
-        if (
-            len(term) >= _INFLECTION_LETTERS
-            and word.startswith(term)
-            and len(word) - len(term) <= _INFLECTION_LETTERS
-        ):
+        if len(term) >= _COMPOUND_HEAD_MIN and word.endswith(term):
+            return True
+        if len(term) >= _COMPOUND_MODIFIER_MIN and word.startswith(term):
             return True
     return False

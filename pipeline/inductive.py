@@ -181,12 +181,12 @@ def _calibrate_cohesion(
     """The cohesion an inductive theme needs: that of a typical codebook theme.
 
     Like is compared with like: when at least two codebook themes hold `min_cluster_size`
-    statements of this corpus (`codebook_groups`: statement indices per theme), the floor is the
-    median mean pairwise cosine of those themes' statements. On smaller inputs it is the median
-    over themes of the cohesion of their codebook examples (`example_vectors`, one array per
-    theme), which are tighter than real statements."""
+    statements of this corpus (`codebook_groups`: statement indices per theme, in statement-id
+    order), the floor is the median mean pairwise cosine of those themes' statements. On
+    smaller inputs it is the median over themes of the cohesion of their codebook examples
+    (`example_vectors`, one array per theme), which are tighter than real statements."""
     corpus = [
-        _cohesion(vectors[sorted(members)])
+        _cohesion(vectors[list(members)])
         for members in codebook_groups
         if len(members) >= config.min_cluster_size
     ]

@@ -158,7 +158,9 @@ def assign_themes(
     scores = classifier.predict(statements, vectors, given)
     choice = _choose(statements, scores, given, classes)
     n_themes = len(codebook.themes)
-    groups = [[i for i in range(n) if choice[i] == t] for t in range(n_themes)]
+    # Statement-id order, so the cohesion floor cannot depend on input order to the last bit.
+    by_id = sorted(range(n), key=lambda i: statements[i].id)
+    groups = [[i for i in by_id if choice[i] == t] for t in range(n_themes)]
     owners = np.asarray(codebook.owners)
     examples = [codebook_vectors[np.flatnonzero(owners == t)[1:]] for t in range(n_themes)]
     pool = [i for i in range(n) if choice[i] == n_themes and statements[i].id not in given]

@@ -1,10 +1,16 @@
-"""The shipped codebook is written for the codebook: it copies neither the gold file nor the corpus.
+"""pipeline/codebook.py: parsing and validation, and the shipped codebook's copy guards.
 
-models/codebook.yaml promises examples "NOT taken from the gold file or the corpus". If an example
-(or a definition) is a gold statement or a corpus line, the gold accuracy measures recall of copied
-text instead of generalisation, and the corpus is themed by its own words. Texts are compared
-after `_norm`: case-folded, punctuation replaced by spaces, white space folded; corpus lines also
-lose a leading list marker ("1.", "- a.", "•") so "1. Tydligt uppdrag" counts as its text.
+Parsing: every rule of `parse_codebook` (keys, ids, example counts, patterns, the `other` block)
+is checked with a small YAML text that breaks exactly that rule, next to one that keeps it.
+
+Copy guards: models/codebook.yaml promises examples "NOT taken from the gold files or the
+corpus". If an example (or a definition) is a gold statement or a corpus line, the gold scores
+measure recall of copied text instead of generalisation, and the corpus is themed by its own
+words. Both gold files count: tests/data/seed_categories.csv (column `statement`) and
+tests/data/analyst_labels.csv (column `text`), verbatim copies of ../shared/gold/. Texts are
+compared after `_norm`: case-folded, punctuation replaced by spaces, white space folded; corpus
+lines also lose a leading list marker ("1.", "- a.", "•") so "1. Tydligt uppdrag" counts as its
+text. The `other` block's examples (and its definition) are checked like a theme's.
 
 Rules (each failure names the theme, the text and what it copies):
 
@@ -14,22 +20,36 @@ Rules (each failure names the theme, the text and what it copies):
 (c) no example shares a run of `MAX_SHARED_RUN` or more consecutive words with a corpus line.
 
 Bare labels ("Ledarskap", "Finansiering") are theme names and so also corpus headings; they are
-never embedded alone (only as "label: definition"), so they are not checked.
+never embedded alone (only as "label: definition"), so they are not checked. Nor are `terms`
+and `patterns`: they are single words and word forms, meant to occur in statements.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from pathlib import Path
 
 import pytest
 
+from pipeline.codebook import (
+    MAX_EXAMPLES,
+    MIN_EXAMPLES,
+    OTHER_ID,
+    Codebook,
+    CodebookError,
+    parse_codebook,
+)
 from pipeline.config import PROJECT_ROOT
-from pipeline.themes import Codebook, parse_codebook
 
 CODEBOOK_PATH = PROJECT_ROOT / "models" / "codebook.yaml"
 CORPUS_DIR = PROJECT_ROOT / "corpus"
-GOLD_PATH = PROJECT_ROOT / "tests" / "data" / "seed_categories.csv"
+# Gold files and the column holding their statement text.
+GOLD_FILES = {
+    PROJECT_ROOT / "tests" / "data" / "seed_categories.csv": "statement",
+    PROJECT_ROOT / "tests" / "data" / "analyst_labels.csv": "text",
+}
+SHARED_GOLD = PROJECT_ROOT.parent / "shared" / "gold"
 
 MAX_SHARED_RUN = 5  # consecutive words an example may not share with a corpus line
 
@@ -58,14 +78,23 @@ def codebook() -> Codebook:
     return parse_codebook(CODEBOOK_PATH.read_text(encoding="utf-8"), "models/codebook.yaml")
 
 
+def _gold_rows(path: Path, column: str) -> list[str]:
+    assert path.exists(), f"{path} missing: copy ../shared/gold/{path.name} verbatim"
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = [row[column] for row in csv.DictReader(handle)]
+    assert rows, f"{path} has no rows"
+    return rows
+
+
 @pytest.fixture(scope="module")
 def gold_statements() -> dict[str, str]:
-    """Normalised gold statement -> the statement as written."""
-    assert GOLD_PATH.exists(), f"{GOLD_PATH} missing: copy ../shared/gold/seed_categories.csv"
-    with GOLD_PATH.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    assert rows, f"{GOLD_PATH} has no rows"
-    return {_norm(r["statement"]): r["statement"] for r in rows if _norm(r["statement"])}
+    """Normalised gold statement (both gold files) -> "file: statement as written"."""
+    out: dict[str, str] = {}
+    for path, column in GOLD_FILES.items():
+        for text in _gold_rows(path, column):
+            if _norm(text):
+                out.setdefault(_norm(text), f"{path.name}: {text!r}")
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +113,20 @@ def corpus_texts() -> dict[str, str]:
     return out
 
 
+def _examples(codebook: Codebook) -> list[tuple[str, str]]:
+    """(owner, text) for every example, the `other` block's included (owner "other")."""
+    out = [(theme.id, example) for theme in codebook.themes for example in theme.examples]
+    return out + [(OTHER_ID, example) for example in codebook.other_examples]
+
+
 def _checked_texts(codebook: Codebook) -> list[tuple[str, str]]:
-    """(theme id, text) for every example, definition and "label: definition" prototype."""
+    """(owner, text) for every example, definition and "label: definition" prototype."""
     out: list[tuple[str, str]] = []
     for theme in codebook.themes:
         out += [(theme.id, theme.definition), (theme.id, theme.prototype_texts[0])]
-        out += [(theme.id, example) for example in theme.examples]
-    return out
+    if codebook.other_definition:
+        out.append((OTHER_ID, codebook.other_definition))
+    return out + _examples(codebook)
 
 
 def test_normalisation() -> None:
@@ -101,24 +137,52 @@ def test_normalisation() -> None:
     assert _norm(_strip_list_marker("1. Tydligt uppdrag/roller")) == "tydligt uppdrag roller"
 
 
+@pytest.mark.parametrize("path", sorted(GOLD_FILES), ids=lambda p: p.name)
+def test_gold_files_are_verbatim_copies_of_shared_gold(path: Path) -> None:
+    shared = SHARED_GOLD / path.name
+    if not shared.exists():
+        pytest.skip(f"{shared} not present on this machine")
+    assert path.read_bytes() == shared.read_bytes(), f"{path} differs from {shared}"
+
+
 def test_gold_copy_and_corpus_are_present(
-    gold_statements: dict[str, str], corpus_texts: dict[str, str]
+    gold_statements: dict[str, str], corpus_texts: dict[str, str], codebook: Codebook
 ) -> None:
-    # Guards the checks below against passing vacuously on an empty gold file or corpus.
-    assert len(gold_statements) >= 50
+    # Guards the checks below against passing vacuously on an empty gold file, corpus or
+    # `other` block.
+    assert len(gold_statements) >= 250  # 74 seed rows + 223 analyst rows, a few shared
+    assert _norm("Vilja till lösning") in gold_statements  # seed_categories.csv
+    assert _norm("Gemensam bild över framtida utveckling") in gold_statements  # analyst labels
     assert _norm("Tydliga karriärvägar") in corpus_texts
+    assert any(owner == OTHER_ID for owner, _ in _checked_texts(codebook))
+
+
+def test_the_guards_catch_a_copied_analyst_statement_and_other_example(
+    gold_statements: dict[str, str],
+) -> None:
+    # The guards below would see a copy placed in the `other` block or taken from the analyst
+    # labels: build such a codebook and run the same rule (a) on it.
+    copied = "Gemensam bild över framtida utveckling"  # an analyst_labels.csv text
+    text = (
+        "themes:\n  - id: x\n    label: X\n    definition: D\n    examples: [a, b, c, d, e]\n"
+        f"other:\n  examples: [f, g, h, i, '{copied}']\n"
+    )
+    book = parse_codebook(text)
+    hits = [t for owner, t in _checked_texts(book) if _norm(t) in gold_statements]
+    assert hits == [copied]
+    assert (OTHER_ID, copied) in _examples(book)
 
 
 def test_no_codebook_text_equals_a_gold_statement_or_corpus_line(
     codebook: Codebook, gold_statements: dict[str, str], corpus_texts: dict[str, str]
 ) -> None:
     copies = []
-    for theme_id, text in _checked_texts(codebook):
+    for owner, text in _checked_texts(codebook):
         norm = _norm(text)
         if norm in gold_statements:
-            copies.append(f"{theme_id}: {text!r} is gold statement {gold_statements[norm]!r}")
+            copies.append(f"{owner}: {text!r} is gold statement {gold_statements[norm]}")
         if norm in corpus_texts:
-            copies.append(f"{theme_id}: {text!r} is corpus line {corpus_texts[norm]}")
+            copies.append(f"{owner}: {text!r} is corpus line {corpus_texts[norm]}")
     assert not copies, "codebook copies gold/corpus text:\n" + "\n".join(copies)
 
 
@@ -127,9 +191,8 @@ def test_no_example_contains_a_gold_statement(
 ) -> None:
     multiword = {norm: raw for norm, raw in gold_statements.items() if len(norm.split()) >= 2}
     copies = [
-        f"{theme.id}: {example!r} contains gold statement {raw!r}"
-        for theme in codebook.themes
-        for example in theme.examples
+        f"{owner}: {example!r} contains gold statement {raw}"
+        for owner, example in _examples(codebook)
         for norm, raw in multiword.items()
         if f" {norm} " in f" {_norm(example)} "
     ]
@@ -144,9 +207,8 @@ def test_no_example_shares_a_long_word_run_with_the_corpus(
         for run in _ngrams(norm.split(), MAX_SHARED_RUN):
             corpus_runs.setdefault(run, where)
     copies = [
-        f"{theme.id}: {example!r} shares {' '.join(run)!r} with {corpus_runs[run]}"
-        for theme in codebook.themes
-        for example in theme.examples
+        f"{owner}: {example!r} shares {' '.join(run)!r} with {corpus_runs[run]}"
+        for owner, example in _examples(codebook)
         for run in sorted(_ngrams(_norm(example).split(), MAX_SHARED_RUN))
         if run in corpus_runs
     ]
@@ -154,3 +216,174 @@ def test_no_example_shares_a_long_word_run_with_the_corpus(
         f"codebook examples share {MAX_SHARED_RUN}+ consecutive words with the corpus:\n"
         + "\n".join(copies)
     )
+
+
+# --- parse_codebook ---------------------------------------------------------------------------
+
+SOURCE = "models/codebook.yaml"
+
+
+def _theme(theme_id: str = "x", n_examples: int = 5, extra: str = "", prefix: str = "e") -> str:
+    examples = ", ".join(f"'{prefix} {i}'" for i in range(n_examples))
+    return (
+        f"  - id: {theme_id}\n    label: Tema {theme_id}\n    definition: Om {theme_id}\n"
+        f"    examples: [{examples}]\n{extra}"
+    )
+
+
+def _other(n_examples: int = 5, extra: str = "") -> str:
+    examples = ", ".join(f"'o {i}'" for i in range(n_examples))
+    return f"other:\n  definition: Inget tema\n  examples: [{examples}]\n{extra}"
+
+
+def _error(text: str) -> str:
+    with pytest.raises(CodebookError) as excinfo:
+        parse_codebook(text, SOURCE)
+    return str(excinfo.value)
+
+
+def test_a_minimal_codebook_parses_with_defaults() -> None:
+    book = parse_codebook("themes:\n" + _theme("a"), SOURCE)
+    assert book.source == SOURCE
+    assert book.ids == ("a",)
+    (theme,) = book.themes
+    assert (theme.label, theme.definition) == ("Tema a", "Om a")
+    assert theme.examples == tuple(f"e {i}" for i in range(5))
+    assert (theme.terms, theme.patterns) == ((), ())
+
+
+def test_terms_are_case_folded_and_white_space_folded() -> None:
+    book = parse_codebook(
+        "themes:\n" + _theme("a", extra="    terms: [VFU, '  Gemensam   Bild ']\n"), SOURCE
+    )
+    assert book.themes[0].terms == ("vfu", "gemensam bild")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "themes:\n" + _theme(extra="    colour: red\n"),
+            f"{SOURCE}: theme 'x': unknown key(s) colour; allowed: definition, examples, id, "
+            "label, patterns, terms",
+        ),
+        (
+            "themes:\n" + _theme() + "teman: []\n",
+            f"{SOURCE}: unknown top-level key(s) teman; allowed: other, themes",
+        ),
+        (
+            "themes:\n" + _theme() + _other(extra="  terms: [x]\n"),
+            f"{SOURCE}: other: unknown key(s) terms; allowed: definition, examples",
+        ),
+    ],
+    ids=["theme", "top-level", "other"],
+)
+def test_unknown_keys_are_rejected_with_the_allowed_ones(text: str, message: str) -> None:
+    assert _error(text) == message
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_a_bad_pattern_names_theme_and_index(index: int) -> None:
+    patterns = ["'\\d+ kommuner'", "'(ohne'"] if index else ["'[a-'", "'ok'"]
+    text = "themes:\n" + _theme("a") + _theme("b", extra=f"    patterns: [{', '.join(patterns)}]\n")
+    message = _error(text)
+    assert message.startswith(f"{SOURCE}: theme 'b': patterns[{index}]: not a regular expression")
+    assert message.endswith("fix or quote it")
+
+
+def test_good_patterns_are_kept_as_written() -> None:
+    book = parse_codebook(
+        "themes:\n" + _theme(extra="    patterns: ['\\b\\d+\\s+av\\s+\\d+\\b']\n"), SOURCE
+    )
+    assert book.themes[0].patterns == (r"\b\d+\s+av\s+\d+\b",)
+
+
+@pytest.mark.parametrize("n", [MIN_EXAMPLES, MAX_EXAMPLES])
+def test_example_count_at_the_bounds_is_accepted(n: int) -> None:
+    book = parse_codebook("themes:\n" + _theme(n_examples=n) + _other(n), SOURCE)
+    assert len(book.themes[0].examples) == len(book.other_examples) == n
+
+
+@pytest.mark.parametrize("n", [0, MIN_EXAMPLES - 1, MAX_EXAMPLES + 1])
+def test_example_count_outside_the_bounds_is_rejected(n: int) -> None:
+    assert (MIN_EXAMPLES, MAX_EXAMPLES) == (5, 40)
+    assert _error("themes:\n" + _theme(n_examples=n)) == (
+        f"{SOURCE}: theme 'x': examples: need 5–40, got {n}"
+    )
+    assert _error("themes:\n" + _theme() + _other(n)) == (
+        f"{SOURCE}: other: examples: need 5–40, got {n}"
+    )
+
+
+def test_duplicate_examples_and_ids_are_rejected() -> None:
+    text = "themes:\n" + _theme(extra="").replace("'e 1'", "'e 0'")
+    assert _error(text) == f"{SOURCE}: theme 'x': examples: duplicate example"
+    assert (
+        _error("themes:\n" + _theme("a") + _theme("a")) == f"{SOURCE}: theme 'a': id: duplicate id"
+    )
+
+
+@pytest.mark.parametrize("theme_id", ["other", "ej_tilldelad", "inductive_x", "inductive_01"])
+def test_reserved_ids_are_rejected(theme_id: str) -> None:
+    assert _error("themes:\n" + _theme("a") + _theme(theme_id)) == (
+        f"{SOURCE}: theme {theme_id!r}: id: {theme_id!r} is reserved for computed themes"
+    )
+
+
+@pytest.mark.parametrize("raw_id", ["Ledarskap", "'1a'", "lär miljö", "''", "null", "42"])
+def test_ids_must_be_lowercase_slugs(raw_id: str) -> None:
+    assert _error("themes:\n" + _theme(raw_id)).startswith(
+        f"{SOURCE}: themes[0]: id: expected a lowercase slug like 'finansiering', got "
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("themes: [\n", f"{SOURCE}: not valid YAML"),
+        ("teman: []\n", f"{SOURCE}: expected a mapping with a 'themes' list"),
+        ("themes: []\n", f"{SOURCE}: themes: expected a non-empty list, got list"),
+        (
+            "themes:\n  - id: x\n    label: X\n    examples: [a, b, c, d, e]\n",
+            f"{SOURCE}: theme 'x': definition: expected a non-empty string, got nothing",
+        ),
+        ("themes:\n" + _theme() + "other: [a]\n", f"{SOURCE}: other: expected a mapping, got list"),
+    ],
+)
+def test_malformed_codebooks_name_file_and_key(text: str, message: str) -> None:
+    assert _error(text).startswith(message)
+
+
+def test_other_block_is_optional() -> None:
+    book = parse_codebook("themes:\n" + _theme("a") + _theme("b"), SOURCE)
+    assert (book.other_definition, book.other_examples) == ("", ())
+    assert book.texts == tuple(t for theme in book.themes for t in theme.prototype_texts)
+    assert set(book.owners) == {0, 1}
+
+
+def test_texts_and_owners_list_themes_in_order_then_other_examples() -> None:
+    book = parse_codebook(
+        "themes:\n" + _theme("a", 5, prefix="a") + _theme("b", 6, prefix="b") + _other(7), SOURCE
+    )
+    assert book.other_definition == "Inget tema"
+    expected = (
+        "Tema a: Om a",
+        *(f"a {i}" for i in range(5)),
+        "Tema b: Om b",
+        *(f"b {i}" for i in range(6)),
+        *(f"o {i}" for i in range(7)),
+    )
+    assert book.texts == expected
+    assert book.owners == (0,) * 6 + (1,) * 7 + (2,) * 7
+    assert book.owners[-1] == len(book.themes)
+    # The `other` definition is documentation: it is never embedded.
+    assert "Inget tema" not in book.texts
+
+
+def test_shipped_codebook_texts_match_owners(codebook: Codebook) -> None:
+    assert len(codebook.texts) == len(codebook.owners)
+    assert len(codebook.other_examples) >= MIN_EXAMPLES
+    n_other = len(codebook.other_examples)
+    assert codebook.texts[-n_other:] == codebook.other_examples
+    assert codebook.owners[-n_other:] == (len(codebook.themes),) * n_other
+    assert all(MIN_EXAMPLES <= len(t.examples) <= MAX_EXAMPLES for t in codebook.themes)

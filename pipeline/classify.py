@@ -23,6 +23,10 @@ Evidence, added as scores per class before one softmax (weights in `ThemesConfig
    share a theme. Each statement gets `context_weight` * log(mean probability of its siblings +
    0.05); analyst-labelled siblings count with their label.
 
+6. The analyst's filing: statements under a heading of a document where the analyst labelled
+   statements (`labels.csv`) lean toward those labels (`label_heading_weight` times the log
+   ratio of the smoothed label shares to a uniform share).
+
 The softmax is taken at temperature `temperature_` (config `temperature`, or refitted by
 maximum likelihood on the analyst's labels once there are `min_labels_for_calibration`), so the
 probabilities are calibrated (reliability curve in `bench/calibration.py`).
@@ -34,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -94,6 +98,10 @@ class ThemeClassifier:
     config: ThemesConfig
     prototypes: npt.NDArray[np.float32] = field(repr=False)
     prototype_owners: npt.NDArray[np.int64] = field(repr=False)
+    # (document, innermost heading) -> (k,) how many labelled statements under it are of each
+    # class: where the analyst filed statements under a heading, the statements under the same
+    # heading elsewhere in the document (the same section for another region) lean that way.
+    heading_labels_: Mapping[str, FloatArray] = field(default_factory=dict, repr=False)
 
     def predict(
         self,
@@ -145,6 +153,10 @@ class ThemeClassifier:
         scores += cfg.pattern_weight * np.array([self._pattern_hits(s.text) for s in statements])
         heading = np.array([self._heading_evidence(s, cache) for s in statements])
         scores += cfg.heading_weight * heading
+        if self.heading_labels_:
+            scores += cfg.label_heading_weight * np.array(
+                [self._labelled_heading_evidence(s) for s in statements]
+            )
         if cfg.context_weight > 0:
             scores += cfg.context_weight * self._context(statements, scores, labels)
         return scores, heading, similarity
@@ -174,6 +186,16 @@ class ThemeClassifier:
                 continue
             named = np.minimum(self._term_counts(heading, cache), 1.0)
             out += (self.config.heading_decay**distance) * named
+        return out
+
+    def _labelled_heading_evidence(self, statement: Statement) -> FloatArray:
+        """(k,) log-ratio of the smoothed label shares under the statement's innermost heading to
+        a uniform share (0 when no labelled statement sits under that heading)."""
+        k = len(self.classes_)
+        counts = self.heading_labels_.get(_heading_key(statement))
+        if counts is None:
+            return np.zeros(k)
+        out: FloatArray = np.log((counts + 1.0) / (counts.sum() + k) * k)
         return out
 
     def _context(
@@ -264,6 +286,13 @@ def fit_classifier(
         prototypes=np.asarray(codebook_vectors, dtype=np.float32)[: _n_themed(codebook)],
         prototype_owners=np.asarray(codebook.owners[: _n_themed(codebook)], dtype=np.int64),
     )
+    if n_labels:
+        classifier = replace(
+            classifier,
+            heading_labels_=_count_heading_labels(
+                labelled, _targets(labelled_classes, index), len(classes)
+            ),
+        )
     if n_labels >= config.min_labels_for_calibration:
         targets = np.array([index[c] for c in labelled_classes])
         # Out of sample: the labels are scored by the classifier fitted without them (scored by
@@ -275,13 +304,36 @@ def fit_classifier(
     return classifier
 
 
+def _targets(classes: Sequence[str], index: Mapping[str, int]) -> list[int]:
+    return [index[c] for c in classes]
+
+
+def _heading_key(statement: Statement) -> str:
+    """Document and innermost heading: within one document a repeated section heading ("Nästa
+    steg" under each region) means the same; across documents "Grupp 1" or "Syfte" need not."""
+    headings = [h for h in statement.heading_path if h.strip()]
+    if not headings:
+        return ""
+    return f"{statement.document}\n{' '.join(headings[-1].casefold().split())}"
+
+
+def _count_heading_labels(
+    labelled: Sequence[Statement], targets: Sequence[int], k: int
+) -> dict[str, FloatArray]:
+    """Innermost heading -> (k,) class counts of the labelled statements under it."""
+    out: dict[str, FloatArray] = {}
+    for statement, target in zip(labelled, targets, strict=True):
+        key = _heading_key(statement)
+        if key:
+            out.setdefault(key, np.zeros(k))[target] += 1.0
+    return out
+
+
 def _n_themed(codebook: Codebook) -> int:
     return len(codebook.owners) - len(codebook.other_examples)
 
 
 def _with_temperature(classifier: ThemeClassifier, temperature: float) -> ThemeClassifier:
-    from dataclasses import replace
-
     return replace(classifier, temperature_=temperature)
 
 

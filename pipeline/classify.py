@@ -62,6 +62,7 @@ _ENDINGS = frozenset({
 _INFLECTED_MIN = 4  # "mål" matches only itself: "måla" is another word
 _COMPOUND_HEAD_MIN = 5
 _COMPOUND_MODIFIER_MIN = 7
+_LINKED_REST_MIN = 3  # letters after a linking s: "ansvars|tagande"
 _CONTEXT_FLOOR = 0.05
 _TEMPERATURES = tuple(float(t) for t in np.geomspace(0.2, 5.0, 61))
 
@@ -382,8 +383,8 @@ def _term_hit(term: str, words: Sequence[str], joined: str) -> bool:
     matches a word exactly or, from 4 letters, inflected with a Swedish ending ("roll" ->
     "rollerna", not "rollator"); a term of 5+ letters also as the last part of a compound
     ("platser" in "VFU-platser" and "utbildningsplatser") and one of 7+ letters as the first part
-    ("finansiering" in "finansieringslösningar"; shorter first parts are too often other words:
-    "medel" in "medelålder")."""
+    ("finansiering" in "finansieringslösningar"); a shorter first part needs the linking s of
+    Swedish compounds ("ansvar" in "ansvarstagande", but not "medel" in "medelålder")."""
     if " " in term:
         return f" {term} " in joined
     for word in words:
@@ -394,5 +395,11 @@ def _term_hit(term: str, words: Sequence[str], joined: str) -> bool:
         if len(term) >= _COMPOUND_HEAD_MIN and word.endswith(term):
             return True
         if len(term) >= _COMPOUND_MODIFIER_MIN and word.startswith(term):
+            return True
+        if (
+            len(term) >= _COMPOUND_HEAD_MIN
+            and word.startswith(f"{term}s")
+            and len(word) - len(term) > _LINKED_REST_MIN
+        ):
             return True
     return False

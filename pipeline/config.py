@@ -62,11 +62,11 @@ class ThemesConfig(_Strict):
     pattern_weight: float = Field(3.0, ge=0.0)
     # Terms in an enclosing heading: weight * decay ** distance (innermost heading distance 0);
     # headings of more words are titles, not categories, and are skipped.
-    heading_weight: float = Field(3.0, ge=0.0)
+    heading_weight: float = Field(2.0, ge=0.0)
     heading_decay: float = Field(0.8, ge=0.0, le=1.0)
     heading_max_words: int = Field(6, ge=1)
     # Log of the mean probability of the statements filed beside it (same heading path).
-    context_weight: float = Field(0.5, ge=0.0)
+    context_weight: float = Field(0.8, ge=0.0)
     # Softmax temperature; refitted on the analyst's labels when there are enough of them.
     temperature: float = Field(1.0, gt=0.0)
     min_labels_for_calibration: int = Field(20, ge=1)

@@ -14,7 +14,8 @@ Evidence, added as scores per class before one softmax (weights in `ThemesConfig
    and "VFU-platser" hit "finansiering" and "platser" (see `_term_hit`); simplemma lemmas are
    matched too.
 3. Patterns: a codebook regular expression that matches the statement adds `pattern_weight`
-   (counting facts such as "44 kommuner" are meeting facts by form).
+   (counting facts such as "44 kommuner" are meeting facts by form; "Senast uppdaterad 3 maj"
+   is web-page furniture, class `other`).
 4. Headings: the terms of each short enclosing heading (innermost first, the table column
    header innermost of all) add `heading_weight` times `heading_decay` ** distance. A heading
    is evidence weighed against the text, not a verdict: clear text evidence for another theme
@@ -280,8 +281,8 @@ def fit_classifier(
         n_labels_=n_labels,
         terms=(*(t.terms for t in codebook.themes), ()),
         patterns=(
-            *(tuple(re.compile(p, re.IGNORECASE) for p in t.patterns) for t in codebook.themes),
-            (),
+            *(_compiled(t.patterns) for t in codebook.themes),
+            _compiled(codebook.other_patterns),
         ),
         config=config,
         prototypes=np.asarray(codebook_vectors, dtype=np.float32)[: _n_themed(codebook)],
@@ -328,6 +329,10 @@ def _count_heading_labels(
         if key:
             out.setdefault(key, np.zeros(k))[target] += 1.0
     return out
+
+
+def _compiled(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
 
 
 def _n_themed(codebook: Codebook) -> int:

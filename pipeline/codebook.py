@@ -40,7 +40,7 @@ MAX_EXAMPLES = 40
 
 _ID_RE = re.compile(r"^[a-zåäö][a-zåäö0-9_]*$")
 _THEME_KEYS = frozenset({"id", "label", "definition", "examples", "terms", "patterns"})
-_OTHER_KEYS = frozenset({"definition", "examples"})
+_OTHER_KEYS = frozenset({"definition", "examples", "patterns"})
 _TOP_KEYS = frozenset({"themes", "other"})
 
 
@@ -70,12 +70,14 @@ class CodebookTheme:
 class Codebook:
     """The validated codebook; `source` names the file it came from (for messages).
 
-    `other_examples` are texts of no theme (the classifier's `other` class)."""
+    `other_examples` are texts of no theme (the classifier's `other` class), `other_patterns`
+    regular expressions for them (web-page furniture such as "Senast uppdaterad …")."""
 
     source: str
     themes: tuple[CodebookTheme, ...]
     other_definition: str = ""
     other_examples: tuple[str, ...] = ()
+    other_patterns: tuple[str, ...] = ()
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -168,10 +170,10 @@ def _parse_theme(raw: Any, index: int, source: str) -> CodebookTheme:
     )
 
 
-def _parse_other(raw: Any, source: str) -> tuple[str, tuple[str, ...]]:
+def _parse_other(raw: Any, source: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     where = f"{source}: other"
     if raw is None:
-        return "", ()
+        return "", (), ()
     if not isinstance(raw, dict):
         raise CodebookError(f"{where}: expected a mapping, got {_kind(raw)}")
     unknown = sorted(set(raw) - _OTHER_KEYS)
@@ -183,12 +185,16 @@ def _parse_other(raw: Any, source: str) -> tuple[str, tuple[str, ...]]:
     definition = raw.get("definition", "")
     if not isinstance(definition, str):
         raise CodebookError(f"{where}: definition: expected a string, got {_kind(definition)}")
-    return " ".join(definition.split()), _examples(raw.get("examples"), where)
+    return (
+        " ".join(definition.split()),
+        _examples(raw.get("examples"), where),
+        _patterns(raw.get("patterns", []), where),
+    )
 
 
 def parse_codebook(yaml_text: str, source: str = "<codebook>") -> Codebook:
     """Validate codebook YAML (`themes:` list of {id, label, definition, examples, terms?,
-    patterns?}; optional `other: {definition, examples}`) into a `Codebook`. Errors name
+    patterns?}; optional `other: {definition, examples, patterns?}`) into a `Codebook`. Errors name
     `source`, the theme and the key, e.g. "models/codebook.yaml: theme 'x': examples: need 5–40,
     got 2"."""
     try:
@@ -212,5 +218,5 @@ def parse_codebook(yaml_text: str, source: str = "<codebook>") -> Codebook:
         if theme.id in seen:
             raise CodebookError(f"{source}: theme {theme.id!r}: id: duplicate id")
         seen.add(theme.id)
-    other_definition, other_examples = _parse_other(raw.get("other"), source)
-    return Codebook(source, themes, other_definition, other_examples)
+    other = _parse_other(raw.get("other"), source)
+    return Codebook(source, themes, *other)

@@ -31,7 +31,10 @@ from sklearn.metrics import cohen_kappa_score, f1_score
 from flows.embed_cache import cache_path, encode_cached, load_cache
 from pipeline.config import PROJECT_ROOT, Config, ThemesConfig
 from pipeline.embed import SentenceTransformerEmbedder, cache_key
+from pipeline.extract import extract_document
 from pipeline.records import Location, Statement
+from pipeline.regions import Gazetteer, attribute_regions
+from pipeline.segment import segment_document
 from pipeline.themes import (
     INDUCTIVE_PREFIX,
     OTHER_ID,
@@ -388,3 +391,40 @@ def test_theme_records_are_frozen(result: ThemeResult) -> None:
         result.themes[0].size = 3  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.assignments[0].confidence = 0.5  # type: ignore[misc]
+
+
+# Four pages written for this test in the style of the regions' news pages (navigation, cookie
+# banner, "Pressmeddelande • date", "Läs mer", "Senast uppdaterad …", contact block, footer):
+# three of them speak of a new journal system, a topic the codebook does not name.
+WEB_PAGES = PROJECT_ROOT / "tests" / "data" / "webpages"
+WEB_FURNITURE = (
+    "Läs mer",
+    "Dela sidan",
+    "Senast uppdaterad",
+    "Pressmeddelande",
+    "Vi använder kakor",
+    "Telefon 010",
+    "©",
+)
+
+
+def test_web_pages_give_a_named_theme_and_no_furniture_theme(
+    run: Run, encode: Encode, config: Config, abbreviations: frozenset[str], gazetteer: Gazetteer
+) -> None:
+    statements: list[Statement] = []
+    for path in sorted(WEB_PAGES.glob("*.html")):
+        document = extract_document(path.name, path.read_bytes(), config.limits)
+        found = segment_document(document, config.segment, abbreviations)
+        statements += attribute_regions(document, found, gazetteer)[0]
+    assert len(statements) > 50
+    result = run(statements, encode([s.text for s in statements]))
+    by_id = {t.id: t for t in result.themes}
+    inductive = [t for t in result.themes if t.id.startswith(INDUCTIVE_PREFIX)]
+    assert [t.keywords[0] for t in inductive] == ["journalsystem"], [t.label for t in inductive]
+    for s, a in zip(statements, result.assignments, strict=True):
+        if s.text.startswith(WEB_FURNITURE):
+            # Web-page furniture is no theme: neither a codebook theme nor an inductive one.
+            assert a.theme_id == UNASSIGNED_ID, (s.text, a.theme_id)
+        if a.theme_id.startswith(INDUCTIVE_PREFIX):
+            assert "journal" in s.text.casefold(), s.text
+    assert by_id[inductive[0].id].size >= 5

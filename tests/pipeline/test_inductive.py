@@ -10,17 +10,14 @@ decided by the model.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from flows.embed_cache import cache_path, encode_cached, load_cache
 from pipeline.codebook import Codebook, parse_codebook
 from pipeline.config import PROJECT_ROOT, ThemesConfig
-from pipeline.embed import SentenceTransformerEmbedder, cache_key
 from pipeline.inductive import (
     InductiveThemes,
     _clusterable,
@@ -311,27 +308,6 @@ def test_a_dense_group_that_shares_no_word_is_no_theme(stopwords: frozenset[str]
 
 
 # --- with the real model ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def encode(built_model_dir: Path) -> Iterator[Callable[[Sequence[str]], Vectors]]:
-    """Real e5 vectors through the default embedding cache, on one torch thread."""
-    import torch
-
-    embedder = SentenceTransformerEmbedder(path=built_model_dir, prompt="query: ")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-
-    def _encode(texts: Sequence[str]) -> Vectors:
-        if not embedder.loaded:
-            cached = load_cache(cache_path(embedder.name))
-            if any(cache_key(embedder.name, t) not in cached for t in texts):
-                _ = embedder.sentence_transformer  # loading sets torch to every core...
-                torch.set_num_threads(1)  # ...and the tests share two
-        return encode_cached(list(texts), embedder)
-
-    yield _encode
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

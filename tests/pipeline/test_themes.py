@@ -20,17 +20,14 @@ from __future__ import annotations
 import csv
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 from sklearn.metrics import cohen_kappa_score, f1_score
 
-from flows.embed_cache import cache_path, encode_cached, load_cache
 from pipeline.config import PROJECT_ROOT, Config, ThemesConfig
-from pipeline.embed import SentenceTransformerEmbedder, cache_key
 from pipeline.extract import extract_document
 from pipeline.records import Location, Statement
 from pipeline.regions import Gazetteer, attribute_regions
@@ -62,27 +59,6 @@ STABILITY_FLOOR = 0.95
 
 Vectors = npt.NDArray[np.float32]
 Encode = Callable[[Sequence[str]], Vectors]
-
-
-@pytest.fixture(scope="module")
-def encode(built_model_dir: Path) -> Iterator[Encode]:
-    """Real e5 vectors through the default embedding cache, on one torch thread."""
-    import torch
-
-    embedder = SentenceTransformerEmbedder(path=built_model_dir, prompt="query: ")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-
-    def _encode(texts: Sequence[str]) -> Vectors:
-        if not embedder.loaded:
-            cached = load_cache(cache_path(embedder.name))
-            if any(cache_key(embedder.name, t) not in cached for t in texts):
-                _ = embedder.sentence_transformer  # loading sets torch to every core...
-                torch.set_num_threads(1)  # ...and the tests share two
-        return encode_cached(list(texts), embedder)
-
-    yield _encode
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

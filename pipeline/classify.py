@@ -23,14 +23,14 @@ Evidence, added as scores per class before one softmax (weights in `ThemesConfig
 5. Context: statements filed together (same document, heading path and table column) tend to
    share a theme. Each statement gets `context_weight` * log(mean probability of its siblings +
    0.05); analyst-labelled siblings count with their label.
-
 6. The analyst's filing: statements under a heading of a document where the analyst labelled
    statements (`labels.csv`) lean toward those labels (`label_heading_weight` times the log
    ratio of the smoothed label shares to a uniform share).
 
 The softmax is taken at temperature `temperature_` (config `temperature`, or refitted by
-maximum likelihood on the analyst's labels once there are `min_labels_for_calibration`), so the
-probabilities are calibrated (reliability curve in `bench/calibration.py`).
+maximum likelihood on the analyst's labels once there are `min_labels_for_calibration`); how
+well the probabilities are calibrated is measured by `bench/calibration.py` (reliability curve,
+expected calibration error).
 Deterministic: no randomness, and rows are processed in statement-id order so the last bits of
 a matrix product cannot depend on the order statements arrive in.
 """

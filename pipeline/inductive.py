@@ -1,16 +1,17 @@
 """Inductive themes: what fits no codebook theme, clustered with HDBSCAN and named.
 
-Public entry point: `find_inductive_themes(statements, vectors, pool, codebook_groups, config,
-stopwords) -> InductiveThemes`.
+Public entry point: `find_inductive_themes(statements, vectors, pool, codebook_groups,
+example_vectors, config, stopwords) -> InductiveThemes`; `representatives` (the statements
+nearest a theme's centre) is shared with `pipeline/themes.py` for codebook themes.
 
 1. Only statements with content can form a theme: a statement needs at least
    `_MIN_CONTENT_TERMS` content lemmas (no stop words, months, numbers or acronyms), so counts,
    dates, acronym lists and web leftovers ("Läs mer", "Senast uppdaterad 3 maj") stay
    unassigned instead of forming a "theme" of their own.
 2. HDBSCAN (exact MST, fixed parameters, input sorted by statement id, so no randomness).
-3. A cluster must be as cohesive (mean pairwise cosine) as the loosest codebook theme on the
-   same corpus (`config.min_cohesion` pins it); its least typical members are let go until it
-   is, and a core smaller than `min_cluster_size` is no theme.
+3. A cluster must be as cohesive (mean pairwise cosine) as a typical (median) codebook theme on
+   the same corpus (`config.min_cohesion` pins it); its least typical members are let go until
+   it is, and a core smaller than `min_cluster_size` is no theme.
 4. Names are the top c-TF-IDF content lemmas (BERTopic's class-based TF-IDF); a cluster whose
    top lemma is not shared by half its members names nothing and is returned to the remainder.
 """

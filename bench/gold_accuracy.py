@@ -35,7 +35,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _gold
-from pipeline.evaluate import Evaluation, Table, render_report
+from pipeline.evaluate import Evaluation, Table
+from pipeline.evaluation_report import render_report
 from pipeline.records import Location, Statement
 
 

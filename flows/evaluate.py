@@ -19,8 +19,8 @@ from pipeline.evaluate import (
     EvaluationError,
     Table,
     evaluate,
-    render_report,
 )
+from pipeline.evaluation_report import render_report
 
 DEFAULT_RUN_DIR = PROJECT_ROOT / "outputs" / "latest"
 STATEMENTS_FILE = "statements.csv"

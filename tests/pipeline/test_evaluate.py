@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score
 
-from pipeline.evaluate import EvaluationError, Table, evaluate, render_report
+from pipeline.evaluate import EvaluationError, Table, evaluate
+from pipeline.evaluation_report import render_report
 
 CODEBOOK = ("finansiering", "ledarskap", "lärmiljö", "roller", "struktur")
 STATEMENT_HEADER = ("id", "document", "page", "line", "text", "theme_id", "method", "confidence")

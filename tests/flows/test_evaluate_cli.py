@@ -1,5 +1,6 @@
-"""`temakarta evaluate`: a small run folder written by hand, and the real latest run against the
-real gold files when both are there."""
+"""`temakarta evaluate`: a small run folder written by hand, and a real run of the sample corpus
+(the pipeline stages with the real model, written by `flows.io.write_run` as a run writes it)
+against the real gold files (the copies in tests/data/)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from flows import io
 from flows.cli import main
-from pipeline.config import PROJECT_ROOT
+from flows.embed_cache import encode_cached
+from pipeline.config import PROJECT_ROOT, Config
+from pipeline.embed import SentenceTransformerEmbedder
+from pipeline.matrix import build_tables
+from pipeline.records import Document, DocumentInfo, Statement
+from pipeline.regions import Gazetteer, attribute_regions
+from pipeline.segment import segment_document
+from pipeline.themes import assign_themes
 
-GOLD = PROJECT_ROOT.parent / "shared" / "gold"
-LATEST = PROJECT_ROOT / "outputs" / "latest"
+GOLD = PROJECT_ROOT / "tests" / "data"
 DOC = "000_möte.txt"
 
 
@@ -149,18 +157,46 @@ def test_usage_errors_exit_3_with_one_line(
     assert captured.err.startswith("temakarta evaluate: ") and message in captured.err
 
 
+@pytest.fixture(scope="module")
+def real_run(
+    tmp_path_factory: pytest.TempPathFactory,
+    documents: dict[str, Document],
+    config: Config,
+    abbreviations: frozenset[str],
+    gazetteer: Gazetteer,
+) -> Path:
+    """A run folder of the five sample documents, themed with the real model and project data."""
+    statements: list[Statement] = []
+    infos: list[DocumentInfo] = []
+    for key in sorted(documents):
+        found = segment_document(documents[key], config.segment, abbreviations)
+        with_regions, info = attribute_regions(documents[key], found, gazetteer)
+        statements += with_regions
+        infos.append(info)
+    data = io.load_project_data(config, PROJECT_ROOT / "corpus")
+    embedder = SentenceTransformerEmbedder(
+        config.resolve(config.model.path), prompt=config.model.prompt
+    )
+    vectors = encode_cached([s.text for s in statements], embedder)
+    codebook_vectors = encode_cached(list(data.codebook.texts), embedder)
+    result = assign_themes(
+        statements, vectors, data.codebook, codebook_vectors, config.themes, data.stopwords
+    )
+    tables = build_tables(statements, result, infos)
+    return io.write_run(tmp_path_factory.mktemp("outputs"), "sample", tables, [], {}, "")
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("gold", ["analyst_labels.csv", "seed_categories.csv"])
-def test_real_latest_run_against_real_gold(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], gold: str
+def test_real_run_against_real_gold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], gold: str, real_run: Path
 ) -> None:
-    if not (GOLD / gold).is_file() or not (LATEST / "statements.csv").is_file():
-        pytest.skip(f"needs {GOLD / gold} and a run in {LATEST} (make run)")
     with (GOLD / gold).open(encoding="utf-8-sig", newline="") as handle:
         n_rows = sum(1 for _ in csv.DictReader(handle))
     out = tmp_path / "metrics.json"
-    assert main(["evaluate", str(GOLD / gold), "--json", str(out)]) == 0  # default: latest
+    assert main(["evaluate", str(GOLD / gold), str(real_run), "--json", str(out)]) == 0
     report = capsys.readouterr().out
-    assert f"Run:         {LATEST / 'statements.csv'}" in report
+    assert f"Run:         {real_run / 'statements.csv'}" in report
     metrics = json.loads(out.read_text(encoding="utf-8"))
     assert metrics["n_label_rows"] == n_rows
     # the gold files were drawn from this corpus: (nearly) every row finds its statement

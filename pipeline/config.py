@@ -71,7 +71,7 @@ class ThemesConfig(_Strict):
     temperature: float = Field(1.0, gt=0.0)
     min_labels_for_calibration: int = Field(20, ge=1)
     # An analyst's labelled statement counts this many codebook examples in the fit.
-    label_weight: float = Field(1.0, gt=0.0)
+    label_weight: float = Field(0.1, gt=0.0)
     # How the analyst filed statements under a heading: log-ratio of the smoothed label shares
     # under the statement's innermost heading to a uniform share.
     label_heading_weight: float = Field(1.5, ge=0.0)

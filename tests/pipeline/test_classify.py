@@ -379,7 +379,8 @@ def test_labelled_statements_are_learned(small_codebook: Codebook, small_vectors
     point = _direction(0, 1, 0, 1)
     near = [_unit(point + 0.05 * rng.normal(size=DIM)) for _ in range(4)]
     labelled = [(_st(100 + i, "Fika"), v, "ledarskap") for i, v in enumerate(near[:3])]
-    config = ThemesConfig(context_weight=0.0)
+    # A label weighing as much as one codebook example (the shipped config weighs it 0.1).
+    config = ThemesConfig(context_weight=0.0, label_weight=1.0)
     before = _fit(small_codebook, small_vectors, config)
     after = _fit(small_codebook, small_vectors, config, labelled)
     assert after.n_labels_ == 3
@@ -455,7 +456,7 @@ def test_real_labels_move_similar_statements(
 ) -> None:
     path = PROJECT_ROOT / "models" / "codebook.yaml"
     codebook = parse_codebook(path.read_text(encoding="utf-8"), "models/codebook.yaml")
-    config = ThemesConfig(context_weight=0.0)
+    config = ThemesConfig(context_weight=0.0, label_weight=1.0)  # one label = one example
     codebook_vectors = encode(codebook.texts)
     vectors = encode(IT_STATEMENTS)
     statements = [_st(i, text) for i, text in enumerate(IT_STATEMENTS)]

@@ -66,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return evaluate_main(args.labels, args.run_dir, json_path=args.json, seed=args.seed)
 
     from flows import io
-    from flows.theme_map import LABELS_STAGE, skipped_documents, theme_map
+    from flows.theme_map import skipped_documents, theme_map
+    from pipeline.labels import STAGE as LABELS_STAGE
 
     try:
         config = io.load_config(args.config)

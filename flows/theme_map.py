@@ -23,7 +23,7 @@ from flows.isolation import extract_file
 from pipeline.config import Config
 from pipeline.embed import SentenceTransformerEmbedder, Vectors
 from pipeline.extract import ExtractError
-from pipeline.labels import STAGE as labels_stage
+from pipeline.labels import STAGE as LABELS_STAGE
 from pipeline.labels import match_labels
 from pipeline.matrix import COL_TOTAL, ROW_N_STATEMENTS, Tables, build_tables
 from pipeline.records import Document, DocumentError, DocumentInfo, Statement
@@ -33,9 +33,6 @@ from pipeline.themes import ThemeResult, assign_themes
 
 _T = TypeVar("_T")
 _NO_DOCUMENT_HINT = "check the file opens in its own program; export it again if not"
-
-
-LABELS_STAGE = labels_stage
 
 
 def skipped_documents(errors: Sequence[DocumentError]) -> list[str]:

@@ -3,11 +3,11 @@ documents.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/tune_themes.py [--json PATH]
 
-The weights in models/config.yaml (`heading_decay`, `heading_weight`, `term_weight`,
-`context_weight`) cannot be fitted on the codebook alone, so they are chosen on the analysts'
-labels (analyst_labels.csv, tests/data/ else ../shared/gold/) — which makes the κ of the chosen
-weights on the same labels optimistic. This bench says by how much: a grid of weights is run on
-the sample corpus (no labels.csv), and
+The weights in models/config.yaml (`example_weight`, `heading_decay`, `heading_weight`,
+`term_weight`, `context_weight`) cannot be fitted on the codebook alone, so they are chosen on
+the analysts' labels (analyst_labels.csv, tests/data/ else ../shared/gold/) — which makes the κ
+of the chosen weights on the same labels optimistic. This bench says by how much: a grid of
+weights is run on the sample corpus (no labels.csv), and
 
 * in-sample: κ of every grid point on all gold rows, and the best one;
 * nested leave-one-document-out: for each of the five documents, the grid point with the best κ
@@ -36,6 +36,7 @@ if str(ROOT) not in sys.path:
 from bench import _gold  # noqa: E402
 
 GRID: dict[str, tuple[float, ...]] = {
+    "example_weight": (0.0, 12.0),
     "heading_decay": (0.5, 0.65, 0.8),
     "heading_weight": (2.0, 3.0),
     "term_weight": (2.0, 3.0),

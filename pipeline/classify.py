@@ -9,6 +9,8 @@ Evidence, added as scores per class before one softmax (weights in `ThemesConfig
 1. Text embedding: a multinomial logistic regression on the e5 vectors of the codebook's
    examples, its "label: definition" prototypes and the `other` examples, plus the statements an
    analyst labelled (weighted `label_weight`). Its log-probabilities are the base score.
+   Beside it, each theme loses `example_weight` times how much less similar (cosine) its nearest
+   example is than the nearest example of any theme.
 2. Terms: each distinct codebook term found in the statement adds `term_weight` (at most
    `term_cap` terms count). Swedish inflections and compounds match: "finansieringslösningar"
    and "VFU-platser" hit "finansiering" and "platser" (see `_term_hit`); simplemma lemmas are
@@ -149,6 +151,9 @@ class ThemeClassifier:
                 similarity[:, t] = sims[:, columns].max(axis=1)
         cfg = self.config
         scores = _log_softmax(logits)
+        # Nearest example: a short cell that all but repeats one codebook example ("Handledning")
+        # is pulled to it, relative to the theme whose example is nearest.
+        scores[:, :-1] += cfg.example_weight * (similarity - similarity.max(axis=1, keepdims=True))
         cache: dict[str, FloatArray] = {}
         text_terms = np.array([self._term_counts(s.text, cache) for s in statements])
         scores += cfg.term_weight * np.minimum(text_terms, cfg.term_cap)

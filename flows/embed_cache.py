@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.embed import Embedder, Vectors, embed_with_cache
+from pipeline.embed import Embedder, OnBatch, Vectors, embed_with_cache, texts_to_embed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CACHE_DIR = PROJECT_ROOT / "models" / ".cache"
@@ -63,13 +63,27 @@ def save_cache(path: Path, cache: Mapping[str, npt.NDArray[np.float32]]) -> None
         raise
 
 
-def encode_cached(
+def count_uncached(
     texts: Sequence[str], embedder: Embedder, cache_dir: Path = DEFAULT_CACHE_DIR
+) -> int:
+    """How many distinct `texts` the on-disk cache of `embedder` has no vector for."""
+    return len(
+        texts_to_embed(texts, embedder.name, load_cache(cache_path(embedder.name, cache_dir)))
+    )
+
+
+def encode_cached(
+    texts: Sequence[str],
+    embedder: Embedder,
+    cache_dir: Path = DEFAULT_CACHE_DIR,
+    on_batch: OnBatch | None = None,
 ) -> Vectors:
-    """Embed `texts` through the on-disk cache of `embedder`; (n, dim) float32."""
+    """Embed `texts` through the on-disk cache of `embedder`; (n, dim) float32.
+
+    `on_batch` is told how many uncached texts each batch of the model embedded."""
     path = cache_path(embedder.name, cache_dir)
     cache = load_cache(path)
-    vectors, new = embed_with_cache(texts, embedder, cache)
+    vectors, new = embed_with_cache(texts, embedder, cache, on_batch)
     if new:
         save_cache(path, {**cache, **new})
     return vectors

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -17,10 +18,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import DEFAULT_CONFIG_PATH, Config, parse_config
+import pandas as pd
+
+from flows.workbook import workbook_bytes
+from pipeline.config import DEFAULT_CONFIG_PATH, Config, CsvDialect, parse_config
 from pipeline.matrix import Tables
 from pipeline.records import DocumentError
 from pipeline.regions import DocumentMetadata, Gazetteer, parse_gazetteer, parse_metadata_rows
+from pipeline.report import RunInfo, build_report
 from pipeline.themes import Codebook, parse_codebook
 from pipeline.themes import load_stopwords as stopwords_from
 
@@ -41,6 +46,24 @@ OUTPUT_FILES = {
     "polarity": "theme_region_polarity.csv",
     "uncertainty": "theme_region_uncertainty.csv",
     "documents": "documents.csv",
+}
+WORKBOOK_FILE = "temakarta.xlsx"  # every table above and errors.csv, one sheet each
+REPORT_FILE = "report.html"  # the self-contained report (pipeline/report.py)
+
+
+@dataclass(frozen=True)
+class _CsvFormat:
+    separator: str
+    decimal: str
+    line_end: str
+    encoding: str
+
+
+# comma: for pandas and R. excel-sv: what Excel in a Swedish locale opens into columns by a
+# double click (it expects `;` and a decimal comma, and reads UTF-8 only after a BOM).
+_CSV_FORMATS: dict[str, _CsvFormat] = {
+    "comma": _CsvFormat(",", ".", "\n", "utf-8"),
+    "excel-sv": _CsvFormat(";", ",", "\r\n", "utf-8-sig"),
 }
 
 
@@ -198,19 +221,60 @@ def new_run_id(
     return run_id
 
 
-def _csv_bytes(frame: Any) -> bytes:
+def _csv_bytes(frame: Any, dialect: CsvDialect = "comma") -> bytes:
+    form = _CSV_FORMATS[dialect]
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue().encode("utf-8")
+    frame.to_csv(
+        buffer,
+        index=False,
+        sep=form.separator,
+        decimal=form.decimal,
+        lineterminator=form.line_end,
+    )
+    return buffer.getvalue().encode(form.encoding)
 
 
-def errors_csv(errors: Sequence[DocumentError]) -> bytes:
+_DECIMAL_COMMA = re.compile(r"-?\d+(,\d+)?([eE][-+]?\d+)?")
+
+
+def read_run_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV a run wrote, in either dialect, as the comma dialect has them.
+
+    The header (ASCII column names) tells `;` from `,`. In an excel-sv file, a column whose every
+    value is a number and some have a decimal comma was a float column: its commas become points.
+    """
+    text = path.read_text(encoding="utf-8-sig")
+    header = text.split("\n", 1)[0]
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
+    if delimiter == ";" and rows:
+        for column in rows[0]:
+            values = [row[column] for row in rows if row[column]]
+            if any("," in v for v in values) and all(_DECIMAL_COMMA.fullmatch(v) for v in values):
+                for row in rows:
+                    row[column] = row[column].replace(",", ".")
+    return rows
+
+
+def _error_rows(errors: Sequence[DocumentError]) -> list[list[str]]:
+    return [
+        [error.document, error.stage, error.error, error.hint]
+        for error in sorted(errors, key=lambda e: (e.document, e.stage, e.error))
+    ]
+
+
+def errors_frame(errors: Sequence[DocumentError]) -> pd.DataFrame:
+    """The rows of errors.csv as a table (the workbook's error sheet)."""
+    return pd.DataFrame(_error_rows(errors), columns=list(ERROR_COLUMNS), dtype=object)
+
+
+def errors_csv(errors: Sequence[DocumentError], dialect: CsvDialect = "comma") -> bytes:
+    form = _CSV_FORMATS[dialect]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, delimiter=form.separator, lineterminator=form.line_end)
     writer.writerow(ERROR_COLUMNS)
-    for error in sorted(errors, key=lambda e: (e.document, e.stage, e.error)):
-        writer.writerow([error.document, error.stage, error.error, error.hint])
-    return buffer.getvalue().encode("utf-8")
+    writer.writerows(_error_rows(errors))
+    return buffer.getvalue().encode(form.encoding)
 
 
 def write_run(
@@ -220,18 +284,26 @@ def write_run(
     errors: Sequence[DocumentError],
     manifest: Mapping[str, Any],
     summary_markdown: str,
+    csv_dialect: CsvDialect = "comma",
+    report_html: str | None = None,
 ) -> Path:
     """Write a run folder atomically (temp folder + rename) and point `latest` at it.
 
-    Returns the run folder `<output_dir>/<run_id>`.
+    The CSVs are written in `csv_dialect` (see `_CSV_FORMATS`); `temakarta.xlsx` holds the same
+    tables. `report_html` is written as `report.html` (without it, a report with the run id
+    and errors as its only run facts). Returns the run folder `<output_dir>/<run_id>`.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     final = output_dir / run_id
     staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=output_dir))
     try:
         for key, filename in OUTPUT_FILES.items():
-            (staging / filename).write_bytes(_csv_bytes(getattr(tables, key)))
-        (staging / "errors.csv").write_bytes(errors_csv(errors))
+            (staging / filename).write_bytes(_csv_bytes(getattr(tables, key), csv_dialect))
+        (staging / "errors.csv").write_bytes(errors_csv(errors, csv_dialect))
+        (staging / WORKBOOK_FILE).write_bytes(workbook_bytes(tables, errors_frame(errors)))
+        if report_html is None:
+            report_html = build_report(tables, RunInfo(run_id, errors=tuple(errors)))
+        (staging / REPORT_FILE).write_bytes(report_html.encode("utf-8"))
         (staging / "summary.md").write_text(summary_markdown, encoding="utf-8")
         (staging / "manifest.json").write_text(
             json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n",

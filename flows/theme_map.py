@@ -6,21 +6,29 @@ Each task is a thin wrapper over one `pipeline` stage; this module only reads, w
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task, unmapped
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
 
 from flows import io
-from flows.embed_cache import DEFAULT_CACHE_DIR, encode_cached
+from flows.embed_cache import DEFAULT_CACHE_DIR, count_uncached, encode_cached
 from flows.isolation import extract_file
-from pipeline.config import Config
+from flows.progress import EMBED, READ, NullProgress, Progress
+from pipeline.config import Config, CsvDialect
 from pipeline.embed import SentenceTransformerEmbedder, Vectors
 from pipeline.extract import ExtractError
 from pipeline.labels import STAGE as LABELS_STAGE
@@ -28,6 +36,7 @@ from pipeline.labels import match_labels
 from pipeline.matrix import COL_TOTAL, ROW_N_STATEMENTS, Tables, build_tables
 from pipeline.records import Document, DocumentError, DocumentInfo, Statement
 from pipeline.regions import attribute_regions
+from pipeline.report import RunInfo, build_report, config_summary
 from pipeline.segment import segment_document
 from pipeline.themes import ThemeResult, assign_themes
 
@@ -140,13 +149,21 @@ def labels_task(
 
 @task(name="embed", cache_policy=NO_CACHE)
 def embed_task(
-    statements: Sequence[Statement], data: io.ProjectData, cache_dir: Path
+    statements: Sequence[Statement], data: io.ProjectData, cache_dir: Path, progress: Progress
 ) -> tuple[Vectors, Vectors, str]:
     """(n, dim) float32 statement vectors and the codebook's, through the embedding cache, and
-    the content hash of the model that made them (for the manifest)."""
+    the content hash of the model that made them (for the manifest).
+
+    The progress bar counts the texts not in the cache yet (statements and codebook examples)."""
     embedder = _embedder(data.config)
-    vectors = encode_cached([s.text for s in statements], embedder, cache_dir)
-    codebook_vectors = encode_cached(list(data.codebook.texts), embedder, cache_dir)
+    texts, codebook_texts = [s.text for s in statements], list(data.codebook.texts)
+    progress.start(EMBED, count_uncached(texts + codebook_texts, embedder, cache_dir))
+
+    def advance(n: int) -> None:
+        progress.advance(EMBED, n)
+
+    vectors = encode_cached(texts, embedder, cache_dir, advance)
+    codebook_vectors = encode_cached(codebook_texts, embedder, cache_dir, advance)
     return vectors, codebook_vectors, embedder.content_hash
 
 
@@ -184,15 +201,41 @@ def write_task(
     errors: Sequence[DocumentError],
     manifest: dict[str, Any],
     summary: str,
+    csv_dialect: CsvDialect = "comma",
+    run_info: RunInfo | None = None,
 ) -> Path:
-    run_dir = io.write_run(output_dir, run_id, tables, errors, manifest, summary)
+    report = build_report(tables, run_info) if run_info is not None else None
+    run_dir = io.write_run(
+        output_dir, run_id, tables, errors, manifest, summary, csv_dialect, report_html=report
+    )
+    # What the Prefect UI shows of a run (a scheduled one has no terminal to print to).
     create_table_artifact(
         key="theme-region-counts",
-        table=[{str(k): v for k, v in row.items()} for row in tables.counts.to_dict("records")],
+        table=_artifact_rows(tables.counts),
         description=f"Statements per theme and region, run {run_id}",
+    )
+    create_table_artifact(
+        key="theme-region-shares",
+        table=_artifact_rows(tables.shares),
+        description=f"Percent of each region's statements per theme, run {run_id}",
+    )
+    report_file = run_dir / io.REPORT_FILE
+    create_link_artifact(
+        key="theme-map-report",
+        link=report_file.resolve().as_uri(),
+        link_text=f"{report_file.name} of run {run_id}",
+        description=f"The run's report: heatmap, statements per cell, themes. Run folder {run_dir}",
     )
     create_markdown_artifact(key="theme-map-summary", markdown=summary)
     return run_dir
+
+
+def _artifact_rows(frame: Any) -> list[dict[str, Any]]:
+    """A table's rows for a Prefect table artifact (string keys, no NaN, which JSON lacks)."""
+    return [
+        {str(k): None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
 
 
 @flow(name="temakarta-theme-map", log_prints=True)
@@ -201,8 +244,13 @@ def theme_map(
     output_dir: Path,
     config: Config,
     cache_dir: Path | None = None,
+    progress: Progress | None = None,
 ) -> RunReport:
-    """Turn the documents in `corpus_dir` into theme-by-region CSVs under `output_dir/<run-id>/`."""
+    """Turn the documents in `corpus_dir` into theme-by-region CSVs under `output_dir/<run-id>/`.
+
+    `progress` shows how far reading and embedding have come (the CLI passes bars on a
+    terminal); a scheduled run shows none."""
+    progress = progress or NullProgress()
     timings: dict[str, float] = {}
     files = io.corpus_files(corpus_dir)
     data = io.load_project_data(config, corpus_dir)
@@ -212,6 +260,9 @@ def theme_map(
         extracted = extract_task.map(
             files, corpus_dir=unmapped(corpus_dir), config=unmapped(config)
         )
+        progress.start(READ, len(files))
+        for _ in as_completed(list(extracted)):
+            progress.advance(READ)
         outcomes = [
             _outcome(future, path, corpus_dir)
             for future, path in zip(extracted, files, strict=True)
@@ -227,7 +278,7 @@ def theme_map(
     errors += segment_errors + region_errors + label_errors
     with _timed(timings, "embed"):
         vectors, codebook_vectors, model_hash = embed_task(
-            statements, data, cache_dir or DEFAULT_CACHE_DIR
+            statements, data, cache_dir or DEFAULT_CACHE_DIR, progress
         )
     with _timed(timings, "themes"):
         result = themes_task(statements, vectors, codebook_vectors, data, labels)
@@ -240,8 +291,36 @@ def theme_map(
     )
     summary = _summary(run_id, tables, documents, errors, result)
     with _timed(timings, "write"):
-        run_dir = write_task(output_dir, run_id, tables, errors, manifest, summary)
+        run_dir = write_task(
+            output_dir,
+            run_id,
+            tables,
+            errors,
+            manifest,
+            summary,
+            config.outputs.csv_dialect,
+            run_info=report_info(run_id, config, model_hash, errors),
+        )
     return RunReport(run_dir, len(documents), len(statements), errors, timings)
+
+
+def report_info(
+    run_id: str, config: Config, model_hash: str, errors: Sequence[DocumentError]
+) -> RunInfo:
+    """The run facts report.html shows; its date is the UTC time in the run id (so the report
+    depends on nothing but the run)."""
+    try:
+        date = datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        date = ""
+    return RunInfo(
+        run_id=run_id,
+        date=date,
+        model=config.model.path,
+        model_hash=model_hash,
+        config=config_summary(config),
+        errors=tuple(errors),
+    )
 
 
 def _outcome(future: Any, path: Path, corpus_dir: Path) -> Document | DocumentError:
@@ -300,7 +379,15 @@ def _manifest(
         "stage_seconds": timings,
         "documents_skipped": len(skipped_documents(errors)),
         "label_rows_rejected": sum(e.stage == LABELS_STAGE for e in errors),
-        "outputs": sorted([*io.OUTPUT_FILES.values(), "errors.csv", "summary.md"]),
+        "outputs": sorted(
+            [
+                *io.OUTPUT_FILES.values(),
+                "errors.csv",
+                "summary.md",
+                io.WORKBOOK_FILE,
+                io.REPORT_FILE,
+            ]
+        ),
     }
 
 

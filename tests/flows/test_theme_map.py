@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from flows import io
 from flows.cli import main
+from flows.progress import EMBED, READ
 from flows.theme_map import RunReport, theme_map
 from pipeline.config import Config
 from pipeline.records import SIX_REGIONS
@@ -73,17 +75,41 @@ def corpus_with_bad_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+class _RecordedProgress:
+    """A `flows.progress.Progress` that remembers what the flow reported."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+
+    def start(self, stage: str, total: int) -> None:
+        self.totals[stage], self.done[stage] = total, 0
+
+    def advance(self, stage: str, n: int = 1) -> None:
+        self.done[stage] += n
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def progress() -> tuple[_RecordedProgress, _RecordedProgress]:
+    """What each of the two runs of `runs` reported."""
+    return _RecordedProgress(), _RecordedProgress()
+
+
 @pytest.fixture(scope="module")
 def runs(
     prefect_harness: None,
     corpus_with_bad_files: Path,
     config: Config,
     tmp_path_factory: pytest.TempPathFactory,
+    progress: tuple[_RecordedProgress, _RecordedProgress],
 ) -> Iterator[tuple[RunReport, RunReport]]:
     output = tmp_path_factory.mktemp("outputs")
     cache = tmp_path_factory.mktemp("cache")
-    first = theme_map(corpus_with_bad_files, output, config, cache_dir=cache)
-    second = theme_map(corpus_with_bad_files, output, config, cache_dir=cache)
+    first = theme_map(corpus_with_bad_files, output, config, cache_dir=cache, progress=progress[0])
+    second = theme_map(corpus_with_bad_files, output, config, cache_dir=cache, progress=progress[1])
     yield first, second
 
 
@@ -263,19 +289,58 @@ def test_latest_mirrors_the_newest_run(runs: tuple[RunReport, RunReport]) -> Non
 
 def test_flow_publishes_artifacts(runs: tuple[RunReport, RunReport]) -> None:
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
+    keys = ["theme-region-counts", "theme-region-shares", "theme-map-report", "theme-map-summary"]
     with get_client(sync_client=True) as client:
-        keys = {artifact.key for artifact in client.read_artifacts()}
-    assert {"theme-region-counts", "theme-map-summary"} <= keys
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
+        )
+    run_dir = runs[0].run_dir
+    of_run = {a.key: a for a in artifacts if run_dir.name in (a.description or "")}
+    assert set(of_run) == {"theme-region-counts", "theme-region-shares", "theme-map-report"}
+    for key, csv_name in [
+        ("theme-region-counts", "theme_region_counts.csv"),
+        ("theme-region-shares", "theme_region_shares.csv"),
+    ]:
+        table = of_run[key].data
+        rows = json.loads(table) if isinstance(table, str) else table
+        expected = _rows(run_dir / csv_name)
+        assert [r["theme_id"] for r in rows] == [r["theme_id"] for r in expected], key
+        assert [str(r["Totalt"]) for r in rows] == [r["Totalt"] for r in expected], key
+    report_uri = (run_dir / io.REPORT_FILE).resolve().as_uri()
+    assert report_uri in str(of_run["theme-map-report"].data)
+    assert any(a.key == "theme-map-summary" for a in artifacts)
 
 
-def test_cli_exit_codes(prefect_harness: None, corpus_with_bad_files: Path, tmp_path: Path) -> None:
+def test_flow_reports_progress(
+    runs: tuple[RunReport, RunReport],
+    progress: tuple[_RecordedProgress, _RecordedProgress],
+    corpus_with_bad_files: Path,
+) -> None:
+    first, second = progress
+    n_files = len(io.corpus_files(corpus_with_bad_files))
+    assert first.totals[READ] == first.done[READ] == n_files
+    # The first run embeds every statement (and codebook example); the second finds them cached.
+    assert first.totals[EMBED] == first.done[EMBED] > runs[0].n_statements // 2
+    assert second.totals == {READ: n_files, EMBED: 0} and second.done == second.totals
+
+
+def test_cli_exit_codes(
+    prefect_harness: None,
+    corpus_with_bad_files: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     only_bad = tmp_path / "bad"
     only_bad.mkdir()
     (only_bad / "tom.txt").write_bytes(b"")
     assert main(["run", str(only_bad), "--output", str(tmp_path / "o1")]) == 1
+    capsys.readouterr()
     lenient = main(["run", str(corpus_with_bad_files), "--output", str(tmp_path / "o2")])
     assert lenient == 0  # skipped files are reported, not fatal
+    printed = capsys.readouterr().out
+    assert f"Report:  {tmp_path / 'o2'}" in printed and printed.count("report.html") == 1
     strict = main(["run", str(corpus_with_bad_files), "--output", str(tmp_path / "o2"), "--strict"])
     assert strict == 2
     assert main(["run", str(tmp_path / "missing"), "--output", str(tmp_path / "o3")]) == 3

@@ -379,8 +379,9 @@ def test_labelled_statements_are_learned(small_codebook: Codebook, small_vectors
     point = _direction(0, 1, 0, 1)
     near = [_unit(point + 0.05 * rng.normal(size=DIM)) for _ in range(4)]
     labelled = [(_st(100 + i, "Fika"), v, "ledarskap") for i, v in enumerate(near[:3])]
-    # A label weighing as much as one codebook example (the shipped config weighs it 0.1).
-    config = ThemesConfig(context_weight=0.0, label_weight=1.0)
+    # A label weighing as much as one codebook example (the shipped config weighs it 0.1), and
+    # the regression alone: the nearest-example pull toward the codebook is switched off.
+    config = ThemesConfig(context_weight=0.0, label_weight=1.0, example_weight=0.0)
     before = _fit(small_codebook, small_vectors, config)
     after = _fit(small_codebook, small_vectors, config, labelled)
     assert after.n_labels_ == 3

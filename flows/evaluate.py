@@ -29,10 +29,14 @@ _EXIT_OK, _EXIT_USAGE = 0, 3
 
 
 def read_table(path: Path) -> Table:
-    """A CSV file (UTF-8, BOM allowed) as a `Table`; errors say which file and how to fix it."""
+    """A CSV file (UTF-8, BOM allowed; `,` or, as Swedish Excel and `--csv-dialect excel-sv`
+    write it, `;`) as a `Table`; errors say which file and how to fix it."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
+            header = handle.readline()
+            handle.seek(0)
+            delimiter = ";" if header.count(";") > header.count(",") else ","
+            reader = csv.DictReader(handle, delimiter=delimiter)
             fields = list(reader.fieldnames or ())
             rows = tuple({c.strip(): row.get(c) or "" for c in fields} for row in reader)
     except UnicodeDecodeError as exc:

@@ -25,7 +25,7 @@ from typing import Any, cast, get_args
 from pydantic import ValidationError
 
 from flows.embed_cache import DEFAULT_CACHE_DIR, encode_cached
-from flows.io import LABELS_FILE, load_codebook
+from flows.io import LABELS_FILE, load_codebook, read_run_csv
 from flows.theme_map import _embedder
 from pipeline.config import Config
 from pipeline.embed import ModelDirError
@@ -122,8 +122,7 @@ def _config(manifest: Mapping[str, Any], source: Path) -> Config:
 
 def _statement_rows(path: Path) -> list[dict[str, str]]:
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = read_run_csv(path)  # either CSV dialect (--csv-dialect)
     except OSError as exc:
         raise ReviewInputError(f"{path}: cannot read ({exc}); give a run folder") from exc
     missing = [c for c in _NEEDED if rows and c not in rows[0]]

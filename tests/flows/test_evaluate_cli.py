@@ -204,3 +204,25 @@ def test_real_run_against_real_gold(
     low, high = metrics["kappa_ci95"]
     assert -1 <= low <= metrics["kappa"] <= high <= 1
     assert 0 < metrics["accuracy"] <= 1 and 0 < metrics["macro_f1"] <= 1
+
+
+def test_a_run_written_for_swedish_excel_is_read_too(
+    tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--csv-dialect excel-sv` writes `;`-separated UTF-8 with BOM and CRLF.
+    sv_dir = tmp_path / "run-sv"
+    sv_dir.mkdir()
+    for name in ("statements.csv", "themes.csv"):
+        with (run_dir / name).open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+        with (sv_dir / name).open("w", encoding="utf-8-sig", newline="") as handle:
+            csv.writer(handle, delimiter=";", lineterminator="\r\n").writerows(rows)
+    labels = _labels(tmp_path)
+    outputs = []
+    for folder in (run_dir, sv_dir):
+        out = tmp_path / f"{folder.name}.json"
+        assert main(["evaluate", str(labels), str(folder), "--json", str(out)]) == 0
+        outputs.append(json.loads(out.read_text(encoding="utf-8")))
+    capsys.readouterr()
+    assert outputs[0]["n_matched"] == outputs[1]["n_matched"] > 0
+    assert outputs[0]["kappa"] == outputs[1]["kappa"]

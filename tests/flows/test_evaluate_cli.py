@@ -13,14 +13,8 @@ import pytest
 
 from flows import io
 from flows.cli import main
-from flows.embed_cache import encode_cached
-from pipeline.config import PROJECT_ROOT, Config
-from pipeline.embed import SentenceTransformerEmbedder
-from pipeline.matrix import build_tables
-from pipeline.records import Document, DocumentInfo, Statement
-from pipeline.regions import Gazetteer, attribute_regions
-from pipeline.segment import segment_document
-from pipeline.themes import assign_themes
+from pipeline.config import PROJECT_ROOT
+from pipeline.matrix import Tables
 
 GOLD = PROJECT_ROOT / "tests" / "data"
 DOC = "000_möte.txt"
@@ -158,32 +152,9 @@ def test_usage_errors_exit_3_with_one_line(
 
 
 @pytest.fixture(scope="module")
-def real_run(
-    tmp_path_factory: pytest.TempPathFactory,
-    documents: dict[str, Document],
-    config: Config,
-    abbreviations: frozenset[str],
-    gazetteer: Gazetteer,
-) -> Path:
+def real_run(tmp_path_factory: pytest.TempPathFactory, sample_tables: Tables) -> Path:
     """A run folder of the five sample documents, themed with the real model and project data."""
-    statements: list[Statement] = []
-    infos: list[DocumentInfo] = []
-    for key in sorted(documents):
-        found = segment_document(documents[key], config.segment, abbreviations)
-        with_regions, info = attribute_regions(documents[key], found, gazetteer)
-        statements += with_regions
-        infos.append(info)
-    data = io.load_project_data(config, PROJECT_ROOT / "corpus")
-    embedder = SentenceTransformerEmbedder(
-        config.resolve(config.model.path), prompt=config.model.prompt
-    )
-    vectors = encode_cached([s.text for s in statements], embedder)
-    codebook_vectors = encode_cached(list(data.codebook.texts), embedder)
-    result = assign_themes(
-        statements, vectors, data.codebook, codebook_vectors, config.themes, data.stopwords
-    )
-    tables = build_tables(statements, result, infos)
-    return io.write_run(tmp_path_factory.mktemp("outputs"), "sample", tables, [], {}, "")
+    return io.write_run(tmp_path_factory.mktemp("outputs"), "sample", sample_tables, [], {}, "")
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from flows.embed_cache import DEFAULT_CACHE_DIR, encode_cached
 from flows.io import LABELS_FILE, load_codebook, read_run_csv
-from flows.theme_map import _embedder
+from flows.theme_map import project_embedder
 from pipeline.config import Config
 from pipeline.embed import ModelDirError
 from pipeline.records import Location, Statement
@@ -73,7 +73,7 @@ def write_review(
     statements, assignments = _records(rows, run_dir / "statements.csv")
     confidence_known = bool(rows) and "confidence" in rows[0]
     try:
-        embedder = _embedder(config)
+        embedder = project_embedder(config)
     except ModelDirError as exc:
         raise ReviewInputError(str(exc)) from exc
     vectors = encode_cached([s.text for s in statements], embedder, cache_dir or DEFAULT_CACHE_DIR)

@@ -155,7 +155,7 @@ def embed_task(
     the content hash of the model that made them (for the manifest).
 
     The progress bar counts the texts not in the cache yet (statements and codebook examples)."""
-    embedder = _embedder(data.config)
+    embedder = project_embedder(data.config)
     texts, codebook_texts = [s.text for s in statements], list(data.codebook.texts)
     progress.start(EMBED, count_uncached(texts + codebook_texts, embedder, cache_dir))
 
@@ -338,7 +338,9 @@ def _outcome(future: Any, path: Path, corpus_dir: Path) -> Document | DocumentEr
     )
 
 
-def _embedder(config: Config) -> SentenceTransformerEmbedder:
+def project_embedder(config: Config) -> SentenceTransformerEmbedder:
+    """The embedder a run uses (the model, prompt, batch size and window of `config.model`);
+    `temakarta review` takes the same one, so it reads the run's vectors from the cache."""
     return SentenceTransformerEmbedder(
         config.resolve(config.model.path),
         prompt=config.model.prompt,

@@ -355,3 +355,15 @@ def leave_one_document_out(
         for i, s in enumerate(corpus.statements)
     ]
     return folds, pooled
+
+
+def open_gold(path: Path) -> tuple[Corpus, Table, list[GoldItem], int] | None:
+    """The corpus, the gold file at `path`, its rows matched to statements and the number that
+    matched none; None (with a message on stderr) when the file is missing."""
+    if not path.is_file():
+        print(f"{path}: gold file not found", file=sys.stderr)
+        return None
+    corpus = load_corpus()
+    gold = read_gold(path)
+    items, unmatched = match(gold, corpus.statements, corpus.codebook_ids)
+    return corpus, gold, items, unmatched

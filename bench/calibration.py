@@ -132,12 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bins", type=int, default=10)
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args(argv)
-    if not args.gold.is_file():
-        print(f"{args.gold}: gold file not found", file=sys.stderr)
+    opened = _gold.open_gold(args.gold)
+    if opened is None:
         return 2
-    corpus = _gold.load_corpus()
-    gold = _gold.read_gold(args.gold)
-    items, unmatched = _gold.match(gold, corpus.statements, corpus.codebook_ids)
+    corpus, _, items, unmatched = opened
     ids = corpus.codebook_ids
     baseline = corpus.run()
     folds, _pooled = _gold.leave_one_document_out(corpus, items)

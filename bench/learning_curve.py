@@ -224,12 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=4, help="review rounds (4 x 20 = 80)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args(argv)
-    if not args.gold.is_file():
-        print(f"{args.gold}: gold file not found", file=sys.stderr)
+    opened = _gold.open_gold(args.gold)
+    if opened is None:
         return 2
-    corpus = _gold.load_corpus()
-    gold = _gold.read_gold(args.gold)
-    items, unmatched = _gold.match(gold, corpus.statements, corpus.codebook_ids)
+    corpus, gold, items, unmatched = opened
     pool = len({it.index for it in items})
     print(
         f"{len(corpus.statements)} statements; gold {args.gold.name}: {len(gold.rows)} rows, "

@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 
 from pipeline.extract._common import clean
 from pipeline.records import Block, BlockKind, Location
+from pipeline.vocabulary import vocabulary
 
-#: A bullet or number at the start of a line: •, -, –, *, 1., 1), a., a), iv. ...
+#: A bullet or number at the start of a line: •, -, –, *, 1., 1), a., a), iv. ... (the glyphs
+#: from `pipeline.vocabulary`).
 LIST_MARKER = re.compile(
-    r"^\s*(?:[•·\-–—*▪◦●○■□►▸➢✓«»\uf0a7\uf0b7]|\(cid:\d+\)|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)])(?:\s+|$)"
+    rf"^\s*(?:{vocabulary().pdf_bullet}|\(cid:\d+\)|\(?(?:\d{{1,3}}|[a-zA-Z]|[ivxIVX]{{1,4}})[.)])"
+    r"(?:\s+|$)"
 )
 #: A gap wider than this many font sizes between two words separates table columns.
 COLUMN_GAP = 1.5

@@ -36,6 +36,7 @@ from pipeline.extract._layout import (
     page_blocks,
 )
 from pipeline.records import Block, BlockKind
+from pipeline.vocabulary import vocabulary
 
 #: Heading threshold: font size at least this times the body size (text layer / OCR heights).
 HEADING_RATIO = 1.15
@@ -478,7 +479,6 @@ def _n_chars(elements: Sequence[Element]) -> int:
     return count
 
 
-_PAGE_NUMBER = re.compile(r"^(sid(an)?\.?\s*)?\d{1,4}(\s*(/|av)\s*\d{1,4}|\s*\(\d{1,4}\))?$", re.I)
 _SENTENCE_END = (".", "!", "?", ":", ";", "…")
 #: Text on this many pages is a running header or footer, or a logo.
 FURNITURE_PAGES = 3
@@ -499,7 +499,8 @@ def _join_continued(pages: list[list[Block]]) -> list[Block]:
     furniture = {key for key, seen in seen_on.items() if len(seen) >= FURNITURE_PAGES}
 
     def is_furniture(block: Block) -> bool:
-        return bool(_PAGE_NUMBER.match(block.text)) or _furniture_key(block) in furniture
+        page_number = vocabulary().page_number.match(block.text)
+        return bool(page_number) or _furniture_key(block) in furniture
 
     out: list[Block] = []
     for blocks in pages:

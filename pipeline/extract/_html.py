@@ -24,12 +24,14 @@ from pipeline.config import LimitsConfig
 from pipeline.extract._common import (
     MAX_COLUMNS,
     clean,
+    clean_line,
     decode_text,
     describe_exception,
     error,
     lay_out_rows,
 )
 from pipeline.extract._errors import ExtractError
+from pipeline.extract._structure import recover_structure
 from pipeline.records import Block, BlockKind, Location
 
 _SKIP = {
@@ -95,6 +97,7 @@ def extract_html(
         walker.walk(soup, 0)
         walker.flush()
         title = soup.find("title")
+        blocks = list(recover_structure(walker.blocks))
     except ExtractError:
         raise
     except RecursionError as exc:
@@ -108,7 +111,6 @@ def extract_html(
         raise error(
             name, "document", f"not readable HTML ({describe_exception(exc)})", _FIX
         ) from exc
-    blocks = walker.blocks
     if title is not None and not any(b.kind is BlockKind.HEADING for b in blocks):
         text = clean(title.get_text(" "))
         if text:
@@ -160,9 +162,21 @@ class _Walker:
         self.buffer: list[str] = []
         self.skipped = 0  # line numbers left out after each table, so tables stay apart
 
-    def emit(self, kind: BlockKind, text: str, level: int = 0, cells: tuple[str, ...] = ()) -> None:
-        text = clean(text)
-        if text:
+    def emit(
+        self,
+        kind: BlockKind,
+        text: str,
+        level: int = 0,
+        cells: tuple[str, ...] = (),
+        keep_indent: bool = False,
+    ) -> None:
+        # A paragraph keeps its tabs (and in <pre> its indent): it is a typed line for
+        # `recover_structure`. Source indentation of the markup means nothing.
+        if kind is BlockKind.PARAGRAPH:
+            text = clean_line(text if keep_indent else text.strip())
+        else:
+            text = clean(text)
+        if text.strip():
             self.blocks.append(
                 Block(kind, text, Location(len(self.blocks) + self.skipped + 1), level, cells)
             )
@@ -198,10 +212,20 @@ class _Walker:
             elif tag == "table":
                 self.flush()
                 self.walk_table(child)
+            elif tag == "pre":  # preformatted text: each of its lines is a line
+                self.flush()
+                for line in child.get_text().split("\n"):
+                    if line.strip():
+                        self.emit(BlockKind.PARAGRAPH, line, keep_indent=True)
+                    else:
+                        self.skipped += 1
             elif tag in _BLOCK:
                 self.flush()
+                before = len(self.blocks)
                 self.walk(child, depth)
                 self.flush()
+                if tag == "p" and len(self.blocks) == before:
+                    self.skipped += 1  # an empty paragraph is a blank line
             else:
                 self.walk(child, depth)
 

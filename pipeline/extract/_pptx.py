@@ -28,6 +28,7 @@ from pipeline.extract._common import (
     lay_out_rows,
 )
 from pipeline.extract._errors import ExtractError
+from pipeline.extract._structure import recover_structure
 from pipeline.records import Block, BlockKind, Location
 
 _A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
@@ -70,7 +71,9 @@ def extract_pptx(
             raise error(
                 name, where, f"cannot read the slide ({describe_exception(exc)})", _FIX
             ) from exc
-    return "pptx", "binary", tuple(blocks)
+    # Text typed into a text box ("- " bullets, tab columns, "Grupp 3") gets its structure too;
+    # lines on a slide are its paragraphs, so nothing is joined and slides are the breaks.
+    return "pptx", "binary", recover_structure(blocks, join_wraps=False, breaks_from_gaps=False)
 
 
 def _table_rows(table: Any) -> list[tuple[tuple[str, ...], str]]:

@@ -103,7 +103,7 @@ def recover_structure(
         if line.fixed is not None and line.fixed.kind is BlockKind.BREAK
     }
     lines = [line for line in lines if line.fixed is None or line.fixed.kind is not BlockKind.BREAK]
-    raw_blocks = _nest_lists([_classify(line) for line in lines], lines)
+    raw_blocks = _nest_lists(_lone_tab_rows([_classify(line) for line in lines], lines), lines)
     return (*leading, *_resolve_headings(raw_blocks, lines, markdown_mode, breaks))
 
 
@@ -236,6 +236,36 @@ def _continues(prev: _Line, line: _Line) -> bool:
         deeper = _indent(line.raw) > _indent(prev.raw)
         return dash and deeper and unfinished and after.text[:1].islower()
     return False
+
+
+def _lone_tab_rows(blocks: list[Block], lines: list[_Line]) -> list[Block]:
+    """A tab-separated line with no tab-separated line right above or below it is prose: Word
+    users tab to align a word in a sentence, and a table has a header and a row at least."""
+
+    def tab_row(index: int) -> bool:
+        line = lines[index]
+        return (
+            line.fixed is None
+            and blocks[index].kind is BlockKind.TABLE_ROW
+            and not line.raw.strip().startswith("|")
+        )
+
+    out = list(blocks)
+    for index, line in enumerate(lines):
+        if not tab_row(index):
+            continue
+        neighbours = [
+            other
+            for other in (index - 1, index + 1)
+            if 0 <= other < len(lines)
+            and abs(lines[other].number - line.number) == 1
+            and tab_row(other)
+        ]
+        if not neighbours:
+            body = line.raw.lstrip()
+            indent = line.raw[: len(line.raw) - len(body)]
+            out[index] = _classify(replace(line, raw=indent + body.replace("\t", " ")))
+    return out
 
 
 def _indent(raw: str) -> int:

@@ -44,15 +44,18 @@ def main() -> None:
     def extract(path: Path, name: str) -> object:
         return extract_file(path, name, config.limits)
 
+    names = sorted(path.name for path in CORPUS.glob("*.txt"))
+    originals = {
+        name: extract_document(name, (CORPUS / name).read_bytes(), config.limits).blocks
+        for name in names
+    }
+    versions = build_versions(originals, outdir)
     totals: dict[str, Comparison] = {}
-    for source in sorted(CORPUS.glob("*.txt")):
-        name = source.name
-        original_doc = extract_document(name, source.read_bytes(), config.limits)
-        original = read_statements(source, name, config, extract)
-        versions = build_versions(name, original_doc.blocks, outdir / source.stem)
+    for name in names:
+        original = read_statements(CORPUS / name, name, config, extract)
         per_doc: dict[str, Comparison] = {}
         for label in FORMATS:
-            path = versions[label]
+            path = versions[name][label]
             try:
                 converted = read_statements(path, path.name, config, extract)
             except ExtractError as exc:

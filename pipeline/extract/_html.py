@@ -79,6 +79,8 @@ _BLOCK = {
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _FIX = "save the page again as UTF-8 HTML, or remove it"
 _DIGITS = re.compile(r"\d+")
+_SOURCE_LEAD = re.compile(r"^[ \t\r\n]*\n")
+_SOURCE_TRAIL = re.compile(r"\n[ \t\r\n]*$")
 # Labels that browsers read as windows-1252 (WHATWG Encoding Standard): pages labelled
 # latin-1 use its curly quotes and dashes in 0x80–0x9F.
 _READ_AS_CP1252 = {"iso8859-1", "ascii"}
@@ -173,7 +175,9 @@ class _Walker:
         # A paragraph keeps its tabs (and in <pre> its indent): it is a typed line for
         # `recover_structure`. Source indentation of the markup means nothing.
         if kind is BlockKind.PARAGRAPH:
-            text = clean_line(text if keep_indent else text.strip())
+            if not keep_indent:  # white space up to a line break is the markup's indentation
+                text = _SOURCE_TRAIL.sub("", _SOURCE_LEAD.sub("", text)).strip(" ")
+            text = clean_line(text)
         else:
             text = clean(text)
         if text.strip():

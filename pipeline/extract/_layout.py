@@ -12,7 +12,7 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pipeline.extract._common import clean
 from pipeline.records import Block, BlockKind, Location
@@ -30,6 +30,9 @@ COLUMN_GAP = 1.5
 PARAGRAPH_GAP = 0.7
 #: A heading continues on the next line only when the lines are this close (wrapped title).
 HEADING_WRAP_GAP = 0.45
+#: A table line this close under the row above (in font sizes) continues its cells: rows are
+#: set further apart (cell padding) than the lines of one cell.
+CELL_WRAP_GAP = 0.3
 #: Tolerance (points) when matching a cell's x-position to a column start.
 COLUMN_TOLERANCE = 8.0
 
@@ -45,6 +48,7 @@ class Word:
     bottom: float
     size: float
     bold: bool
+    style: str = ""  # font face and colour ("DejaVuSans-Oblique|(0.3, 0.5, 0.7)"); "" for OCR
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,12 @@ class TextLine:
     def bold(self) -> bool:
         """True when every word is set in a bold face."""
         return all(word.bold for word in self.words)
+
+    @property
+    def style(self) -> str:
+        """The font face and colour shared by all words, or "" when they differ."""
+        styles = {word.style for word in self.words}
+        return styles.pop() if len(styles) == 1 else ""
 
     def segments(self) -> list[tuple[float, str]]:
         """Runs of words split at column-sized gaps: (x0, text) each."""
@@ -150,14 +160,25 @@ def size_classes(sizes: Iterable[float], tolerance: float) -> list[tuple[float, 
     return classes[::-1]
 
 
+#: A heading is at most this long; a style used for any longer line is an emphasis, not a heading.
+HEADING_MAX_CHARS = 80
+
+
 @dataclass
 class SizeStats:
-    """Font-size statistics over a document, to tell headings from body text."""
+    """Font statistics over a document, to tell headings from body text.
+
+    Heading levels come from font sizes above the body size first, then from heading styles at
+    the body size: a style (face and colour) other than the body's that sets only short lines,
+    such as Word's and pandoc's level-3 and level-4 headings (bold or italic in the heading
+    colour), bold before the others.
+    """
 
     body: float
     heading_sizes: tuple[float, ...]  # smallest size of each heading class, largest first
     ratio: float
     tolerance: float = SIZE_TOLERANCE
+    style_levels: dict[str, int] = field(default_factory=dict)  # body-size heading styles
 
     @staticmethod
     def of(lines: Iterable[TextLine], ratio: float, tolerance: float = SIZE_TOLERANCE) -> SizeStats:
@@ -183,7 +204,8 @@ class SizeStats:
             ),
             tolerance,
         )
-        return SizeStats(body, tuple(low for low, _ in heading[:5]), ratio, tolerance)
+        sizes = tuple(low for low, _ in heading[:5])
+        return SizeStats(body, sizes, ratio, tolerance, _style_levels(all_lines, body, len(sizes)))
 
     def heading_level(self, line: TextLine) -> int | None:
         """The heading level of a line, or None for body text."""
@@ -196,9 +218,34 @@ class SizeStats:
                 if line.size >= heading_size - slack:
                     return index + 1
             return len(self.heading_sizes)
-        if line.bold and len(text) <= 80 and not text.endswith((".", ":", ",")):
+        short = len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ":", ","))
+        if short and line.style in self.style_levels:
+            return self.style_levels[line.style]
+        if line.bold and short:
             return min(len(self.heading_sizes) + 1, 6)
         return None
+
+
+def _style_levels(lines: Sequence[TextLine], body: float, n_sizes: int) -> dict[str, int]:
+    """Levels of the body-size styles that set only short lines (bold styles first)."""
+    at_body = [line for line in lines if abs(line.size - body) <= 1.0 and line.style]
+    chars: Counter[str] = Counter()
+    for line in at_body:
+        chars[line.style] += len(line.text)
+    if not chars:
+        return {}
+    body_style = chars.most_common(1)[0][0]
+    candidates: dict[str, bool] = {}  # style → only short lines so far
+    for line in at_body:
+        if line.style == body_style or LIST_MARKER.match(line.text):
+            continue
+        short = len(line.text) <= HEADING_MAX_CHARS and not line.text.endswith((".", ","))
+        candidates[line.style] = candidates.get(line.style, True) and short
+    styles = sorted(
+        (style for style, only_short in candidates.items() if only_short),
+        key=lambda style: ("bold" not in style.lower(), style),
+    )
+    return {style: min(n_sizes + 1 + rank, 6) for rank, style in enumerate(styles[:3])}
 
 
 @dataclass
@@ -298,14 +345,34 @@ def page_blocks(
             continue
         segments = line.segments()
         # A row of the open borderless table?
-        if table_last is not None and _gap(table_last, line) <= 1.2:
+        # A heading (by its size or style) ends the table: the headings between two tables are
+        # not cells of the first.
+        if (
+            table_last is not None
+            and _gap(table_last, line) <= 1.2
+            and stats.heading_level(line) is None
+        ):
             placed = [(column_of(x0), cell) for x0, cell in segments]
             if all(index is not None for index, _ in placed) and not LIST_MARKER.match(text):
                 cells = [""] * len(columns)
                 for index, cell in placed:
                     assert index is not None
                     cells[index] = clean(f"{cells[index]} {cell}")
-                add_row(cells, line_no)
+                last = blocks[-1] if blocks else None
+                if (
+                    _gap(table_last, line) <= CELL_WRAP_GAP
+                    and last is not None
+                    and last.kind is BlockKind.TABLE_ROW
+                    and len(last.cells) == len(cells)
+                ):
+                    # Closer than rows are: the cells' text wrapped onto another line.
+                    joined = tuple(
+                        clean(f"{old} {new}") for old, new in zip(last.cells, cells, strict=True)
+                    )
+                    text = " | ".join(cell for cell in joined if cell)
+                    blocks[-1] = replace(last, text=text, cells=joined)
+                else:
+                    add_row(cells, line_no)
                 table_last = prev = line
                 continue
         table_last = None
@@ -365,15 +432,26 @@ def page_blocks(
                 text_x0=text_x0,
             )
         elif (
-            pending is not None
-            and pending.kind is BlockKind.LIST_ITEM
-            and pending.last is not None
-            and _gap(pending.last, line) <= PARAGRAPH_GAP
-            and line.x0 >= pending.text_x0 - 3.0
-        ) or (
-            pending is not None
-            and pending.kind is BlockKind.PARAGRAPH
-            and not _new_paragraph(pending.last, line)
+            (
+                pending is not None
+                and pending.kind is BlockKind.LIST_ITEM
+                and pending.last is not None
+                and _gap(pending.last, line) <= PARAGRAPH_GAP
+                and (
+                    line.x0 >= pending.text_x0 - 3.0
+                    # A typed "- " item wraps to the marker's edge, not under its text.
+                    or (
+                        pending.first is not None
+                        and line.x0 >= pending.first.x0 - 3.0
+                        and (text[:1].islower() or pending.parts[-1][-1:] not in ".!?:;")
+                    )
+                )
+            )
+            or (
+                pending is not None
+                and pending.kind is BlockKind.PARAGRAPH
+                and not _new_paragraph(pending.last, line)
+            )
         ):
             pending.parts.append(text)
             pending.last = line

@@ -35,6 +35,7 @@ from pipeline.extract._layout import (
     group_lines,
     page_blocks,
 )
+from pipeline.extract._structure import recover_structure
 from pipeline.records import Block, BlockKind
 from pipeline.vocabulary import vocabulary
 
@@ -93,7 +94,9 @@ def _words(page: Any, tables: list[Any]) -> list[Word]:
         return not any(x0 <= cx <= x1 and top <= cy <= bottom for x0, top, x1, bottom in boxes)
 
     source = page.filter(outside) if boxes else page
-    raw = source.extract_words(extra_attrs=["size", "fontname"], keep_blank_chars=False)
+    raw = source.extract_words(
+        extra_attrs=["size", "fontname", "non_stroking_color"], keep_blank_chars=False
+    )
     words: list[Word] = []
     for item in raw:
         text = clean(str(item["text"]))
@@ -107,9 +110,19 @@ def _words(page: Any, tables: list[Any]) -> list[Word]:
                     float(item["bottom"]),
                     float(item.get("size") or 0.0),
                     "bold" in str(item.get("fontname", "")).lower(),
+                    _style(item),
                 )
             )
     return words
+
+
+def _style(item: dict[str, Any]) -> str:
+    """A word's font face (without the subset prefix "ABCDEF+") and fill colour."""
+    face = str(item.get("fontname", "")).split("+")[-1]
+    color = item.get("non_stroking_color")
+    if isinstance(color, list | tuple):
+        color = tuple(round(float(c), 2) for c in color if isinstance(c, int | float))
+    return f"{face}|{color}"
 
 
 def _ruled_tables(page: Any) -> tuple[list[Any], list[TableRows]]:
@@ -442,7 +455,9 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
         else:
             continue
         per_page.append(page_blocks(elements, page_no, stats, ocr, open_list))
-    blocks = _join_continued(per_page)
+    # Paragraphs the layout could not type (no larger font, no marker) get the plain-text rules:
+    # "Grupp 3", short title lines over a list or table. The layout has joined wrapped lines.
+    blocks = recover_structure(_join_continued(per_page), join_wraps=False, breaks_from_gaps=False)
     if not any(block.text for block in blocks):
         raise error(
             name,

@@ -239,8 +239,13 @@ def _continues(prev: _Line, line: _Line) -> bool:
 
 
 def _lone_tab_rows(blocks: list[Block], lines: list[_Line]) -> list[Block]:
-    """A tab-separated line with no tab-separated line right above or below it is prose: Word
-    users tab to align a word in a sentence, and a table has a header and a row at least."""
+    """Typed tables are runs of tab-separated lines.
+
+    A tab-separated line with no such line right above or below it is prose: Word users tab
+    to align a word in a sentence, and a table has a header and a row at least. A line that
+    starts with a tab between rows of a typed table is a row whose first column is empty
+    ("\t– Förslag …"), not an indented item, as the same line with pipes would be.
+    """
 
     def tab_row(index: int) -> bool:
         line = lines[index]
@@ -250,21 +255,27 @@ def _lone_tab_rows(blocks: list[Block], lines: list[_Line]) -> list[Block]:
             and not line.raw.strip().startswith("|")
         )
 
+    def beside_row(index: int) -> bool:
+        return any(
+            0 <= other < len(lines)
+            and abs(lines[other].number - lines[index].number) == 1
+            and tab_row(other)
+            for other in (index - 1, index + 1)
+        )
+
     out = list(blocks)
     for index, line in enumerate(lines):
-        if not tab_row(index):
+        if line.fixed is not None:
             continue
-        neighbours = [
-            other
-            for other in (index - 1, index + 1)
-            if 0 <= other < len(lines)
-            and abs(lines[other].number - line.number) == 1
-            and tab_row(other)
-        ]
-        if not neighbours:
+        if tab_row(index) and not beside_row(index):
             body = line.raw.lstrip()
             indent = line.raw[: len(line.raw) - len(body)]
             out[index] = _classify(replace(line, raw=indent + body.replace("\t", " ")))
+        elif line.raw.startswith("\t") and not tab_row(index) and beside_row(index):
+            cells = tuple(_clean(c) for c in line.raw.split("\t"))
+            out[index] = replace(
+                blocks[index], kind=BlockKind.TABLE_ROW, text="\t".join(cells), cells=cells
+            )
     return out
 
 

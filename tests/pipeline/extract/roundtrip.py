@@ -61,7 +61,7 @@ def typed_lines(text: str) -> list[str]:
     tables as tab columns, blank lines kept."""
     out: list[str] = []
     for raw in text.splitlines():
-        line = _HTML_TAG.sub(" ", raw.rstrip())
+        line = _HTML_TAG.sub(" ", raw.rstrip(" \r\n"))
         line = _MD_HEADING.sub("", line)
         line = re.sub(r"(\*\*|__)(.+?)\1", r"\2", line)
         line = re.sub(r"^(\s*)[*_](?![*_\s])(.+?)(?<![*_\s])[*_]$", r"\1\2", line)
@@ -156,33 +156,34 @@ def typed_csv(lines: Sequence[str]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def soffice(source: Path, target: str, outdir: Path) -> Path:
-    """LibreOffice headless conversion of `source` to `target` ("pdf", "odt", ...)."""
+def soffice(source: Path | Sequence[Path], target: str, outdir: Path) -> Path:
+    """LibreOffice headless conversion of `source` (one file or several in one call) to
+    `target` ("pdf", "odt", ...); the path of the (first) converted file."""
+    sources = [source] if isinstance(source, Path) else list(source)
     with tempfile.TemporaryDirectory(prefix="lo-profile-") as profile:
         subprocess.run(
             [
                 "soffice",
-                f"-env:UserInstallation=file://{profile}",
+                f"-env:UserInstallation={Path(profile).as_uri()}",
                 "--headless",
                 "--convert-to",
                 target,
                 "--outdir",
                 str(outdir),
-                str(source),
+                *map(str, sources),
             ],
             check=True,
             capture_output=True,
-            timeout=180,
+            timeout=600,
         )
-    extension = target.split(":")[0]
-    return outdir / f"{source.stem}.{extension}"
+    return outdir / f"{sources[0].stem}.{target.split(':')[0]}"
 
 
 def pandoc_docx(text: str, outdir: Path, stem: str) -> Path:
-    """Markdown → DOCX with pandoc."""
+    """Markdown → DOCX with pandoc (no smart quotes and dashes: the text stays as typed)."""
     target = outdir / f"{stem}.docx"
     subprocess.run(
-        ["pandoc", "-f", "markdown", "-t", "docx", "-o", str(target)],
+        ["pandoc", "-f", "markdown-smart", "-t", "docx", "-o", str(target)],
         input=text.encode("utf-8"),
         check=True,
         capture_output=True,
@@ -191,31 +192,44 @@ def pandoc_docx(text: str, outdir: Path, stem: str) -> Path:
     return target
 
 
-def build_versions(name: str, original_blocks: Sequence[Block], outdir: Path) -> dict[str, Path]:
-    """Every version in FORMATS of corpus document `name`, written under `outdir`."""
-    stem = Path(name).stem
+def build_versions(
+    originals: dict[str, Sequence[Block]], outdir: Path
+) -> dict[str, dict[str, Path]]:
+    """Every version in FORMATS of each corpus document (name → its text original's blocks),
+    written under `outdir`: {name: {format label: path}}. LibreOffice runs once per target."""
     styled_dir, typed_dir = outdir / "styled", outdir / "typed"
     for folder in (styled_dir, typed_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    lines = typed_lines((CORPUS / name).read_text(encoding="utf-8"))
-    styled = pandoc_docx(markdown(original_blocks), styled_dir, stem)
-    typed = typed_dir / f"{stem}.docx"
-    typed.write_bytes(typed_docx(lines))
-    xlsx = typed_dir / f"{stem}.xlsx"
-    xlsx.write_bytes(typed_xlsx(lines))
-    csv_path = typed_dir / f"{stem}.csv"
-    csv_path.write_bytes(typed_csv(lines))
-    return {
-        "styled DOCX (pandoc)": styled,
-        "styled DOCX → PDF": soffice(styled, "pdf", styled_dir),
-        "unstyled DOCX (typed text)": typed,
-        "unstyled DOCX → PDF": soffice(typed, "pdf", typed_dir),
-        "LibreOffice HTML (of the unstyled DOCX)": soffice(typed, "html", typed_dir),
-        "ODT (of the styled DOCX)": soffice(styled, "odt", styled_dir),
-        "DOC (of the unstyled DOCX)": soffice(typed, "doc", typed_dir),
-        "XLSX (typed lines, tab columns as cells)": xlsx,
-        "CSV (typed lines)": csv_path,
-    }
+    styled: list[Path] = []
+    typed: list[Path] = []
+    out: dict[str, dict[str, Path]] = {}
+    for name, blocks in originals.items():
+        stem = Path(name).stem
+        lines = typed_lines((CORPUS / name).read_text(encoding="utf-8"))
+        styled.append(pandoc_docx(markdown(blocks), styled_dir, stem))
+        typed_path = typed_dir / f"{stem}.docx"
+        typed_path.write_bytes(typed_docx(lines))
+        typed.append(typed_path)
+        (typed_dir / f"{stem}.xlsx").write_bytes(typed_xlsx(lines))
+        (typed_dir / f"{stem}.csv").write_bytes(typed_csv(lines))
+        out[name] = {
+            "styled DOCX (pandoc)": styled[-1],
+            "styled DOCX → PDF": styled_dir / f"{stem}.pdf",
+            "unstyled DOCX (typed text)": typed_path,
+            "unstyled DOCX → PDF": typed_dir / f"{stem}.pdf",
+            "LibreOffice HTML (of the unstyled DOCX)": typed_dir / f"{stem}.html",
+            "ODT (of the styled DOCX)": styled_dir / f"{stem}.odt",
+            "DOC (of the unstyled DOCX)": typed_dir / f"{stem}.doc",
+            "XLSX (typed lines, tab columns as cells)": typed_dir / f"{stem}.xlsx",
+            "CSV (typed lines)": typed_dir / f"{stem}.csv",
+        }
+    for sources, folder, targets in (
+        (styled, styled_dir, ("pdf", "odt")),
+        (typed, typed_dir, ("pdf", "html", "doc")),
+    ):
+        for target in targets:
+            soffice(sources, target, folder)
+    return out
 
 
 # --- reading and comparing -------------------------------------------------------------------

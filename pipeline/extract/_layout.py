@@ -24,8 +24,13 @@ LIST_MARKER = re.compile(
     rf"^\s*(?:{vocabulary().pdf_bullet}|\(cid:\d+\)|\(?(?:\d{{1,3}}|[a-zA-Z]|[ivxIVX]{{1,4}})[.)])"
     r"(?:\s+|$)"
 )
+_ENUMERATOR = re.compile(r"(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]\s+")
 #: A gap wider than this many font sizes between two words separates table columns.
 COLUMN_GAP = 1.5
+#: A narrower gap still separates columns when it is this wide (in font sizes) and this many
+#: times the line's typical gap between words (a tab typed to the next tab stop).
+TAB_GAP = 0.42
+TAB_OVER_SPACE = 1.4
 #: Vertical whitespace (in font sizes) above which consecutive lines are separate blocks.
 PARAGRAPH_GAP = 0.7
 #: A heading continues on the next line only when the lines are this close (wrapped title).
@@ -101,13 +106,25 @@ class TextLine:
 
     def segments(self) -> list[tuple[float, str]]:
         """Runs of words split at column-sized gaps: (x0, text) each."""
+        return [(x0, text) for x0, _, text in self.spans()]
+
+    def spans(self) -> list[tuple[float, float, str]]:
+        """Runs of words split at column-sized gaps: (x0, x1, text) each."""
         runs: list[list[Word]] = [[self.words[0]]]
-        for prev, word in zip(self.words, self.words[1:], strict=False):
-            if word.x0 - prev.x1 > COLUMN_GAP * max(prev.size, word.size, 1.0):
+        gaps = [word.x0 - prev.x1 for prev, word in zip(self.words, self.words[1:], strict=False)]
+        for index, (prev, word) in enumerate(zip(self.words, self.words[1:], strict=False)):
+            size = max(prev.size, word.size, 1.0)
+            # A typed tab to the next tab stop may be barely wider than a space: a gap counts
+            # when it is wide for the font and wider than the line's other gaps (justified
+            # text stretches all of them alike).
+            others = gaps[:index] + gaps[index + 1 :]
+            typical = statistics.median(others) if len(others) >= 2 else 0.3 * size
+            tab = gaps[index] > TAB_GAP * size and gaps[index] > TAB_OVER_SPACE * typical
+            if gaps[index] > COLUMN_GAP * size or tab:
                 runs.append([word])
             else:
                 runs[-1].append(word)
-        return [(run[0].x0, clean(" ".join(w.text for w in run))) for run in runs]
+        return [(run[0].x0, run[-1].x1, clean(" ".join(w.text for w in run))) for run in runs]
 
 
 @dataclass(frozen=True)
@@ -264,8 +281,14 @@ class _Pending:
 
 
 def _strip_marker(text: str) -> str:
+    """The item's text without its marker: a bullet, an enumerator, or both ("- a. Om …",
+    what a nested Word list typed or exported as text looks like)."""
     match = LIST_MARKER.match(text)
-    return clean(text[match.end() :]) if match else text
+    if not match:
+        return text
+    rest = text[match.end() :]
+    enumerator = _ENUMERATOR.match(rest)
+    return clean(rest[enumerator.end() :] if enumerator else rest)
 
 
 def _gap(upper: TextLine, lower: TextLine) -> float:
@@ -352,8 +375,20 @@ def page_blocks(
             and _gap(table_last, line) <= 1.2
             and stats.heading_level(line) is None
         ):
-            placed = [(column_of(x0), cell) for x0, cell in segments]
-            if all(index is not None for index, _ in placed) and not LIST_MARKER.match(text):
+            spans = line.spans()
+            placed = [(column_of(x0), cell) for x0, _, cell in spans]
+            # Text running into the next column's space is prose under the table, not a cell.
+            fits = all(
+                index is None
+                or index + 1 >= len(columns)
+                or x1 <= columns[index + 1] - COLUMN_TOLERANCE
+                for (index, _), (_, x1, _) in zip(placed, spans, strict=True)
+            )
+            if (
+                fits
+                and all(index is not None for index, _ in placed)
+                and not LIST_MARKER.match(text)
+            ):
                 cells = [""] * len(columns)
                 for index, cell in placed:
                     assert index is not None
@@ -371,10 +406,14 @@ def page_blocks(
                     )
                     text = " | ".join(cell for cell in joined if cell)
                     blocks[-1] = replace(last, text=text, cells=joined)
+                    line_no -= 1  # the row's lines keep one number: its table stays contiguous
                 else:
                     add_row(cells, line_no)
                 table_last = prev = line
                 continue
+        near_table = table_last is not None and _gap(table_last, line) <= 1.2
+        if table_last is not None and not (near_table and len(segments) >= 2):
+            line_no += 1  # a gap in the numbering: the next table is not this one's rest
         table_last = None
         if len(segments) >= 2 and not LIST_MARKER.match(text):
             # A new borderless table; a single short line right above it is its title row.
@@ -439,12 +478,10 @@ def page_blocks(
                 and _gap(pending.last, line) <= PARAGRAPH_GAP
                 and (
                     line.x0 >= pending.text_x0 - 3.0
-                    # A typed "- " item wraps to the marker's edge, not under its text.
-                    or (
-                        pending.first is not None
-                        and line.x0 >= pending.first.x0 - 3.0
-                        and (text[:1].islower() or pending.parts[-1][-1:] not in ".!?:;")
-                    )
+                    # A typed "- " item wraps to the paragraph's edge, not under its text: a
+                    # line set as close as wrapped lines are that goes on in lower case is
+                    # its rest.
+                    or (_gap(pending.last, line) <= HEADING_WRAP_GAP and text[:1].islower())
                 )
             )
             or (

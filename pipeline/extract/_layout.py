@@ -280,6 +280,35 @@ class _Pending:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+#: Words that follow a hyphen that ends a line and belongs there: "hälso- och sjukvård".
+_KEEP_HYPHEN_BEFORE = frozenset({"och", "eller", "samt", "som", "till", "respektive", "resp."})
+_HYPHENATED = re.compile(r"(?<=[a-zåäöéü])[-\u00ad]$")
+
+
+def join_lines(parts: Sequence[str]) -> str:
+    """The lines of one block (PDF text layer or OCR) as one text: a word hyphenated at a line
+    end is joined again ("möj-" / "ligheter" → "möjligheter"; "VFU-" / "platser" →
+    "VFU-platser"), a hyphen before "och" ("hälso-" / "och …") kept."""
+    out = ""
+    for part in parts:
+        part = clean(part)
+        if not part:
+            continue
+        first = part.split(" ", 1)[0]
+        if (
+            out
+            and _HYPHENATED.search(out)
+            and first[:1].islower()
+            and first.lower() not in _KEEP_HYPHEN_BEFORE
+        ):
+            out = out[:-1] + part
+        elif out.endswith("-") and out[-2:-1].isupper() and first[:1].islower():
+            out += part  # a compound with an acronym keeps its hyphen: "VFU-platser"
+        else:
+            out = f"{out} {part}" if out else part
+    return out
+
+
 def _strip_marker(text: str) -> str:
     """The item's text without its marker: a bullet, an enumerator, or both ("- a. Om …",
     what a nested Word list typed or exported as text looks like)."""
@@ -327,7 +356,7 @@ def page_blocks(
     def flush() -> None:
         nonlocal pending
         if pending is not None:
-            text = clean(" ".join(pending.parts))
+            text = join_lines(pending.parts)
             if text:
                 cells: tuple[str, ...] = (text,) if pending.kind is BlockKind.TABLE_ROW else ()
                 blocks.append(

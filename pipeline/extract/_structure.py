@@ -400,7 +400,20 @@ def _resolve_headings(
             out.append(replace(block, level=level) if block.level != level else block)
             last_heading_level = level
             continue
-        if block.kind is not BlockKind.PARAGRAPH or markdown_mode or line.fixed is not None:
+        # With headings of its own, a document's plain lines are headings only when they are
+        # workshop or polarity headings ("Grupp 3", "Hinder") typed without a style.
+        vocabulary_heading = block.kind is BlockKind.PARAGRAPH and (
+            title_like(block.text)
+            and (
+                pattern_level(block.text, in_group) is not None
+                or bool(vocab.polarity_heading.match(block.text))
+            )
+        )
+        if (
+            block.kind is not BlockKind.PARAGRAPH
+            or (markdown_mode and not vocabulary_heading)
+            or line.fixed is not None
+        ):
             in_title = False
             if last_heading_level is not None:
                 sibling_level = last_heading_level

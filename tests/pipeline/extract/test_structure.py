@@ -94,6 +94,7 @@ def test_body_size_heading_styles_are_levels_three_and_four() -> None:
     assert [stats.heading_level(line) for line in lines[:5]] == [1, 2, 3, 4, None]
     # An italic style that also sets long lines is emphasis, not a heading.
     emphasis = "Serif-Italic|(0, 0, 0)"
-    long = _line("Vilka grundläggande förutsättningar är möjliga att identifiera som " * 2, emphasis)
+    question = "Vilka grundläggande förutsättningar är möjliga att identifiera som " * 2
+    long = _line(question, emphasis)
     stats = SizeStats.of([*lines, long, _line("Kort rad", emphasis)], 1.15)
     assert stats.heading_level(_line("Kort rad", emphasis)) is None

@@ -13,6 +13,11 @@ A paragraph's text is every w:t in it in document order — runs inside hyperlin
 insertions, fields, smart tags, content controls and text boxes included; tracked deletions
 and moved-away text left out. A table nested in a cell is folded into that cell's text (cells
 joined by spaces, as HTML does), so the outer table keeps its columns and header.
+
+A paragraph without a heading or list style is a typed line for the shared structure recovery
+(`_structure`): its tabs (w:tab) and leading spaces are kept, so text typed into Word ("- "
+bullets, tab columns, "Grupp 3", short title lines) reads like the same text in a .txt file.
+Empty paragraphs count as blank lines.
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ lxml closes elements the way browsers do, so valid HTML with omitted end tags
 the parser: a byte order mark wins, then a declared charset (meta or XML declaration) when the
 bytes fit it, else UTF-8 and then cp1252/latin-1 as for text files — never a guessed East
 Asian codec. The encoding used is reported in the Document.
+
+Paragraph text (a `<p>`, the lines of a `<pre>`) is a typed line for the shared structure
+recovery (`_structure`), tabs kept, an empty `<p>` a blank line: LibreOffice's HTML export of a
+typed document (one `<p>` per line) reads like the document.
 """
 
 from __future__ import annotations

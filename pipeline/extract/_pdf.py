@@ -7,7 +7,10 @@ and `line` the line's ordinal on that page.
 
 No BREAK is emitted between pages: a PDF page break falls wherever the paper ran out, so the
 headings above it (polarity, group, section) still hold for the text that continues on the
-next page. A page that opens with its own title replaces them as any heading does.
+next page. A page that opens with its own title replaces them as any heading does. A PDF whose
+pages are all landscape is a slide deck saved as PDF: each page opens with a BREAK.
+
+Paragraphs the layout could not type go through the shared structure recovery (`_structure`).
 
 A page is a scan, and is OCR'd, when it has no text layer, or only a few characters (a stamp
 such as "Sida 1") over images covering most of the page; the OCR text replaces the text layer
@@ -36,7 +39,7 @@ from pipeline.extract._layout import (
     page_blocks,
 )
 from pipeline.extract._structure import recover_structure
-from pipeline.records import Block, BlockKind
+from pipeline.records import Block, BlockKind, Location
 from pipeline.vocabulary import vocabulary
 
 #: Heading threshold: font size at least this times the body size (text layer / OCR heights).
@@ -402,10 +405,12 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
         check_image_total(name, images, n_pages, limits)
         text_pages: dict[int, list[Element]] = {}
         scanned: list[int] = []
+        landscape: list[bool] = []
         for index, page in enumerate(pages):
             where = f"page {index + 1}"
             deadline.check(where)
             try:
+                landscape.append(float(page.width) > float(page.height))
                 n_chars = len(page.chars)
                 if n_chars == 0 or (
                     n_chars < SCAN_TEXT_CHARS and _image_cover(page) >= SCAN_IMAGE_COVER
@@ -445,6 +450,7 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
     )
     _repeat_headers(text_pages)
     per_page: list[list[Block]] = []
+    page_numbers: list[int] = []
     open_list: list[float] = []  # a list running on from one page to the next keeps its levels
     for index in range(n_pages):
         page_no = index + 1
@@ -455,9 +461,19 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
         else:
             continue
         per_page.append(page_blocks(elements, page_no, stats, ocr, open_list))
+        page_numbers.append(page_no)
     # Paragraphs the layout could not type (no larger font, no marker) get the plain-text rules:
     # "Grupp 3", short title lines over a list or table. The layout has joined wrapped lines.
-    blocks = recover_structure(_join_continued(per_page), join_wraps=False, breaks_from_gaps=False)
+    if n_pages > 1 and all(landscape):
+        # A slide deck saved as PDF: each page is a slide, and a slide's headings end with it.
+        joined = [
+            block
+            for number, blocks in zip(page_numbers, per_page, strict=True)
+            for block in (Block(BlockKind.BREAK, "", Location(1, number)), *blocks)
+        ]
+    else:
+        joined = _join_continued(per_page)
+    blocks = recover_structure(joined, join_wraps=False, breaks_from_gaps=False)
     if not any(block.text for block in blocks):
         raise error(
             name,

@@ -8,7 +8,8 @@ with one cell per grid column (merged cells laid out by `lay_out_rows`: a merged
 once, in its first column, a header repeated over the columns it spans); speaker notes → NOTE
 per paragraph. A line break inside a paragraph reads as a space. Shapes are read top to
 bottom, left to right; groups are entered. `page` is the slide number and `line` the ordinal
-of the paragraph or table row on that slide.
+of the paragraph or table row on that slide. Paragraphs without a bullet go through the shared
+structure recovery (`_structure`): "- " typed in a text box is a list item there too.
 """
 
 from __future__ import annotations

@@ -150,3 +150,20 @@ def test_a_damaged_legacy_file_is_an_error_with_a_fix(limits: LimitsConfig) -> N
         ExtractError, match=r"^bad\.doc: file: LibreOffice could not convert the \.doc file .*; "
     ):
         extract_document("bad.doc", data, limits, soffice_convert)
+
+
+@needs_libreoffice
+def test_a_slide_deck_saved_as_pdf_keeps_its_slide_breaks(
+    blocks_003: tuple[Block, ...], limits: LimitsConfig, tmp_path: Path
+) -> None:
+    from extract_builders import build_pptx, slides
+
+    deck = tmp_path / "deck.pptx"
+    deck.write_bytes(build_pptx(blocks_003, notes=False))
+    pdf = soffice(deck, "pdf", tmp_path).read_bytes()
+    document = extract_document("deck.pdf", pdf, limits)
+    breaks = [b.location.page for b in document.blocks if b.kind is BlockKind.BREAK]
+    assert breaks == list(range(1, len(slides(blocks_003)) + 1))
+    # Each slide's title is a heading again after its break, not text under the last one.
+    read = extract_document("deck.pptx", deck.read_bytes(), limits)
+    assert statements(document.blocks) == statements(read.blocks)

@@ -119,7 +119,12 @@ class TextLine:
             # text stretches all of them alike).
             others = gaps[:index] + gaps[index + 1 :]
             typical = statistics.median(others) if len(others) >= 2 else 0.3 * size
-            tab = gaps[index] > TAB_GAP * size and gaps[index] > TAB_OVER_SPACE * typical
+            # (Not in OCR text, whose word boxes space irregularly: it has no style.)
+            tab = (
+                bool(prev.style)
+                and gaps[index] > TAB_GAP * size
+                and gaps[index] > TAB_OVER_SPACE * typical
+            )
             if gaps[index] > COLUMN_GAP * size or tab:
                 runs.append([word])
             else:

@@ -167,3 +167,19 @@ def test_a_slide_deck_saved_as_pdf_keeps_its_slide_breaks(
     # Each slide's title is a heading again after its break, not text under the last one.
     read = extract_document("deck.pptx", deck.read_bytes(), limits)
     assert statements(document.blocks) == statements(read.blocks)
+
+
+@needs_libreoffice
+@pytest.mark.parametrize("suffix", ["odp", "ppt"])
+def test_presentation_formats_read_through_libreoffice(
+    suffix: str, blocks_003: tuple[Block, ...], limits: LimitsConfig, tmp_path: Path
+) -> None:
+    from extract_builders import build_pptx
+
+    deck = tmp_path / "deck.pptx"
+    deck.write_bytes(build_pptx(blocks_003, notes=False))
+    converted = soffice(deck, suffix, tmp_path).read_bytes()
+    document = extract_document(f"deck.{suffix}", converted, limits, soffice_convert)
+    assert document.format == suffix
+    read = extract_document("deck.pptx", deck.read_bytes(), limits)
+    assert statements(document.blocks) == statements(read.blocks)

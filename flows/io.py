@@ -85,6 +85,21 @@ class ProjectData:
     metadata: Mapping[str, DocumentMetadata]
 
 
+def load_project_data(config: Config, corpus_dir: Path) -> ProjectData:
+    """Every data file and the corpus's metadata.csv, loaded (the first bad one raises;
+    `flows/preflight.py` checks them all and the model and output folders too)."""
+    files = tuple(corpus_files(corpus_dir))
+    return ProjectData(
+        config=config,
+        files=files,
+        gazetteer=load_gazetteer(config),
+        codebook=load_codebook(config),
+        abbreviations=load_abbreviations(config),
+        stopwords=load_stopwords(config),
+        metadata=load_metadata(corpus_dir, files),
+    )
+
+
 def load_config(path: Path | None = None) -> Config:
     """Read and validate the run config (default: models/config.yaml); a missing or unreadable
     file is a ConfigError like a bad one."""

@@ -106,7 +106,7 @@ def _header_problems(header: list[str], source: str) -> list[Problem]:
     problems = []
     for name in header:
         if name not in METADATA_COLUMNS:
-            near = difflib.get_close_matches(name, METADATA_COLUMNS, n=1)
+            near = difflib.get_close_matches(name, METADATA_COLUMNS, n=1, cutoff=0.75)
             hint = f" — did you mean {near[0]!r}?" if near else ""
             problems.append(
                 Problem(

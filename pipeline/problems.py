@@ -134,7 +134,7 @@ def validation_problems(
         name = dotted(key) or "(top level)"
         if error["type"] == "extra_forbidden":
             allowed = _fields_at(model, key[:-1])
-            near = difflib.get_close_matches(str(key[-1]), allowed, n=1)
+            near = difflib.get_close_matches(str(key[-1]), allowed, n=1, cutoff=0.75)
             hint = f" — did you mean {near[0]!r}?" if near else ""
             what = f"{name}: unknown key{hint}; allowed here: {', '.join(allowed)}"
             problems.append(Problem(doc.where(key), what, fix))

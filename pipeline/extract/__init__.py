@@ -53,8 +53,8 @@ def check_size(name: str, size: int, limits: LimitsConfig) -> None:
     """
     if size > limits.max_file_bytes:
         raise ExtractError(
-            f"{name}: file",
-            f"{size:,} bytes, over the limit of {limits.max_file_bytes:,}",
+            name,
+            f"file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}",
             "split the file",
             "limits.max_file_bytes",
         )
@@ -70,14 +70,14 @@ def extract_document(name: str, data: bytes, limits: LimitsConfig) -> Document:
     extractor = _EXTRACTORS.get(suffix)
     if extractor is None:
         raise ExtractError(
-            f"{name}: file",
+            name,
             f"unsupported file type {suffix or '(no extension)'!r}; "
             f"expected one of {', '.join(SUPPORTED_SUFFIXES)}",
             "convert it or remove it",
         )
     check_size(name, len(data), limits)
     if not data.strip():
-        raise ExtractError(f"{name}: file", "empty", "remove it or export its content again")
+        raise ExtractError(name, "file is empty", "remove it or export its content again")
     try:
         fmt, encoding, blocks = extractor(name, data, limits)
     except ExtractError:

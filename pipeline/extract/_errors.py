@@ -12,4 +12,5 @@ class ExtractError(ValueError):
         self.where, self.what, self.fix, self.setting = where, what, fix, setting
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.what}; {self.fix}"
+        raise_it = f", or raise {self.setting} in the config" if self.setting else ""
+        return f"{self.where}: {self.what}; {self.fix}{raise_it}"

@@ -86,6 +86,9 @@ def parse_yaml(text: str, source: str, error: type[InputError] = InputError) -> 
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         context = getattr(exc, "context", None)
+        started = getattr(exc, "context_mark", None)
+        if context and started is not None and started.line + 1 != line:
+            context += f" that starts on line {started.line + 1}"
         what = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
         raise error(
             Problem(

@@ -32,7 +32,7 @@ SHEETS = {
 }
 ERRORS = [
     DocumentError("z.pdf", "extract", "z.pdf: file", "encrypted PDF", "save it without a password"),
-    DocumentError("a;b.docx", "extract", "a;b.docx: file", '"broken", zip', "open and save it again"),
+    DocumentError("a;b.docx", "extract", "a;b.docx: file", '"broken", zip', "save it again"),
 ]
 
 

@@ -66,7 +66,7 @@ INFO = RunInfo(
     config=(("seed", "1"), ("themes.example_weight", "12.0")),
     errors=(
         DocumentError("c.pdf", "extract", "c.pdf: file", "encrypted", "save it without a password"),
-        DocumentError("labels.csv", "labels", "labels.csv: row 3", "no statement", "check the text"),
+        DocumentError("labels.csv", "labels", "labels.csv: row 3", "no statement", "check it"),
     ),
 )
 

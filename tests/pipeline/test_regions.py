@@ -143,3 +143,20 @@ def test_bad_gazetteer_says_where() -> None:
     with pytest.raises(GazetteerError, match=r"g.yaml:2: regions.Östra: unknown region; allowed"):
         parse_gazetteer("regions:\n  Östra:\n    names: [x]\n", "g.yaml")
     assert DocumentMetadata().region is None
+
+
+def test_a_group_given_as_a_string_is_an_error_not_letters() -> None:
+    with pytest.raises(GazetteerError) as excinfo:
+        parse_gazetteer("regions:\n  Södra:\n    names: Skåne\n", "g.yaml")
+    [problem] = excinfo.value.problems
+    assert problem.where == "g.yaml:3"
+    assert problem.what == "regions.Södra.names: Input should be a valid list (got 'Skåne')"
+    assert 'names: ["region skåne"' in problem.fix
+
+
+def test_a_bad_pattern_names_its_line() -> None:
+    with pytest.raises(GazetteerError) as excinfo:
+        parse_gazetteer("regions:\n  Södra:\n    names: [malmö, '(lund']\n", "g.yaml")
+    [problem] = excinfo.value.problems
+    assert problem.where == "g.yaml:3"
+    assert problem.what.startswith("regions.Södra.names[1]: '(lund' is not a regular expression")

@@ -1,6 +1,6 @@
 """Check everything a run reads before it starts: a bad input costs seconds, not a run.
 
-Public entry point: `check_inputs(corpus_dir, output_dir, config) -> ProjectData`.
+Public entry point: `check_inputs(corpus_dir, output_dir, config)`.
 
 It loads and validates, in one pass that collects every problem: the corpus folder, the data
 files of the catalogue (`pipeline/catalog.py`: codebook, gazetteer, stop words, abbreviations),
@@ -9,6 +9,8 @@ the corpus's `metadata.csv` (columns, regions, dates, documents that exist) and 
 is an errors.csv row), the model folder (built, with its files), and the output folder (it can
 be created and written). Any problem raises `InputError` with all of them; the CLI prints them
 and exits 3. Nothing is written but a probe file, removed at once, in the output folder.
+The stop words file is read, not merged with spaCy's list: importing spaCy would take seconds,
+and the file can only be unreadable, not malformed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from flows import io
 from pipeline.catalog import LABELS_FILE, MODEL_FILES, data_paths, model_dir
@@ -26,10 +27,8 @@ from pipeline.embed import HASH_FILE
 from pipeline.labels import header_problem
 from pipeline.problems import InputError, Problem
 
-_T = TypeVar("_T")
 
-
-def check_inputs(corpus_dir: Path, output_dir: Path, config: Config) -> io.ProjectData:
+def check_inputs(corpus_dir: Path, output_dir: Path, config: Config) -> None:
     """Everything the run reads, loaded and validated; InputError naming every problem."""
     if not corpus_dir.is_dir():
         raise InputError(
@@ -38,13 +37,11 @@ def check_inputs(corpus_dir: Path, output_dir: Path, config: Config) -> io.Proje
     problems: list[Problem] = []
     files = tuple(io.corpus_files(corpus_dir))
     paths = data_paths(config)
-    gazetteer = _load(problems, paths["gazetteer"], config, lambda: io.load_gazetteer(config))
-    codebook = _load(problems, paths["codebook"], config, lambda: io.load_codebook(config))
-    abbreviations = _load(
-        problems, paths["abbreviations"], config, lambda: io.load_abbreviations(config)
-    )
-    stopwords = _load(problems, paths["stopwords"], config, lambda: io.load_stopwords(config))
-    metadata = _load(
+    _load(problems, paths["gazetteer"], config, lambda: io.load_gazetteer(config))
+    _load(problems, paths["codebook"], config, lambda: io.load_codebook(config))
+    _load(problems, paths["abbreviations"], config, lambda: io.load_abbreviations(config))
+    _load(problems, paths["stopwords"], config, lambda: io.read_data_file(paths["stopwords"]))
+    _load(
         problems, corpus_dir / io.METADATA_FILE, None, lambda: io.load_metadata(corpus_dir, files)
     )
     problems += _labels_problems(corpus_dir)
@@ -52,23 +49,14 @@ def check_inputs(corpus_dir: Path, output_dir: Path, config: Config) -> io.Proje
     problems += _output_problems(output_dir)
     if problems:
         raise InputError(*problems)
-    return io.ProjectData(
-        config=config,
-        files=files,
-        gazetteer=_loaded(gazetteer),
-        codebook=_loaded(codebook),
-        abbreviations=_loaded(abbreviations),
-        stopwords=_loaded(stopwords),
-        metadata=_loaded(metadata),
-    )
 
 
 def _load(
-    problems: list[Problem], path: Path, config: Config | None, load: Callable[[], _T]
-) -> _T | None:
-    """`load()`, or None with its problems added to `problems` when it fails."""
+    problems: list[Problem], path: Path, config: Config | None, load: Callable[[], object]
+) -> None:
+    """Run `load()`; when it fails, add its problems to `problems`."""
     try:
-        return load()
+        load()
     except InputError as exc:
         problems.extend(exc.problems)
     except (OSError, UnicodeDecodeError) as exc:
@@ -83,14 +71,6 @@ def _load(
             else "save the file as UTF-8"
         )
         problems.append(Problem(str(path), f"cannot read it ({reason})", fix))
-    return None
-
-
-def _loaded(value: _T | None) -> _T:
-    """A value `_load` returned when no problem was found (so it loaded)."""
-    if value is None:
-        raise AssertionError("loaded without a value and without a problem")
-    return value
 
 
 def _labels_problems(corpus_dir: Path) -> list[Problem]:

@@ -262,7 +262,8 @@ def theme_map(
     timings: dict[str, float] = {}
     # Everything the run reads is checked first: a bad input stops it here (InputError),
     # before any document is read or the model is loaded.
-    data = check_inputs(corpus_dir, output_dir, config)
+    check_inputs(corpus_dir, output_dir, config)
+    data = io.load_project_data(config, corpus_dir)
     files = list(data.files)
     with _timed(timings, "extract"):
         # Time and memory limits are enforced on the child process that reads each file:

@@ -20,7 +20,7 @@ import pytest
 import flows.theme_map
 from flows import preflight
 from flows.cli import main
-from flows.io import load_config
+from flows.io import load_config, load_project_data
 from pipeline.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, Config
 
 CORPUS = PROJECT_ROOT / "corpus"
@@ -234,7 +234,9 @@ def test_metadata_capitalised_header_is_read(corpus: Path, tmp_path: Path) -> No
     # `Document`, ` Region ` are the columns document and region (as in labels.csv), not a
     # misleading "empty 'document'".
     _metadata(corpus, f"Document, Region ,Date\n{DOCS[0]},Södra,2017-12-13\n")
-    data = preflight.check_inputs(corpus, tmp_path / "ut", _project_config())
+    config = _project_config()
+    preflight.check_inputs(corpus, tmp_path / "ut", config)
+    data = load_project_data(config, corpus)
     assert data.metadata[DOCS[0]].region == "Södra"
     assert data.metadata[DOCS[0]].date == "2017-12-13"
 

@@ -334,9 +334,7 @@ def report_info(
     )
 
 
-def _outcome(
-    future: Any, path: Path, corpus_dir: Path, config: Config
-) -> Document | DocumentError:
+def _outcome(future: Any, path: Path, corpus_dir: Path, config: Config) -> Document | DocumentError:
     """A mapped extraction's result; a crashed or timed-out task becomes an error row."""
     state = future.wait() or future.state
     if state.is_completed():

@@ -221,9 +221,7 @@ def parse_codebook(yaml_text: str, source: str = "<codebook>") -> Codebook:
     doc = parse_yaml(yaml_text, source, CodebookError)
     fix = f"correct it in {source} (its header comment describes a theme)"
     if not isinstance(doc.data, dict):
-        raise CodebookError(
-            Problem(doc.where(()), "expected a mapping with a 'themes' list", fix)
-        )
+        raise CodebookError(Problem(doc.where(()), "expected a mapping with a 'themes' list", fix))
     try:
         model = _CodebookModel.model_validate(doc.data)
     except ValidationError as exc:
@@ -242,6 +240,4 @@ def parse_codebook(yaml_text: str, source: str = "<codebook>") -> Codebook:
     other = model.other
     if other is None:
         return Codebook(source, themes)
-    return Codebook(
-        source, themes, other.definition, tuple(other.examples), tuple(other.patterns)
-    )
+    return Codebook(source, themes, other.definition, tuple(other.examples), tuple(other.patterns))

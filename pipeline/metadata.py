@@ -153,8 +153,7 @@ def _document_problem(
         f"document {name!r} is not in the corpus folder"
         + (f" — did you mean {near[0]!r}?" if near else "")
         + f"; corpus files: {shown or 'none'}",
-        "give the file name relative to the corpus folder (e.g. sub/notes.docx), "
-        "or remove the row",
+        "give the file name relative to the corpus folder (e.g. sub/notes.docx), or remove the row",
     )
 
 

@@ -115,9 +115,7 @@ def parse_gazetteer(text: str, source: str) -> Gazetteer:
     return Gazetteer(regions=tuple(pairs), national=tuple(national))
 
 
-def _compile(
-    pattern: str, where: str, key: str, problems: list[Problem]
-) -> re.Pattern[str] | None:
+def _compile(pattern: str, where: str, key: str, problems: list[Problem]) -> re.Pattern[str] | None:
     """The pattern with word boundaries at alphanumeric ends; None (and a problem) when it is
     not a regular expression or is empty."""
     if not pattern.strip():

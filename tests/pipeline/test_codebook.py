@@ -340,9 +340,7 @@ def test_reserved_ids_are_rejected(theme_id: str) -> None:
 
 @pytest.mark.parametrize("raw_id", ["Ledarskap", "'1a'", "lär miljö", "''", "null", "42"])
 def test_ids_must_be_lowercase_slugs(raw_id: str) -> None:
-    assert _error("themes:\n" + _theme(raw_id)).startswith(
-        f"{SOURCE}:2: themes[0].id: "
-    )
+    assert _error("themes:\n" + _theme(raw_id)).startswith(f"{SOURCE}:2: themes[0].id: ")
 
 
 @pytest.mark.parametrize(

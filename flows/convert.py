@@ -45,8 +45,9 @@ def soffice_convert(name: str, data: bytes, source: str, target: str, timeout: f
     exe = shutil.which("soffice") or shutil.which("libreoffice")
     if exe is None:
         raise ExtractError(
-            f"{name}: file: {source} files are read through LibreOffice, which is not "
-            f"installed; {INSTALL_HINT.format(target=target)}"
+            f"{name}: file",
+            f"{source} files are read through LibreOffice, which is not installed",
+            INSTALL_HINT.format(target=target),
         )
     with tempfile.TemporaryDirectory(prefix="temakarta-lo-") as folder:
         work = Path(folder)
@@ -81,9 +82,10 @@ def soffice_convert(name: str, data: bytes, source: str, target: str, timeout: f
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
             raise ExtractError(
-                f"{name}: file: converting with LibreOffice took longer than {timeout:g} "
-                "seconds; save the file in a current format (.docx, .pptx, .xlsx), or raise "
-                "limits.timeout_seconds in models/config.yaml"
+                f"{name}: file",
+                f"converting with LibreOffice took longer than {timeout:g} seconds",
+                "save the file in a current format (.docx, .pptx, .xlsx)",
+                "limits.timeout_seconds",
             ) from exc
         result = out / f"document{target}"
         if process.returncode != 0 or not result.is_file():
@@ -94,8 +96,9 @@ def soffice_convert(name: str, data: bytes, source: str, target: str, timeout: f
             )
             said = " ".join(said.split())[:300]
             raise ExtractError(
-                f"{name}: file: LibreOffice could not convert the {source} file (exit "
-                f"{process.returncode}{': ' + said if said else ''}); open it in its program "
-                f"and save it again, or save it as {target}"
+                f"{name}: file",
+                f"LibreOffice could not convert the {source} file (exit "
+                f"{process.returncode}{': ' + said if said else ''})",
+                f"open it in its program and save it again, or save it as {target}",
             )
         return result.read_bytes()

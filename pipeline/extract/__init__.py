@@ -90,8 +90,10 @@ def check_size(name: str, size: int, limits: LimitsConfig) -> None:
     """
     if size > limits.max_file_bytes:
         raise ExtractError(
-            f"{name}: file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}; "
-            "split the file or raise limits.max_file_bytes in models/config.yaml"
+            name,
+            f"file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}",
+            "split the file",
+            "limits.max_file_bytes",
         )
 
 
@@ -108,13 +110,15 @@ def extract_document(
     named = PurePath(name).suffix.lower()
     check_size(name, len(data), limits)
     if not data.strip():
-        raise ExtractError(f"{name}: file is empty; remove it or export its content again")
+        raise ExtractError(name, "file is empty", "remove it or export its content again")
     sniffed = sniff_type(data, named)
     suffix = sniffed or named
     if suffix not in _EXTRACTORS and suffix not in CONVERTED:
         raise ExtractError(
-            f"{name}: unsupported file type {suffix or '(no extension)'!r}; "
-            f"expected one of {', '.join(SUPPORTED_SUFFIXES)} — convert it or remove it"
+            name,
+            f"unsupported file type {suffix or '(no extension)'!r}; "
+            f"expected one of {', '.join(SUPPORTED_SUFFIXES)}",
+            "convert it or remove it",
         )
     try:
         fmt, encoding, blocks = _read(name, data, limits, suffix, convert)
@@ -122,17 +126,19 @@ def extract_document(
         raise
     except (MemoryError, RecursionError) as exc:
         raise ExtractError(
-            f"{name}: file: too large or too deeply nested to read ({describe_exception(exc)}); "
-            "split the file or export it again"
+            f"{name}: file",
+            f"too large or too deeply nested to read ({describe_exception(exc)})",
+            "split the file or export it again",
         ) from exc
     except Exception as exc:  # any parser bug or oddity: report it, never sink the run
         raise ExtractError(
-            f"{name}: file: the {suffix} reader failed ({describe_exception(exc)}); "
-            "export the file again from its original program, or remove it"
+            f"{name}: file",
+            f"the {suffix} reader failed ({describe_exception(exc)})",
+            "export the file again from its original program, or remove it",
         ) from exc
     if not any(block.text.strip() for block in blocks):
         raise ExtractError(
-            f"{name}: file: no text found; check that the file has content, or remove it"
+            f"{name}: file", "no text found", "check that the file has content, or remove it"
         )
     check_swedish(name, (block.text for block in blocks))
     if suffix != named and not (suffix == ".html" and named == ".htm"):
@@ -155,9 +161,9 @@ def _read(
         return _EXTRACTORS[suffix](name, data, limits)
     if convert is None:
         raise ExtractError(
-            f"{name}: file: {suffix} files are read through LibreOffice, which this run does "
-            "not use; run temakarta (which converts them), or save the file as "
-            f"{target} and try again"
+            f"{name}: file",
+            f"{suffix} files are read through LibreOffice, which this run does not use",
+            f"run temakarta (which converts them), or save the file as {target} and try again",
         )
     if data[:2] == b"PK":  # OpenDocument is a zip package: refuse a bomb before unpacking
         check_zip(name, data, limits, suffix.lstrip(".").upper())

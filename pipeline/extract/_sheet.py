@@ -53,7 +53,8 @@ def extract_xlsx(
                 name,
                 "file",
                 f"workbook has {len(sheets):,} sheets, over the limit of {limits.max_pages:,}",
-                "split the workbook, or raise limits.max_pages in models/config.yaml",
+                "split the workbook",
+                "limits.max_pages",
             )
         items: list[Block] = []
         for number, sheet in enumerate(sheets, start=1):

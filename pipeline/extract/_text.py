@@ -49,7 +49,9 @@ def _parse(text: str, max_pages: int, name: str) -> tuple[Block, ...]:
     )
     if pages > max_pages:
         raise ExtractError(
-            f"{name}: {pages} slides/pages, over the limit of {max_pages}; "
-            "split the document or raise limits.max_pages in models/config.yaml"
+            f"{name}: file",
+            f"{pages} slides/pages, over the limit of {max_pages}",
+            "split the document",
+            "limits.max_pages",
         )
     return recover_structure(lines)

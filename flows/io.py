@@ -22,6 +22,7 @@ import pandas as pd
 
 from flows.workbook import workbook_bytes
 from pipeline.config import DEFAULT_CONFIG_PATH, Config, CsvDialect, parse_config
+from pipeline.extract import Furniture, parse_furniture
 from pipeline.matrix import Tables
 from pipeline.records import DocumentError
 from pipeline.regions import DocumentMetadata, Gazetteer, parse_gazetteer, parse_metadata_rows
@@ -73,6 +74,7 @@ class ProjectData:
 
     config: Config
     gazetteer: Gazetteer
+    furniture: Furniture
     codebook: Codebook
     abbreviations: frozenset[str]
     stopwords: frozenset[str]
@@ -83,6 +85,7 @@ def load_project_data(config: Config, corpus_dir: Path) -> ProjectData:
     return ProjectData(
         config=config,
         gazetteer=load_gazetteer(config),
+        furniture=load_furniture(config),
         codebook=load_codebook(config),
         abbreviations=load_abbreviations(config),
         stopwords=load_stopwords(config),
@@ -144,6 +147,11 @@ def load_gazetteer(config: Config) -> Gazetteer:
     return parse_gazetteer(path.read_text(encoding="utf-8"), str(path))
 
 
+def load_furniture(config: Config) -> Furniture:
+    path = config.resolve(config.furniture)
+    return parse_furniture(path.read_text(encoding="utf-8"), str(path))
+
+
 def load_codebook(config: Config) -> Codebook:
     path = config.resolve(config.themes.codebook)
     return parse_codebook(path.read_text(encoding="utf-8"), str(path))
@@ -196,6 +204,7 @@ def data_file_hashes(config: Config) -> dict[str, str]:
     paths = (
         config.themes.codebook,
         config.gazetteer,
+        config.furniture,
         config.stopwords_extra,
         ABBREVIATIONS_FILE,
     )

@@ -103,6 +103,7 @@ class Config(_Strict):
 
     seed: int = 20171213
     gazetteer: str = "models/gazetteer.yaml"
+    furniture: str = "models/furniture.yaml"  # web-page furniture (pipeline/extract/_furniture.py)
     stopwords_extra: str = "models/stopwords_extra.txt"
     model: ModelConfig = ModelConfig()
     limits: LimitsConfig = LimitsConfig()

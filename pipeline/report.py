@@ -38,6 +38,7 @@ from pipeline.matrix import (
     COL_KEYWORDS,
     COL_LINE,
     COL_METHOD,
+    COL_N_DROPPED,
     COL_N_STATEMENTS,
     COL_NO_POLARITY,
     COL_ORIGIN,
@@ -268,7 +269,7 @@ def _documents_section(documents: pd.DataFrame) -> str:
     columns = (
         (COL_DOCUMENT, "Dokument"), (COL_FORMAT, "Format"), (COL_ENCODING, "Teckenkodning"),
         (COL_REGION, "Region"), (COL_REGION_SOURCE, "Regionen enligt"), (COL_DATE, "Datum"),
-        (COL_N_STATEMENTS, "Påståenden"),
+        (COL_N_STATEMENTS, "Påståenden"), (COL_N_DROPPED, "Utelämnat (webbsidans ram)"),
     )  # fmt: skip
     head = "".join(f'<th scope="col">{label}</th>' for _, label in columns)
     rows = "".join(

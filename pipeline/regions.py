@@ -240,7 +240,8 @@ def parse_metadata_rows(
     rows: Iterable[Mapping[str, str]], source: str
 ) -> dict[str, DocumentMetadata]:
     """`metadata.csv` rows (document, region, date, meeting) → metadata by document name."""
-    by_name = {region.value.lower(): region for region in Region}
+    # Okänd is what detection says when nothing places a document, not an analyst's value.
+    by_name = {r.value.lower(): r for r in Region if r is not Region.OKAND}
     out: dict[str, DocumentMetadata] = {}
     for number, row in enumerate(rows, start=2):
         name = (row.get("document") or "").strip()
@@ -251,7 +252,7 @@ def parse_metadata_rows(
         if region_text and region is None:
             raise ValueError(
                 f"{source}: line {number}: unknown region {region_text!r}; "
-                f"expected one of {', '.join(r.value for r in Region)}"
+                f"expected one of {', '.join(r.value for r in by_name.values())}"
             )
         out[name] = DocumentMetadata(
             region=region,

@@ -58,7 +58,7 @@ from pipeline.matrix import (
     ROW_N_STATEMENTS,
     Tables,
 )
-from pipeline.records import DocumentError
+from pipeline.records import DocumentError, Region
 from pipeline.report_assets import BLUES, CSS, JS, POLARITY_COLOURS
 
 # The columns of a statement row in the JSON blob (the script looks them up by name).
@@ -196,7 +196,9 @@ def _heatmap_section(tables: Tables) -> str:
         f'<span class="v-share">{_percent(max_share)}</span>'
         f'<span class="v-count">{max_count} (Totalt: {max_total})</span></div>'
         f'<p class="small">N_statements: påståenden per region; N_documents: dokument med '
-        f"påståenden i regionen.</p></section>"
+        f"påståenden i regionen. {_e(Region.NATIONELL.value)}: nationell nivå eller flera "
+        f"regioner; {_e(Region.OKAND.value)}: inget i dokumentet placerar påståendet.</p>"
+        "</section>"
     )
 
 

@@ -275,6 +275,8 @@ def test_a_web_page_title_places_its_statements(gazetteer: Gazetteer) -> None:
 def test_bad_metadata_and_gazetteer_say_where() -> None:
     with pytest.raises(ValueError, match=r"corpus/metadata.csv: line 2: unknown region 'Gotland'"):
         parse_metadata_rows([{"document": "a.txt", "region": "Gotland"}], "corpus/metadata.csv")
+    with pytest.raises(ValueError, match=r"unknown region 'Okänd'; expected one of .*Nationell$"):
+        parse_metadata_rows([{"document": "a.txt", "region": "Okänd"}], "corpus/metadata.csv")
     with pytest.raises(GazetteerError, match=r"g.yaml: regions: unknown region 'Östra'"):
         parse_gazetteer("regions:\n  Östra:\n    names: [x]\n", "g.yaml")
     assert DocumentMetadata().region is None

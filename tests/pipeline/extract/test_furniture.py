@@ -12,9 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from pipeline.config import Config
-from pipeline.extract import Furniture, FurnitureError, extract_document, parse_furniture
+from pipeline.config import Config, LimitsConfig
+from pipeline.extract import (
+    ExtractError,
+    Furniture,
+    FurnitureError,
+    extract_document,
+    parse_furniture,
+)
 from pipeline.records import Document, Region, Statement
 from pipeline.regions import Gazetteer, attribute_regions
 from pipeline.segment import segment_document
@@ -246,3 +254,39 @@ def test_a_bad_furniture_file_says_where(text: str, message: str) -> None:
     with pytest.raises(FurnitureError, match=message) as caught:
         parse_furniture(text, "models/furniture.yaml")
     assert str(caught.value).startswith("models/furniture.yaml: ")
+
+
+def test_mutated_pages_give_a_document_or_an_extract_error(furniture: Furniture) -> None:
+    # Byte flips, truncations and insertions into a saved page, read with the furniture rules.
+    original = (PAGES / "furniture" / "region_halland_vfu.html").read_bytes()
+    limits = LimitsConfig(timeout_seconds=20)
+
+    @st.composite
+    def mutated(draw: st.DrawFn) -> bytes:
+        out = bytearray(original)
+        for _ in range(draw(st.integers(0, 8))):
+            out[draw(st.integers(0, len(out) - 1))] = draw(st.integers(0, 255))
+        if draw(st.booleans()):
+            out = out[: draw(st.integers(0, len(out)))]
+        if draw(st.booleans()):
+            position = draw(st.integers(0, len(out)))
+            out[position:position] = draw(st.binary(min_size=1, max_size=64))
+        return bytes(out)
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(mutated())
+    def run(data: bytes) -> None:
+        try:
+            document = extract_document("fuzz.html", data, limits, furniture)
+        except ExtractError as exc:
+            assert str(exc).startswith("fuzz.html: "), exc
+        else:
+            assert document.n_dropped >= 0
+
+    run()

@@ -28,6 +28,9 @@ _SV_DATE = re.compile(r"(\d{1,2})\s+(" + "|".join(_MONTHS) + r")\s+(\d{4})", re.
 _SPLIT_CLASS = re.compile(r"[\s_-]+")
 # A contact block ends at a heading of its own level or above, or at a block of more words.
 _CONTACT_KINDS = (BlockKind.HEADING, BlockKind.PARAGRAPH, BlockKind.NOTE)
+# Containers of the whole page or its content: publishing systems give them classes such as
+# "has-sidebar" or "nav-fixed", which say nothing about the content inside.
+_CONTENT_CONTAINERS = {"html", "body", "main", "article"}
 
 
 class FurnitureError(ValueError):
@@ -124,6 +127,8 @@ def is_furniture_element(tag: Any, furniture: Furniture) -> bool:
     name = (tag.name or "").lower()
     if name in furniture.tags:
         return True
+    if name in _CONTENT_CONTAINERS:
+        return False
     if name == "header":
         # The page's own header (logo, search, menu), not an article's header with its title.
         return tag.find("h1") is None and tag.find_parent(["main", "article"]) is None

@@ -290,3 +290,18 @@ def test_mutated_pages_give_a_document_or_an_extract_error(furniture: Furniture)
             assert document.n_dropped >= 0
 
     run()
+
+
+def test_classes_of_the_page_container_drop_nothing(furniture: Furniture, config: Config) -> None:
+    # Publishing systems class <body> and <main> by layout ("has-sidebar", "nav-fixed").
+    page = (
+        "<html lang='sv' class='cookies-not-set'><body class='page has-sidebar nav-fixed'>"
+        "<main class='main-menu-open'><h1>Handledning</h1><p>Handledarna får två dagars "
+        "utbildning innan studenterna kommer.</p></main></body></html>"
+    )
+    document = extract_document("p.html", page.encode(), config.limits, furniture)
+    assert [b.text for b in document.blocks] == [
+        "Handledning",
+        "Handledarna får två dagars utbildning innan studenterna kommer.",
+    ]
+    assert document.n_dropped == 0

@@ -159,7 +159,8 @@ def test_counts_matrix_covers_all_regions_and_core_themes(
         assert not any(ch.isdigit() for ch in rows[theme_id]["theme_label"]), theme_id
     themes = [t for t in rows if not t.startswith("N_")]
     assert sum(int(rows[t]["Totalt"]) for t in themes) == int(rows["N_statements"]["Totalt"])
-    assert int(rows["N_documents"]["Totalt"]) == 7
+    assert int(rows["N_documents"]["Totalt"]) == 8
+    assert int(rows["N_statements"]["Okänd"]) == 0  # every document here names its region
 
 
 def test_fact_sheets_and_attendance_are_kept_apart_from_opinions(
@@ -258,6 +259,7 @@ def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
     assert set(manifest["data_files"]) == {
         "models/abbreviations.txt",
         "models/codebook.yaml",
+        "models/furniture.yaml",
         "models/gazetteer.yaml",
         "models/stopwords_extra.txt",
     }

@@ -276,6 +276,7 @@ def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
         "metadata.csv",
         "001_kopia.docx",
         "002_skannad.pdf",
+        WEB_PAGE.name,
     }
     assert set(manifest["stage_seconds"]) >= {
         "extract",

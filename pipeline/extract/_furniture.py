@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.problems import InputError, Key, Problem, dotted, parse_yaml, validation_problems
 from pipeline.records import Block, BlockKind
 
 _MONTHS = {
@@ -33,8 +33,8 @@ _CONTACT_KINDS = (BlockKind.HEADING, BlockKind.PARAGRAPH, BlockKind.NOTE)
 _CONTENT_CONTAINERS = {"html", "body", "main", "article"}
 
 
-class FurnitureError(ValueError):
-    """The furniture file is malformed."""
+class FurnitureError(InputError):
+    """The furniture file is malformed; each problem names the file's line."""
 
 
 class _Strict(BaseModel):
@@ -83,42 +83,51 @@ class Furniture:
 
 
 def parse_furniture(text: str, source: str) -> Furniture:
-    """Compile the furniture YAML; FurnitureError says where and what is wrong."""
+    """Compile the furniture YAML; FurnitureError lists every problem with its line."""
+    doc = parse_yaml(text, source, FurnitureError)
+    fix = f"correct it in {source} (see the comments at the top of the file for its shape)"
     try:
-        raw: Any = yaml.safe_load(text)
-        data = _File.model_validate(raw or {})
-    except yaml.YAMLError as exc:
-        raise FurnitureError(f"{source}: not valid YAML: {exc}; fix the file's syntax") from exc
+        data = _File.model_validate(doc.data if doc.data is not None else {})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise FurnitureError(
-            f"{source}: {where}: {first['msg']}; expected keys elements, lines, contact, published"
-        ) from exc
+        raise FurnitureError(*validation_problems(exc, _File, doc, fix)) from None
+    problems: list[Problem] = []
 
-    def compile_all(patterns: Sequence[str], where: str, prefix: bool = False) -> tuple[Any, ...]:
+    def compile_all(patterns: Sequence[str], key: Key, prefix: bool = False) -> tuple[Any, ...]:
         out = []
-        for pattern in patterns:
+        for i, pattern in enumerate(patterns):
             try:
                 # Prefixes must be followed by something (the date); lines match a whole block.
                 out.append(re.compile(f"(?:{pattern})" + (r"\s*" if prefix else ""), re.I))
             except re.error as exc:
-                raise FurnitureError(
-                    f"{source}: {where}: bad pattern {pattern!r}: {exc}; fix the expression"
-                ) from exc
+                where = (*key, i) if len(patterns) > 1 or key[-1] != "updated" else key
+                problems.append(
+                    Problem(
+                        doc.where(where),
+                        f"{dotted(where)}: {pattern!r} is not a regular expression ({exc})",
+                        "fix the pattern (Python `re` syntax; escape ( ) [ ] . * + ? with a "
+                        "backslash)",
+                    )
+                )
         return tuple(out)
 
+    lines = compile_all(data.lines, ("lines",))
+    contact_headings = compile_all(data.contact.headings, ("contact", "headings"))
+    contact_lines = compile_all(data.contact.lines, ("contact", "lines"))
+    published_text = compile_all(data.published.text, ("published", "text"), prefix=True)
+    updated = compile_all([data.published.updated], ("published", "updated"))
+    if problems:
+        raise FurnitureError(*problems)
     return Furniture(
         tags=frozenset(t.lower() for t in data.elements.tags),
         roles=frozenset(r.lower() for r in data.elements.roles),
         class_stems=tuple(c.lower() for c in data.elements.classes),
-        lines=compile_all(data.lines, "lines"),
-        contact_headings=compile_all(data.contact.headings, "contact.headings"),
-        contact_lines=compile_all(data.contact.lines, "contact.lines"),
+        lines=lines,
+        contact_headings=contact_headings,
+        contact_lines=contact_lines,
         contact_max_words=data.contact.max_words,
         published_meta=frozenset(m.lower() for m in data.published.meta),
-        published_text=compile_all(data.published.text, "published.text", prefix=True),
-        updated=compile_all([data.published.updated], "published.updated")[0],
+        published_text=published_text,
+        updated=updated[0],
     )
 
 

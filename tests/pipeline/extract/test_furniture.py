@@ -245,7 +245,7 @@ def test_an_article_header_keeps_its_title(furniture: Furniture, config: Config)
     ("text", "message"),
     [
         ("elements:\n  tagz: [nav]\n", "elements.tagz"),
-        ("lines: ['läs (mer']\n", "bad pattern"),
+        ("lines: ['läs (mer']\n", r"lines\[0\]: 'läs \(mer' is not a regular expression"),
         ("lines: [\n", "not valid YAML"),
         ("contact:\n  max_words: 0\n", "contact.max_words"),
     ],
@@ -253,7 +253,8 @@ def test_an_article_header_keeps_its_title(furniture: Furniture, config: Config)
 def test_a_bad_furniture_file_says_where(text: str, message: str) -> None:
     with pytest.raises(FurnitureError, match=message) as caught:
         parse_furniture(text, "models/furniture.yaml")
-    assert str(caught.value).startswith("models/furniture.yaml: ")
+    assert str(caught.value).startswith("models/furniture.yaml:")
+    assert all(p.fix for p in caught.value.problems)
 
 
 def test_mutated_pages_give_a_document_or_an_extract_error(furniture: Furniture) -> None:

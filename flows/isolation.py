@@ -34,7 +34,7 @@ from typing import Any, Generic, TypeVar
 
 from flows.convert import soffice_convert
 from pipeline.config import LimitsConfig
-from pipeline.extract import ExtractError, check_size, extract_document
+from pipeline.extract import ExtractError, Furniture, check_size, extract_document
 from pipeline.records import Document
 
 _T = TypeVar("_T")
@@ -104,7 +104,9 @@ def run_isolated(
     return Isolated(payload, peak_rss_mb)
 
 
-def extract_file(path: Path, name: str, limits: LimitsConfig) -> Document:
+def extract_file(
+    path: Path, name: str, limits: LimitsConfig, furniture: Furniture | None = None
+) -> Document:
     """`extract_document` on the file at `path`, in a child process (see the module docstring).
 
     Raises ExtractError ('<name>: <where>: <what>; <fix>') for every failure, the child's time
@@ -114,7 +116,7 @@ def extract_file(path: Path, name: str, limits: LimitsConfig) -> Document:
     try:
         return run_isolated(
             _read_and_extract,
-            (path, name, limits),
+            (path, name, limits, furniture),
             timeout=limits.timeout_seconds + GRACE_SECONDS,
             max_memory_mb=limits.max_memory_mb,
         ).value
@@ -139,7 +141,9 @@ def extract_file(path: Path, name: str, limits: LimitsConfig) -> Document:
         ) from exc
 
 
-def _read_and_extract(path: Path, name: str, limits: LimitsConfig) -> Document:
+def _read_and_extract(
+    path: Path, name: str, limits: LimitsConfig, furniture: Furniture | None
+) -> Document:
     """Runs in the child: read the file and extract it."""
     try:
         data = path.read_bytes()
@@ -152,7 +156,7 @@ def _read_and_extract(path: Path, name: str, limits: LimitsConfig) -> Document:
         ) from exc
     # LibreOffice, for legacy and OpenDocument files, runs here too: under this process's
     # memory cap, and stopped within its time limit.
-    return extract_document(name, data, limits, soffice_convert)
+    return extract_document(name, data, limits, furniture, convert=soffice_convert)
 
 
 def _child(

@@ -1,9 +1,11 @@
 """Extract: raw file bytes → `Document` (structure-preserving blocks in reading order).
 
-Public entry point: `extract_document(name, data, limits, convert)`. One module per format
-(`_text` for .txt/.md, and the other formats beside it); each maps its parser's output to our
-`Block`s, and paragraphs that carry no style go through the shared structure recovery
-(`_structure`).
+Public entry point: `extract_document(name, data, limits, furniture, convert)`. One module per
+format (`_text` for .txt/.md, and the other formats beside it); each maps its parser's output to
+our `Block`s, and paragraphs that carry no style go through the shared structure recovery
+(`_structure`). Given the furniture rules (`parse_furniture` of models/furniture.yaml), a web
+page is read without its navigation, banners, contact block and footer, and with the
+publication date it states.
 
 The file type comes from the bytes when they tell it (PDF, Office and OpenDocument packages,
 legacy Office files, RTF), else from the extension: a PDF named .docx is read as a PDF, and
@@ -25,7 +27,8 @@ from pipeline.config import LimitsConfig
 from pipeline.extract._common import check_zip, describe_exception
 from pipeline.extract._docx import extract_docx
 from pipeline.extract._errors import ExtractError
-from pipeline.extract._html import extract_html
+from pipeline.extract._furniture import Furniture, FurnitureError, parse_furniture
+from pipeline.extract._html import extract_html, read_html
 from pipeline.extract._language import check_swedish, warm_up
 from pipeline.extract._pdf import extract_pdf
 from pipeline.extract._pptx import extract_pptx
@@ -77,8 +80,11 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "Converter",
     "ExtractError",
+    "Furniture",
+    "FurnitureError",
     "check_size",
     "extract_document",
+    "parse_furniture",
     "warm_up",
 ]
 
@@ -98,14 +104,20 @@ def check_size(name: str, size: int, limits: LimitsConfig) -> None:
 
 
 def extract_document(
-    name: str, data: bytes, limits: LimitsConfig, convert: Converter | None = None
+    name: str,
+    data: bytes,
+    limits: LimitsConfig,
+    furniture: Furniture | None = None,
+    convert: Converter | None = None,
 ) -> Document:
     """Extract one file's content; `name` is its path relative to the corpus folder.
 
+    With `furniture`, web-page furniture is left out and counted in `Document.n_dropped`.
     `convert` turns legacy and OpenDocument files into Office Open XML (without it they are
-    reported as needing LibreOffice). Raises ExtractError (message: '<name>: <where>: <what>;
-    <how to fix>') for unreadable input, for a document that is not Swedish, and for any
-    parser failure: no other exception escapes.
+    reported as needing LibreOffice).
+
+    Raises ExtractError (message: '<name>: <where>: <what>; <how to fix>') for unreadable input,
+    for a document that is not Swedish, and for any parser failure: no other exception escapes.
     """
     named = PurePath(name).suffix.lower()
     check_size(name, len(data), limits)
@@ -120,8 +132,14 @@ def extract_document(
             f"expected one of {', '.join(SUPPORTED_SUFFIXES)}",
             "convert it or remove it",
         )
+    n_dropped, published, title = 0, "", ""
     try:
-        fmt, encoding, blocks = _read(name, data, limits, suffix, convert)
+        if suffix in (".html", ".htm") and furniture is not None:
+            page = read_html(name, data, limits, furniture)
+            fmt, encoding, blocks = "html", page.encoding, page.blocks
+            n_dropped, published, title = page.n_dropped, page.published, page.title
+        else:
+            fmt, encoding, blocks = _read(name, data, limits, suffix, convert)
     except ExtractError:
         raise
     except (MemoryError, RecursionError) as exc:
@@ -149,6 +167,9 @@ def extract_document(
         format=fmt,
         encoding=encoding,
         blocks=blocks,
+        n_dropped=n_dropped,
+        published=published,
+        title=title,
     )
 
 

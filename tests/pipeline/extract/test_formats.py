@@ -116,7 +116,7 @@ def test_word_processor_formats_read_through_libreoffice(
     source = tmp_path / "notes.docx"
     source.write_bytes(build_docx(blocks_001))
     converted = soffice(source, suffix, tmp_path).read_bytes()
-    document = extract_document(f"notes.{suffix}", converted, limits, soffice_convert)
+    document = extract_document(f"notes.{suffix}", converted, limits, convert=soffice_convert)
     assert document.format == suffix
     direct = extract_document("notes.docx", source.read_bytes(), limits)
     # List levels may shift in the round trip through LibreOffice; kinds, texts and cells not.
@@ -138,7 +138,7 @@ def test_spreadsheet_formats_read_through_libreoffice(
     source = tmp_path / "grid.xlsx"
     workbook.save(source)
     converted = soffice(source, suffix, tmp_path).read_bytes()
-    document = extract_document(f"grid.{suffix}", converted, limits, soffice_convert)
+    document = extract_document(f"grid.{suffix}", converted, limits, convert=soffice_convert)
     assert document.format == suffix
     assert statements(document.blocks) == _expected_grid()
 
@@ -149,7 +149,7 @@ def test_a_damaged_legacy_file_is_an_error_with_a_fix(limits: LimitsConfig) -> N
     with pytest.raises(
         ExtractError, match=r"^bad\.doc: file: LibreOffice could not convert the \.doc file .*; "
     ):
-        extract_document("bad.doc", data, limits, soffice_convert)
+        extract_document("bad.doc", data, limits, convert=soffice_convert)
 
 
 @needs_libreoffice
@@ -179,7 +179,7 @@ def test_presentation_formats_read_through_libreoffice(
     deck = tmp_path / "deck.pptx"
     deck.write_bytes(build_pptx(blocks_003, notes=False))
     converted = soffice(deck, suffix, tmp_path).read_bytes()
-    document = extract_document(f"deck.{suffix}", converted, limits, soffice_convert)
+    document = extract_document(f"deck.{suffix}", converted, limits, convert=soffice_convert)
     assert document.format == suffix
     read = extract_document("deck.pptx", deck.read_bytes(), limits)
     assert statements(document.blocks) == statements(read.blocks)

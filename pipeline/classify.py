@@ -67,6 +67,7 @@ _COMPOUND_HEAD_MIN = 5
 _COMPOUND_MODIFIER_MIN = 7
 _LINKED_REST_MIN = 3  # letters after a linking s: "ansvars|tagande"
 _CONTEXT_FLOOR = 0.05
+_CHUNK = 65536  # statements scored at a time
 _TEMPERATURES = tuple(float(t) for t in np.geomspace(0.2, 5.0, 61))
 
 
@@ -139,16 +140,20 @@ class ThemeClassifier:
             empty = np.zeros((0, k))
             return empty, empty, np.zeros((0, k - 1))
         by_id = sorted(range(n), key=lambda i: statements[i].id)
-        v = np.asarray(vectors, dtype=np.float64)
         logits = np.empty((n, k))
-        logits[by_id] = v[by_id] @ self.coef_.T + self.intercept_
-        sims = np.empty((n, len(self.prototype_owners)))
-        sims[by_id] = v[by_id] @ self.prototypes.astype(np.float64).T
         similarity = np.full((n, k - 1), -1.0)
-        for t in range(k - 1):
-            columns = self.prototype_owners == t
-            if columns.any():
-                similarity[:, t] = sims[:, columns].max(axis=1)
+        prototypes = self.prototypes.astype(np.float64).T
+        owned = [(t, self.prototype_owners == t) for t in range(k - 1)]
+        # `_CHUNK` rows at a time: memory stays linear in n with a small constant (the
+        # similarities to every prototype of a million statements would take 1.5 GB).
+        for start in range(0, n, _CHUNK):
+            rows = by_id[start : start + _CHUNK]
+            v = np.asarray(vectors[rows], dtype=np.float64)
+            logits[rows] = v @ self.coef_.T + self.intercept_
+            sims = v @ prototypes
+            for t, columns in owned:
+                if columns.any():
+                    similarity[rows, t] = sims[:, columns].max(axis=1)
         cfg = self.config
         scores = _log_softmax(logits)
         # Nearest example: a short cell that all but repeats one codebook example ("Handledning")

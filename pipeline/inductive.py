@@ -44,6 +44,8 @@ _WORD_RE = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _ACRONYM_RE = re.compile(r"^[A-ZÅÄÖ]{2,6}$")
 _MIN_CONTENT_TERMS = 2
 _MIN_KEYWORD_SHARE = 0.5
+# Rows converted to float64 at a time (a theme of a million statements is never copied whole).
+_CHUNK = 65536
 # Clusters up to this size are trimmed one member at a time (see `_cohesive_core`).
 _TRIM_ONE_BY_ONE = 200
 # Key of the hash that picks HDBSCAN's sample (see `_sample`); changing it changes the sample.
@@ -236,14 +238,29 @@ def _mean_pairwise(
     return float((total @ total - squares.sum()) / (n * (n - 1)))
 
 
-def _cohesion(vectors: FloatArray) -> float:
-    """Mean pairwise cosine of unit rows (n >= 2), cosine units; linear in n (no n x n
-    matrix, see `_mean_pairwise`)."""
-    v = vectors.astype(np.float64)
-    n = v.shape[0]
+def _cohesion(vectors: FloatArray, rows: Sequence[int] | None = None) -> float:
+    """Mean pairwise cosine of the unit rows `rows` of `vectors` (all rows by default; n >= 2),
+    cosine units; linear in n (no n x n matrix, see `_mean_pairwise`)."""
+    picked = np.arange(len(vectors)) if rows is None else np.asarray(rows, dtype=np.int64)
+    n = len(picked)
     if n < 2:
         return 1.0
-    return _mean_pairwise(v.sum(axis=0), np.einsum("ij,ij->i", v, v), n)
+    total, squares = _row_sums(vectors, picked)
+    return _mean_pairwise(total, squares, n)
+
+
+def _row_sums(
+    vectors: FloatArray, rows: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Sum (dim,) and squared norms (len(rows),) of the rows, in float64, `_CHUNK` rows at a
+    time so that no float64 copy of a large theme is held."""
+    total = np.zeros(vectors.shape[1], dtype=np.float64)
+    squares = np.empty(len(rows), dtype=np.float64)
+    for start in range(0, len(rows), _CHUNK):
+        v = vectors[rows[start : start + _CHUNK]].astype(np.float64)
+        total += v.sum(axis=0)
+        squares[start : start + len(v)] = np.einsum("ij,ij->i", v, v)
+    return total, squares
 
 
 def _calibrate_cohesion(
@@ -260,7 +277,7 @@ def _calibrate_cohesion(
     smaller inputs it is the median over themes of the cohesion of their codebook examples
     (`example_vectors`, one array per theme), which are tighter than real statements."""
     corpus = [
-        _cohesion(vectors[list(members)])
+        _cohesion(vectors, members)
         for members in codebook_groups
         if len(members) >= config.min_cluster_size
     ]
@@ -382,11 +399,16 @@ def representatives(
     if not members:
         return ()
     idx = np.asarray(members, dtype=np.int64)
-    centroid = vectors[idx].astype(np.float64).mean(axis=0)
+    centroid = _row_sums(vectors, idx)[0] / len(idx)
     norm = float(np.linalg.norm(centroid))
     if norm > 0:
         centroid /= norm
-    sims = vectors[idx].astype(np.float64) @ centroid
+    sims = np.concatenate(
+        [
+            vectors[idx[start : start + _CHUNK]].astype(np.float64) @ centroid
+            for start in range(0, len(idx), _CHUNK)
+        ]
+    )
     order = sorted(
         range(len(idx)), key=lambda j: (-round(float(sims[j]), 6), statements[int(idx[j])].id)
     )

@@ -7,8 +7,11 @@ For each size a child process (so each row's peak RSS is its own) generates a co
 `bench/generate_corpus.py` (seeded by the config seed) and runs the stages one after another as
 the flow does, with one torch and one BLAS thread:
 
-* extract — `flows.isolation.extract_file` per document (a forked reader with time and memory
-  limits, as in a run), two at a time as the flow's thread pool does on this 2-core machine;
+* extract — `extract_document` per document, in this process. A run reads each document in a
+  forked reader process with time and memory limits (`flows.isolation.extract_file`); what that
+  adds per document is timed apart on the first 20 documents and printed below the table
+  (on a busy machine it is most of the extraction time: seconds of CPU per fork, against
+  0.05-0.1 s to read a document);
 * segment, regions — `segment_document`, `attribute_regions` per document;
 * embed — embedding a million statements on 2 cores takes hours, so the real model embeds a
   seeded sample of `--embed-sample` distinct texts (timed: statements/s, and the time the whole
@@ -37,7 +40,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,7 @@ from bench.generate_corpus import generate, sample_sources
 from flows import io
 from flows.isolation import extract_file
 from pipeline.config import PROJECT_ROOT
+from pipeline.extract import extract_document
 from pipeline.matrix import build_tables
 from pipeline.records import Document, Statement
 from pipeline.regions import attribute_regions
@@ -59,6 +62,7 @@ from pipeline.themes import assign_themes
 STAGES = ("extract", "segment", "regions", "embed", "themes", "matrix")
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 _NOISE = 0.01  # per-dimension noise on the predicted unit vectors
+_ISOLATED_SAMPLE = 20  # documents read through the flow's reader processes, timed apart
 
 
 class _PeakRss:
@@ -145,10 +149,17 @@ def run_one(n: int, work: Path, embed_sample: int) -> dict[str, Any]:
     row: dict[str, Any] = {"target": n, "documents": len(files)}
     watch = _PeakRss()
     wall = time.perf_counter()
-    with _stage("extract", row, watch), ThreadPoolExecutor(2) as pool:
-        documents: list[Document] = list(
-            pool.map(lambda p: extract_file(p, p.name, config.limits), files)
-        )
+    # What the flow adds per document: a forked reader process (timed apart, on a few files).
+    start = time.perf_counter()
+    for path in files[:_ISOLATED_SAMPLE]:
+        extract_file(path, path.name, config.limits)
+    row["isolated_reader_s_per_document"] = round(
+        (time.perf_counter() - start) / min(len(files), _ISOLATED_SAMPLE), 3
+    )
+    with _stage("extract", row, watch):
+        documents: list[Document] = [
+            extract_document(p.name, p.read_bytes(), config.limits) for p in files
+        ]
     with _stage("segment", row, watch):
         found = [segment_document(d, config.segment, data.abbreviations) for d in documents]
     with _stage("regions", row, watch):
@@ -247,8 +258,10 @@ def main() -> None:
         f"vectors {r['synthetic_cosine']})"
         for r in rows
     )
+    isolated = ", ".join(f"{r['isolated_reader_s_per_document']} s" for r in rows)
+    print(f"\nextract: a forked reader process per document (as in a run) took {isolated} each.")
     print(
-        "\nembed: the real model embedded a sample of distinct texts per row "
+        "embed: the real model embedded a sample of distinct texts per row "
         f"({real}); the rest got predicted vectors (see the docstring). `embed (proj.)` is "
         "the whole corpus at the measured rate. Everything after embedding ran on every statement."
     )

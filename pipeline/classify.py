@@ -85,6 +85,16 @@ class ClassScores:
 
 
 @dataclass(frozen=True)
+class _TermTable:
+    """The codebook's terms in one list: `owner[j]` the class of term j; `words` the one-word
+    terms and `phrases` the multi-word ones, as (j, term)."""
+
+    owner: tuple[int, ...]
+    words: tuple[tuple[int, str], ...]
+    phrases: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
 class ThemeClassifier:
     """A fitted classifier. Attributes ending in `_` were learned by `fit_classifier`.
 
@@ -107,6 +117,13 @@ class ThemeClassifier:
     # class: where the analyst filed statements under a heading, the statements under the same
     # heading elsewhere in the document (the same section for another region) lean that way.
     heading_labels_: Mapping[str, FloatArray] = field(default_factory=dict, repr=False)
+    # Lookup tables of the term matching, filled on first use (not part of what was fitted).
+    _terms_memo: dict[str, _TermTable] = field(
+        default_factory=dict, repr=False, compare=False, init=False
+    )
+    _word_memo: dict[str, frozenset[int]] = field(
+        default_factory=dict, repr=False, compare=False, init=False
+    )
 
     def predict(
         self,
@@ -177,17 +194,43 @@ class ThemeClassifier:
         """(k,) number of distinct terms of each class found in `text`.
 
         Terms match words only, so texts with the same words (differing in digits or
-        punctuation: "44 kommuner", "52 kommuner") share one entry of `cache`."""
+        punctuation: "44 kommuner", "52 kommuner") share one entry of `cache`; which one-word
+        terms a word hits is worked out once per distinct word (`_word_hits`)."""
         plain = _words(text)
         key = " ".join(plain)
         if key not in cache:
-            words = _words_and_lemmas(text)
+            table = self._term_table()
+            hits: set[int] = set()
+            for word in _words_and_lemmas(text):
+                hits |= self._word_hits(word)
             joined = f" {key} "
-            cache[key] = np.array(
-                [sum(_term_hit(term, words, joined) for term in terms) for terms in self.terms],
-                dtype=np.float64,
-            )
+            hits.update(j for j, term in table.phrases if f" {term} " in joined)
+            counts = np.zeros(len(self.classes_), dtype=np.float64)
+            np.add.at(counts, [table.owner[j] for j in hits], 1.0)
+            cache[key] = counts
         return cache[key]
+
+    def _term_table(self) -> _TermTable:
+        """Every codebook term with its class, built on first use."""
+        table = self._terms_memo.get("table")
+        if table is None:
+            flat = [(c, t) for c, terms in enumerate(self.terms) for t in terms]
+            table = _TermTable(
+                owner=tuple(c for c, _ in flat),
+                words=tuple((j, t) for j, (_, t) in enumerate(flat) if " " not in t),
+                phrases=tuple((j, t) for j, (_, t) in enumerate(flat) if " " in t),
+            )
+            self._terms_memo["table"] = table
+        return table
+
+    def _word_hits(self, word: str) -> frozenset[int]:
+        """The one-word terms (indices into `_term_table()`) that `word` matches (`_term_hit`)."""
+        memo = self._word_memo
+        if word not in memo:
+            memo[word] = frozenset(
+                j for j, term in self._term_table().words if _term_hit(term, (word,), "")
+            )
+        return memo[word]
 
     def _pattern_hits(self, text: str) -> FloatArray:
         return np.array(

@@ -50,11 +50,12 @@ codebook = parse_codebook(
 stopwords = frozenset(sources["stopwords"])
 texts, source_vectors = sources["texts"], inputs["source_vectors"]
 rng = np.random.default_rng(20171213)
-# Half the statements vary a codebook text, half an IT statement (most of which no codebook
-# theme takes): the inductive pool is then tens of thousands of statements.
+# A fifth of the statements vary a codebook text, the rest an IT statement (a topic the
+# codebook does not name, though the classifier files many under a codebook theme): the
+# inductive pool is then tens of thousands of statements.
 n_codebook = int(sources["n_codebook"])
 pick = np.where(
-    rng.random(n) < 0.5,
+    rng.random(n) < 0.2,
     rng.integers(0, n_codebook, n),
     rng.integers(n_codebook, len(texts), n),
 )
@@ -148,6 +149,6 @@ def test_themes_stage_runs_on_200k_statements_under_a_memory_cap(workdir: Path) 
     # A large inductive pool reached HDBSCAN: more statements than its sample, and even the
     # pool's n x n matrix would not fit under the cap.
     pool = out["methods"].get("hdbscan", 0) + out["methods"].get("unassigned", 0)
-    assert pool > 50_000 and pool**2 * 4 > 5 * LIMIT_BYTES, out
+    assert pool > 30_000 and pool**2 * 4 > LIMIT_BYTES, out
     assert out["inductive"] and out["methods"].get("hdbscan", 0) > 0, out
     assert out["peak_rss_mb"] * 1024**2 < LIMIT_BYTES

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 N_STATEMENTS = 200_000
 # Address space of the child: the libraries (numpy, scikit-learn, hdbscan, spaCy's stop words)
 # and the linear data (vectors, probabilities, records) fit; an n x n float32 matrix of the
-# 200 000 statements (160 GB), or of the inductive pool, does not.
+# 200 000 statements (160 GB), or a float64 one of the inductive pool, does not.
 LIMIT_BYTES = 6 * 1024**3
 
 _CHILD = r"""
@@ -147,8 +147,9 @@ def test_themes_stage_runs_on_200k_statements_under_a_memory_cap(workdir: Path) 
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["n"] == N_STATEMENTS and out["ids_match"]
     # A large inductive pool reached HDBSCAN: more statements than its sample, and even the
-    # pool's n x n matrix would not fit under the cap.
+    # pool's float64 distance matrix (HDBSCAN's generic algorithm holds it, and about as much
+    # again) would not fit under the cap.
     pool = out["methods"].get("hdbscan", 0) + out["methods"].get("unassigned", 0)
-    assert pool > 30_000 and pool**2 * 4 > LIMIT_BYTES, out
+    assert pool > 30_000 and pool**2 * 8 > LIMIT_BYTES, out
     assert out["inductive"] and out["methods"].get("hdbscan", 0) > 0, out
     assert out["peak_rss_mb"] * 1024**2 < LIMIT_BYTES

@@ -27,6 +27,7 @@ from prefect.futures import as_completed
 from flows import io
 from flows.embed_cache import DEFAULT_CACHE_DIR, count_uncached, encode_cached
 from flows.isolation import extract_file
+from flows.preflight import check_inputs
 from flows.progress import EMBED, READ, NullProgress, Progress
 from flows.task_runners import MappedEmbedder
 from pipeline.config import Config, CsvDialect
@@ -43,6 +44,7 @@ from pipeline.themes import ThemeResult, assign_themes
 
 _T = TypeVar("_T")
 _NO_DOCUMENT_HINT = "check the file opens in its own program; export it again if not"
+_REPORT_HINT = "report this document to the temakarta maintainers"
 
 
 def skipped_documents(errors: Sequence[DocumentError]) -> list[str]:
@@ -70,13 +72,15 @@ def extract_task(path: Path, corpus_dir: Path, config: Config) -> Document | Doc
     try:
         return extract_file(path, name, config.limits)
     except ExtractError as exc:
-        message, _, hint = str(exc).rpartition("; ")
-        error = DocumentError(name, "extract", message or str(exc), hint or _NO_DOCUMENT_HINT)
+        fix = exc.fix or _NO_DOCUMENT_HINT
+        if exc.setting:
+            fix += f", or raise {exc.setting} in {config.source}"
+        error = DocumentError(name, "extract", exc.where, exc.what, fix)
     except Exception as exc:
         error = DocumentError(
-            name, "extract", f"{name}: unexpected {type(exc).__name__}: {exc}", _NO_DOCUMENT_HINT
+            name, "extract", name, f"unexpected {type(exc).__name__}: {exc}", _NO_DOCUMENT_HINT
         )
-    get_run_logger().warning("skipped %s: %s", name, error.error)
+    get_run_logger().warning("skipped %s: %s", name, error.message)
     return error
 
 
@@ -124,8 +128,9 @@ def _per_document(
                 DocumentError(
                     document.name,
                     stage,
-                    f"{document.name}: {stage} failed: {type(exc).__name__}: {exc}",
-                    "report this document to the temakarta maintainers",
+                    document.name,
+                    f"{stage} failed: {type(exc).__name__}: {exc}",
+                    _REPORT_HINT,
                 )
             )
             get_run_logger().warning("skipped %s at %s: %s", document.name, stage, exc)
@@ -144,7 +149,7 @@ def labels_task(
     theme_ids = [theme.id for theme in data.codebook.themes]
     labels, errors = match_labels(rows, str(corpus_dir / io.LABELS_FILE), statements, theme_ids)
     for error in errors:
-        get_run_logger().warning("label not used: %s", error.error)
+        get_run_logger().warning("label not used: %s", error.message)
     return labels, errors
 
 
@@ -194,9 +199,12 @@ def themes_task(
 
 @task(name="matrix", cache_policy=NO_CACHE)
 def matrix_task(
-    statements: Sequence[Statement], result: ThemeResult, infos: Sequence[DocumentInfo]
+    statements: Sequence[Statement],
+    result: ThemeResult,
+    infos: Sequence[DocumentInfo],
+    representatives: int,
 ) -> Tables:
-    return build_tables(statements, result, infos)
+    return build_tables(statements, result, infos, representatives)
 
 
 @task(name="write-outputs", cache_policy=NO_CACHE)
@@ -260,8 +268,11 @@ def theme_map(
     task runner (with Dask, see flows/task_runners.py) instead of in the flow's process."""
     progress = progress or NullProgress()
     timings: dict[str, float] = {}
-    files = io.corpus_files(corpus_dir)
+    # Everything the run reads is checked first: a bad input stops it here (InputError),
+    # before any document is read or the model is loaded.
+    check_inputs(corpus_dir, output_dir, config)
     data = io.load_project_data(config, corpus_dir)
+    files = list(data.files)
     with _timed(timings, "extract"):
         # Time and memory limits are enforced on the child process that reads each file:
         # a Prefect timeout cannot interrupt a task running in a worker thread.
@@ -272,7 +283,7 @@ def theme_map(
         for _ in as_completed(list(extracted)):
             progress.advance(READ)
         outcomes = [
-            _outcome(future, path, corpus_dir)
+            _outcome(future, path, corpus_dir, config)
             for future, path in zip(extracted, files, strict=True)
         ]
     documents = [o for o in outcomes if isinstance(o, Document)]
@@ -291,7 +302,7 @@ def theme_map(
     with _timed(timings, "themes"):
         result = themes_task(statements, vectors, codebook_vectors, data, labels)
     with _timed(timings, "matrix"):
-        tables = matrix_task(statements, result, infos)
+        tables = matrix_task(statements, result, infos, config.themes.representatives)
     inputs, data_files = io.input_hashes(corpus_dir, files), io.data_file_hashes(config)
     run_id = io.new_run_id(inputs, data_files, config, output_dir)
     manifest = _manifest(
@@ -331,7 +342,7 @@ def report_info(
     )
 
 
-def _outcome(future: Any, path: Path, corpus_dir: Path) -> Document | DocumentError:
+def _outcome(future: Any, path: Path, corpus_dir: Path, config: Config) -> Document | DocumentError:
     """A mapped extraction's result; a crashed or timed-out task becomes an error row."""
     state = future.wait() or future.state
     if state.is_completed():
@@ -341,8 +352,9 @@ def _outcome(future: Any, path: Path, corpus_dir: Path) -> Document | DocumentEr
     return DocumentError(
         name,
         "extract",
-        f"{name}: extraction did not finish ({state.name}: {state.message})",
-        "raise limits.timeout_seconds in models/config.yaml, or split the document",
+        name,
+        f"extraction did not finish ({state.name}: {state.message})",
+        f"split the document, or raise limits.timeout_seconds in {config.source}",
     )
 
 
@@ -426,5 +438,5 @@ def _summary(
     ]
     if errors:
         lines += ["", "## Skipped documents", ""]
-        lines += [f"- {e.document} ({e.stage}): {e.error} — {e.hint}" for e in errors]
+        lines += [f"- {e.document} ({e.stage}): {e.message} — {e.fix}" for e in errors]
     return "\n".join(lines) + "\n"

@@ -48,6 +48,15 @@ def test_dask_runner_takes_an_existing_cluster_or_starts_a_local_one() -> None:
     assert local.cluster_kwargs["threads_per_worker"] == 1
 
 
+def test_cli_offers_every_task_runner() -> None:
+    from flows.cli import _parser
+    from flows.task_runners import TASK_RUNNERS
+
+    run = _parser()._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
+    (option,) = [a for a in run._actions if a.dest == "task_runner"]
+    assert tuple(option.choices) == TASK_RUNNERS
+
+
 def test_cli_refuses_a_dask_address_without_dask(tmp_path: Path) -> None:
     code = main(
         ["run", str(CORPUS), "--output", str(tmp_path), "--dask-address", "tcp://127.0.0.1:1"]

@@ -32,7 +32,7 @@ from flows.progress import EMBED, READ, NullProgress, Progress
 from flows.task_runners import MappedEmbedder
 from pipeline.config import Config, CsvDialect
 from pipeline.embed import SentenceTransformerEmbedder, Vectors
-from pipeline.extract import ExtractError
+from pipeline.extract import ExtractError, Furniture
 from pipeline.labels import STAGE as LABELS_STAGE
 from pipeline.labels import match_labels
 from pipeline.matrix import COL_TOTAL, ROW_N_STATEMENTS, Tables, build_tables
@@ -64,13 +64,15 @@ class RunReport:
 
 
 @task(name="extract", cache_policy=NO_CACHE)
-def extract_task(path: Path, corpus_dir: Path, config: Config) -> Document | DocumentError:
+def extract_task(
+    path: Path, corpus_dir: Path, config: Config, furniture: Furniture | None = None
+) -> Document | DocumentError:
     """One file → Document, or a DocumentError row (never raises for a bad file).
 
     The file is read in a child process with a hard time limit and a memory cap."""
     name = path.relative_to(corpus_dir).as_posix()
     try:
-        return extract_file(path, name, config.limits)
+        return extract_file(path, name, config.limits, furniture)
     except ExtractError as exc:
         fix = exc.fix or _NO_DOCUMENT_HINT
         if exc.setting:
@@ -277,7 +279,10 @@ def theme_map(
         # Time and memory limits are enforced on the child process that reads each file:
         # a Prefect timeout cannot interrupt a task running in a worker thread.
         extracted = extract_task.map(
-            files, corpus_dir=unmapped(corpus_dir), config=unmapped(config)
+            files,
+            corpus_dir=unmapped(corpus_dir),
+            config=unmapped(config),
+            furniture=unmapped(data.furniture),
         )
         progress.start(READ, len(files))
         for _ in as_completed(list(extracted)):

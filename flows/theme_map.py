@@ -29,6 +29,7 @@ from flows.embed_cache import DEFAULT_CACHE_DIR, count_uncached, encode_cached
 from flows.isolation import extract_file
 from flows.preflight import check_inputs
 from flows.progress import EMBED, READ, NullProgress, Progress
+from flows.task_runners import MappedEmbedder
 from pipeline.config import Config, CsvDialect
 from pipeline.embed import SentenceTransformerEmbedder, Vectors
 from pipeline.extract import ExtractError, Furniture
@@ -156,13 +157,18 @@ def labels_task(
 
 @task(name="embed", cache_policy=NO_CACHE)
 def embed_task(
-    statements: Sequence[Statement], data: io.ProjectData, cache_dir: Path, progress: Progress
+    statements: Sequence[Statement],
+    data: io.ProjectData,
+    cache_dir: Path,
+    progress: Progress,
+    mapped: bool = False,
 ) -> tuple[Vectors, Vectors, str]:
     """(n, dim) float32 statement vectors and the codebook's, through the embedding cache, and
-    the content hash of the model that made them (for the manifest).
+    the content hash of the model that made them (for the manifest). `mapped`: the texts not
+    in the cache are embedded in batches mapped on the flow's task runner (Dask workers).
 
     The progress bar counts the texts not in the cache yet (statements and codebook examples)."""
-    embedder = project_embedder(data.config)
+    embedder = MappedEmbedder(data.config) if mapped else project_embedder(data.config)
     texts, codebook_texts = [s.text for s in statements], list(data.codebook.texts)
     progress.start(EMBED, count_uncached(texts + codebook_texts, embedder, cache_dir))
 
@@ -255,11 +261,13 @@ def theme_map(
     config: Config,
     cache_dir: Path | None = None,
     progress: Progress | None = None,
+    mapped_embedding: bool = False,
 ) -> RunReport:
     """Turn the documents in `corpus_dir` into theme-by-region CSVs under `output_dir/<run-id>/`.
 
     `progress` shows how far reading and embedding have come (the CLI passes bars on a
-    terminal); a scheduled run shows none."""
+    terminal); a scheduled run shows none. `mapped_embedding`: embed in batches mapped on the
+    task runner (with Dask, see flows/task_runners.py) instead of in the flow's process."""
     progress = progress or NullProgress()
     timings: dict[str, float] = {}
     # Everything the run reads is checked first: a bad input stops it here (InputError),
@@ -294,7 +302,7 @@ def theme_map(
     errors += segment_errors + region_errors + label_errors
     with _timed(timings, "embed"):
         vectors, codebook_vectors, model_hash = embed_task(
-            statements, data, cache_dir or DEFAULT_CACHE_DIR, progress
+            statements, data, cache_dir or DEFAULT_CACHE_DIR, progress, mapped_embedding
         )
     with _timed(timings, "themes"):
         result = themes_task(statements, vectors, codebook_vectors, data, labels)

@@ -139,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if report.unchanged_since:
         print(f"Unchanged since {report.unchanged_since}: nothing to do (--force reprocesses).")
         print(f"Results: {report.run_dir}")
-        return _EXIT_OK
+        # The exit code is that run's: the same files are skipped.
+        return _EXIT_STRICT if args.strict and _skipped_before(report.run_dir) else _EXIT_OK
     skipped = skipped_documents(report.errors)
     rejected = [e for e in report.errors if e.stage == LABELS_STAGE]
     print(f"Read {report.n_documents} documents, {report.n_statements} statements.")
@@ -163,6 +164,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.strict and skipped:
         return _EXIT_STRICT
     return _EXIT_OK
+
+
+def _skipped_before(run_dir: Path) -> int:
+    """How many documents the run in `run_dir` skipped (its manifest)."""
+    import json
+
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    return int(manifest.get("documents_skipped", 0))
 
 
 def _serve(args: argparse.Namespace) -> int:

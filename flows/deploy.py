@@ -54,8 +54,13 @@ def serve(
     parameters: dict[str, str] = {"corpus_dir": str(corpus_dir), "output_dir": str(output_dir)}
     if config_path is not None:
         parameters["config_path"] = str(config_path)
+    from prefect.types.entrypoint import EntrypointType
+
     scheduled_theme_map.serve(
         name=name,
+        # By module (flows.deploy), not by file: loading flows/deploy.py as a script puts
+        # flows/ first on sys.path, where flows/io.py shadows the standard library's io.
+        entrypoint_type=EntrypointType.MODULE_PATH,
         cron=schedule.cron,
         interval=schedule.interval,
         parameters=parameters,

@@ -2,7 +2,7 @@
 
 A deployment's parameters are plain text (folders, an optional config file), so the flow reads
 the config when it runs: an edit to models/config.yaml reaches the next scheduled run. It runs
-`theme_map` as a subflow, whose flow run holds the logs and artifacts of the run.
+the body of `theme_map`, so its flow run holds the logs and artifacts of the run.
 `prefect.yaml` in the project root deploys the same flow to a work pool.
 """
 
@@ -28,7 +28,10 @@ def scheduled_theme_map(
     """Run the theme map of `corpus_dir` into `output_dir` (config: `config_path`, default
     models/config.yaml); returns the run folder (the previous one when nothing changed)."""
     config = io.load_config(Path(config_path) if config_path else None)
-    report = theme_map(Path(corpus_dir), Path(output_dir), config, force=force)
+    # The theme map's body runs inside this flow run (its tasks, logs and artifacts are this
+    # run's): Prefect's validation of theme_map's parameters fails in a served flow run, where
+    # the flow is loaded from its source and `Path` in theme_map's signature is not resolved.
+    report = theme_map.fn(Path(corpus_dir), Path(output_dir), config, force=force)
     if report.unchanged_since:
         get_run_logger().info("unchanged since %s", report.unchanged_since)
     return str(report.run_dir)

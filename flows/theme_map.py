@@ -26,19 +26,31 @@ from prefect.futures import as_completed
 
 from flows import io
 from flows.embed_cache import DEFAULT_CACHE_DIR, count_uncached, encode_cached
+from flows.history import FINGERPRINT_KEY, fingerprint, last_fingerprint, last_run
 from flows.isolation import extract_file
+from flows.output_lock import output_lock, sweep_stale
 from flows.preflight import check_inputs
 from flows.progress import EMBED, READ, NullProgress, Progress
+from flows.task_runners import MappedEmbedder
+from pipeline.changes import changes_frame, changes_markdown, compare_runs
 from pipeline.config import Config, CsvDialect
 from pipeline.embed import SentenceTransformerEmbedder, Vectors
 from pipeline.extract import ExtractError, Furniture
 from pipeline.labels import STAGE as LABELS_STAGE
 from pipeline.labels import match_labels
-from pipeline.matrix import COL_TOTAL, ROW_N_STATEMENTS, Tables, build_tables
+from pipeline.matrix import (
+    COL_DOCUMENT,
+    COL_N_STATEMENTS,
+    COL_TOTAL,
+    ROW_N_STATEMENTS,
+    Tables,
+    build_tables,
+)
 from pipeline.records import Document, DocumentError, DocumentInfo, Statement
 from pipeline.regions import attribute_regions
 from pipeline.report import RunInfo, build_report, config_summary
 from pipeline.segment import segment_document
+from pipeline.theme_ids import keep_theme_ids
 from pipeline.themes import ThemeResult, assign_themes
 
 _T = TypeVar("_T")
@@ -60,6 +72,8 @@ class RunReport:
     n_statements: int
     errors: list[DocumentError] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    unchanged_since: str | None = None  # the run whose inputs these are (nothing was written)
+    latest_moved: bool = True  # false when no document could be read
 
 
 @task(name="extract", cache_policy=NO_CACHE)
@@ -156,13 +170,18 @@ def labels_task(
 
 @task(name="embed", cache_policy=NO_CACHE)
 def embed_task(
-    statements: Sequence[Statement], data: io.ProjectData, cache_dir: Path, progress: Progress
+    statements: Sequence[Statement],
+    data: io.ProjectData,
+    cache_dir: Path,
+    progress: Progress,
+    mapped: bool = False,
 ) -> tuple[Vectors, Vectors, str]:
     """(n, dim) float32 statement vectors and the codebook's, through the embedding cache, and
-    the content hash of the model that made them (for the manifest).
+    the content hash of the model that made them (for the manifest). `mapped`: the texts not
+    in the cache are embedded in batches mapped on the flow's task runner (Dask workers).
 
     The progress bar counts the texts not in the cache yet (statements and codebook examples)."""
-    embedder = project_embedder(data.config)
+    embedder = MappedEmbedder(data.config) if mapped else project_embedder(data.config)
     texts, codebook_texts = [s.text for s in statements], list(data.codebook.texts)
     progress.start(EMBED, count_uncached(texts + codebook_texts, embedder, cache_dir))
 
@@ -213,10 +232,21 @@ def write_task(
     summary: str,
     csv_dialect: CsvDialect = "comma",
     run_info: RunInfo | None = None,
+    changes: Any = None,
+    move_latest: bool = True,
 ) -> Path:
     report = build_report(tables, run_info) if run_info is not None else None
     run_dir = io.write_run(
-        output_dir, run_id, tables, errors, manifest, summary, csv_dialect, report_html=report
+        output_dir,
+        run_id,
+        tables,
+        errors,
+        manifest,
+        summary,
+        csv_dialect,
+        report_html=report,
+        changes=changes,
+        move_latest=move_latest,
     )
     # What the Prefect UI shows of a run (a scheduled one has no terminal to print to).
     create_table_artifact(
@@ -255,18 +285,63 @@ def theme_map(
     config: Config,
     cache_dir: Path | None = None,
     progress: Progress | None = None,
+    force: bool = False,
+    mapped_embedding: bool = False,
 ) -> RunReport:
     """Turn the documents in `corpus_dir` into theme-by-region CSVs under `output_dir/<run-id>/`.
 
-    `progress` shows how far reading and embedding have come (the CLI passes bars on a
-    terminal); a scheduled run shows none."""
-    progress = progress or NullProgress()
-    timings: dict[str, float] = {}
+    One run at a time per output folder (a second waits, `flows/output_lock.py`). When nothing
+    the run reads changed since the last completed run it finishes at once, writing nothing
+    (`force` reprocesses anyway). `progress` shows how far reading and embedding have come (the
+    CLI passes bars on a terminal); a scheduled run shows none. `mapped_embedding`: embed in
+    batches mapped on the task runner (with Dask, see flows/task_runners.py) instead of in the
+    flow's process."""
+    logger = get_run_logger()
+    cache_dir = cache_dir or DEFAULT_CACHE_DIR
     # Everything the run reads is checked first: a bad input stops it here (InputError),
     # before any document is read or the model is loaded.
     check_inputs(corpus_dir, output_dir, config)
+    with output_lock(output_dir, logger.warning):
+        swept = sweep_stale(output_dir, cache_dir)
+        if swept:
+            logger.info("removed what interrupted runs left: %s", ", ".join(map(str, swept)))
+        files = io.corpus_files(corpus_dir)
+        inputs, data_files = io.input_hashes(corpus_dir, files), io.data_file_hashes(config)
+        current = fingerprint(inputs, data_files, config, project_embedder(config).content_hash)
+        last = last_fingerprint(output_dir)
+        if last is not None and last[1] == current and not force:
+            logger.info(
+                "unchanged since %s: the documents, labels, metadata, config, data files and "
+                "model are those of that run; nothing written (--force reprocesses)",
+                last[0],
+            )
+            return RunReport(output_dir / last[0], 0, 0, unchanged_since=last[0])
+        run = _Inputs(corpus_dir, output_dir, config, cache_dir, files, inputs, data_files, current)
+        return _process(run, progress or NullProgress(), mapped_embedding)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What a run found before processing: its folders, config, files and their hashes."""
+
+    corpus_dir: Path
+    output_dir: Path
+    config: Config
+    cache_dir: Path
+    files: list[Path]
+    inputs: dict[str, str]
+    data_files: dict[str, str]
+    fingerprint: str
+
+
+def _process(run: _Inputs, progress: Progress, mapped_embedding: bool) -> RunReport:
+    """The stages, from reading the files to writing the run folder; `mapped_embedding` as in
+    `theme_map`."""
+    corpus_dir, config = run.corpus_dir, run.config
+    timings: dict[str, float] = {}
+    files = run.files
     data = io.load_project_data(config, corpus_dir)
-    files = list(data.files)
+    previous = last_run(run.output_dir)
     with _timed(timings, "extract"):
         # Time and memory limits are enforced on the child process that reads each file:
         # a Prefect timeout cannot interrupt a task running in a worker thread.
@@ -294,21 +369,26 @@ def theme_map(
     errors += segment_errors + region_errors + label_errors
     with _timed(timings, "embed"):
         vectors, codebook_vectors, model_hash = embed_task(
-            statements, data, cache_dir or DEFAULT_CACHE_DIR, progress
+            statements, data, run.cache_dir, progress, mapped_embedding
         )
     with _timed(timings, "themes"):
         result = themes_task(statements, vectors, codebook_vectors, data, labels)
+        result = keep_theme_ids(result, statements, previous.theme_of if previous else {})
     with _timed(timings, "matrix"):
         tables = matrix_task(statements, result, infos, config.themes.representatives)
-    inputs, data_files = io.input_hashes(corpus_dir, files), io.data_file_hashes(config)
-    run_id = io.new_run_id(inputs, data_files, config, output_dir)
+        changes = compare_runs(
+            previous, tables.counts, _statements_per_document(tables), run.inputs
+        )
+    run_id = io.new_run_id(run.inputs, run.data_files, config, run.output_dir)
     manifest = _manifest(
-        run_id, corpus_dir, inputs, data_files, config, model_hash, result, timings, errors
+        run_id, corpus_dir, run.inputs, run.data_files, config, model_hash, result, timings, errors
     )
-    summary = _summary(run_id, tables, documents, errors, result)
+    manifest[FINGERPRINT_KEY] = run.fingerprint
+    manifest["previous_run"] = changes.previous_run_id
+    summary = _summary(run_id, tables, documents, errors, result, changes_markdown(changes))
     with _timed(timings, "write"):
         run_dir = write_task(
-            output_dir,
+            run.output_dir,
             run_id,
             tables,
             errors,
@@ -316,8 +396,24 @@ def theme_map(
             summary,
             config.outputs.csv_dialect,
             run_info=report_info(run_id, config, model_hash, errors),
+            changes=changes_frame(changes),
+            move_latest=bool(documents),
         )
-    return RunReport(run_dir, len(documents), len(statements), errors, timings)
+    if not documents:
+        get_run_logger().error(
+            "no document could be read: %s written (see errors.csv), latest not moved", run_dir
+        )
+    return RunReport(
+        run_dir, len(documents), len(statements), errors, timings, latest_moved=bool(documents)
+    )
+
+
+def _statements_per_document(tables: Tables) -> dict[str, int]:
+    """Statements per document, from the documents table."""
+    return {
+        str(row[COL_DOCUMENT]): int(row[COL_N_STATEMENTS])
+        for row in tables.documents.to_dict("records")
+    }
 
 
 def report_info(
@@ -403,6 +499,7 @@ def _manifest(
                 *io.OUTPUT_FILES.values(),
                 "errors.csv",
                 "summary.md",
+                io.CHANGES_FILE,
                 io.WORKBOOK_FILE,
                 io.REPORT_FILE,
             ]
@@ -416,7 +513,9 @@ def _summary(
     documents: Sequence[Document],
     errors: Sequence[DocumentError],
     result: ThemeResult,
+    changes: str = "",
 ) -> str:
+    """summary.md (and the Prefect markdown artifact): what changed first, then the run."""
     counts = tables.counts
     totals = counts.loc[counts["theme_id"] == ROW_N_STATEMENTS].iloc[0]
     top = counts[~counts["theme_id"].str.startswith("N_")].sort_values(
@@ -426,6 +525,7 @@ def _summary(
     lines = [
         f"# temakarta run {run_id}",
         "",
+        *([changes] if changes else []),
         f"{len(documents)} documents read, {skipped} documents skipped, "
         f"{int(totals[COL_TOTAL])} statements, {len(result.themes)} themes.",
         "",

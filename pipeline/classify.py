@@ -67,6 +67,7 @@ _COMPOUND_HEAD_MIN = 5
 _COMPOUND_MODIFIER_MIN = 7
 _LINKED_REST_MIN = 3  # letters after a linking s: "ansvars|tagande"
 _CONTEXT_FLOOR = 0.05
+_CHUNK = 65536  # statements scored at a time
 _TEMPERATURES = tuple(float(t) for t in np.geomspace(0.2, 5.0, 61))
 
 
@@ -81,6 +82,16 @@ class ClassScores:
     probabilities: FloatArray
     heading: FloatArray
     similarity: FloatArray
+
+
+@dataclass(frozen=True)
+class _TermTable:
+    """The codebook's terms in one list: `owner[j]` the class of term j; `words` the one-word
+    terms and `phrases` the multi-word ones, as (j, term)."""
+
+    owner: tuple[int, ...]
+    words: tuple[tuple[int, str], ...]
+    phrases: tuple[tuple[int, str], ...]
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,13 @@ class ThemeClassifier:
     # class: where the analyst filed statements under a heading, the statements under the same
     # heading elsewhere in the document (the same section for another region) lean that way.
     heading_labels_: Mapping[str, FloatArray] = field(default_factory=dict, repr=False)
+    # Lookup tables of the term matching, filled on first use (not part of what was fitted).
+    _terms_memo: dict[str, _TermTable] = field(
+        default_factory=dict, repr=False, compare=False, init=False
+    )
+    _word_memo: dict[str, frozenset[int]] = field(
+        default_factory=dict, repr=False, compare=False, init=False
+    )
 
     def predict(
         self,
@@ -139,16 +157,20 @@ class ThemeClassifier:
             empty = np.zeros((0, k))
             return empty, empty, np.zeros((0, k - 1))
         by_id = sorted(range(n), key=lambda i: statements[i].id)
-        v = np.asarray(vectors, dtype=np.float64)
         logits = np.empty((n, k))
-        logits[by_id] = v[by_id] @ self.coef_.T + self.intercept_
-        sims = np.empty((n, len(self.prototype_owners)))
-        sims[by_id] = v[by_id] @ self.prototypes.astype(np.float64).T
         similarity = np.full((n, k - 1), -1.0)
-        for t in range(k - 1):
-            columns = self.prototype_owners == t
-            if columns.any():
-                similarity[:, t] = sims[:, columns].max(axis=1)
+        prototypes = self.prototypes.astype(np.float64).T
+        owned = [(t, self.prototype_owners == t) for t in range(k - 1)]
+        # `_CHUNK` rows at a time: memory stays linear in n with a small constant (the
+        # similarities to every prototype of a million statements would take 1.5 GB).
+        for start in range(0, n, _CHUNK):
+            rows = by_id[start : start + _CHUNK]
+            v = np.asarray(vectors[rows], dtype=np.float64)
+            logits[rows] = v @ self.coef_.T + self.intercept_
+            sims = v @ prototypes
+            for t, columns in owned:
+                if columns.any():
+                    similarity[rows, t] = sims[:, columns].max(axis=1)
         cfg = self.config
         scores = _log_softmax(logits)
         # Nearest example: a short cell that all but repeats one codebook example ("Handledning")
@@ -169,15 +191,46 @@ class ThemeClassifier:
         return scores, heading, similarity
 
     def _term_counts(self, text: str, cache: dict[str, FloatArray]) -> FloatArray:
-        """(k,) number of distinct terms of each class found in `text`."""
-        if text not in cache:
-            words = _words_and_lemmas(text)
-            joined = f" {' '.join(_words(text))} "
-            cache[text] = np.array(
-                [sum(_term_hit(term, words, joined) for term in terms) for terms in self.terms],
-                dtype=np.float64,
+        """(k,) number of distinct terms of each class found in `text`.
+
+        Terms match words only, so texts with the same words (differing in digits or
+        punctuation: "44 kommuner", "52 kommuner") share one entry of `cache`; which one-word
+        terms a word hits is worked out once per distinct word (`_word_hits`)."""
+        plain = _words(text)
+        key = " ".join(plain)
+        if key not in cache:
+            table = self._term_table()
+            hits: set[int] = set()
+            for word in _words_and_lemmas(text):
+                hits |= self._word_hits(word)
+            joined = f" {key} "
+            hits.update(j for j, term in table.phrases if f" {term} " in joined)
+            counts = np.zeros(len(self.classes_), dtype=np.float64)
+            np.add.at(counts, [table.owner[j] for j in hits], 1.0)
+            cache[key] = counts
+        return cache[key]
+
+    def _term_table(self) -> _TermTable:
+        """Every codebook term with its class, built on first use."""
+        table = self._terms_memo.get("table")
+        if table is None:
+            flat = [(c, t) for c, terms in enumerate(self.terms) for t in terms]
+            table = _TermTable(
+                owner=tuple(c for c, _ in flat),
+                words=tuple((j, t) for j, (_, t) in enumerate(flat) if " " not in t),
+                phrases=tuple((j, t) for j, (_, t) in enumerate(flat) if " " in t),
             )
-        return cache[text]
+            self._terms_memo["table"] = table
+        return table
+
+    def _word_hits(self, word: str) -> frozenset[int]:
+        """The one-word terms (indices into `_term_table()`) that `word` matches (`_term_hit`)."""
+        memo = self._word_memo
+        if word not in memo:
+            memo[word] = frozenset(
+                j for j, term in self._term_table().words if _term_hit(term, (word,), "")
+            )
+        return memo[word]
 
     def _pattern_hits(self, text: str) -> FloatArray:
         return np.array(

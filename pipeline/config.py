@@ -90,6 +90,11 @@ class ThemesConfig(_Strict):
     # Small leftovers often hold one dense group amid noise; HDBSCAN only reports it as a
     # cluster when a single cluster is allowed. min_cohesion then guards against lumping noise.
     allow_single_cluster: bool = True
+    # HDBSCAN runs on the pool's top principal axes (a k-d tree there keeps memory linear) and
+    # on at most cluster_sample statements (a fixed hash-chosen sample); the rest of a larger
+    # pool joins the cluster HDBSCAN predicts for it (pipeline/inductive.py).
+    cluster_dimensions: int = Field(16, ge=2, le=64)
+    cluster_sample: int = Field(10000, ge=100)
     # None: the cohesion (mean pairwise cosine) of a typical codebook theme on the same
     # statements; an inductive cluster less cohesive than that is trimmed to its core.
     min_cohesion: float | None = Field(None, ge=-1.0, le=1.0)

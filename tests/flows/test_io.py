@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,7 @@ def test_csv_dialect_is_a_config_key_with_listed_values(config: Config) -> None:
 def test_cli_flag_sets_the_dialect_of_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import flows.prefect_api
     import flows.theme_map
     from flows.cli import main
 
@@ -95,6 +97,7 @@ def test_cli_flag_sets_the_dialect_of_the_run(
         return flows.theme_map.RunReport(output / "run", 1, 1)
 
     monkeypatch.setattr(flows.theme_map, "theme_map", fake_theme_map)
+    monkeypatch.setattr(flows.prefect_api, "prefect_api", contextlib.nullcontext)  # no server
     assert main(["run", str(tmp_path), "--output", str(tmp_path / "out")]) == 0
     out = str(tmp_path / "out")
     assert main(["run", str(tmp_path), "--output", out, "--csv-dialect", "excel-sv"]) == 0

@@ -76,7 +76,7 @@ def loop(prefect_harness: None, config: Config, tmp_path_factory: pytest.TempPat
         writer.writerows([*({**row, "theme": "roller"} for row in reviewed), *extra])
 
     second = theme_map(corpus, output, config, cache_dir=cache)
-    third = theme_map(corpus, output, config, cache_dir=cache)
+    third = theme_map(corpus, output, config, cache_dir=cache, force=True)  # same inputs
     return Loop(corpus, first, review, cache_unchanged, reviewed, second, third)
 
 
@@ -149,6 +149,8 @@ def test_the_same_labels_give_byte_identical_csvs(loop: Loop) -> None:
     names = sorted(p.name for p in second.glob("*.csv"))
     assert names == sorted(p.name for p in third.glob("*.csv")) and "errors.csv" in names
     for name in names:
+        if name == "changes.csv":  # compares with the run before: second with first, ...
+            continue
         assert (second / name).read_bytes() == (third / name).read_bytes(), name
 
 

@@ -118,7 +118,9 @@ def runs(
     output = tmp_path_factory.mktemp("outputs")
     cache = tmp_path_factory.mktemp("cache")
     first = theme_map(corpus_with_bad_files, output, config, cache_dir=cache, progress=progress[0])
-    second = theme_map(corpus_with_bad_files, output, config, cache_dir=cache, progress=progress[1])
+    second = theme_map(  # the same inputs: without force, it would find them unchanged
+        corpus_with_bad_files, output, config, cache_dir=cache, progress=progress[1], force=True
+    )
     yield first, second
 
 

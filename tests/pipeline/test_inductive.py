@@ -248,6 +248,61 @@ def test_cluster_is_trimmed_to_its_cohesive_core() -> None:
     assert _cohesive_core(padded, members + 2, floor, 5).tolist() == [2, 3, 4, 5, 6, 7]
 
 
+def test_cohesion_and_core_need_no_pairwise_matrix() -> None:
+    """The sum formula gives the mean over pairs that the n x n matrix gives."""
+    rng = np.random.default_rng(3)
+    vectors = _unit(rng.normal(size=(50, 16)) + 2.0)
+    sims = vectors.astype(np.float64) @ vectors.astype(np.float64).T
+    assert _cohesion(vectors) == pytest.approx((sims.sum() - np.trace(sims)) / (50 * 49))
+    assert _cohesion(vectors, [3, 7, 9]) == pytest.approx(
+        (sims[np.ix_([3, 7, 9], [3, 7, 9])].sum() - 3 * 1.0) / 6, abs=1e-6
+    )
+
+
+# Three topics the codebook does not name, 150 statements each (texts differ by a number only).
+TOPICS = (
+    "Journalsystemet kraschar ofta",
+    "Parkeringen saknar laddstolpar",
+    "Kaffeautomaten serverar kallt kaffe",
+)
+
+
+def _three_topics(n_each: int) -> tuple[list[Statement], Vectors]:
+    rng = np.random.default_rng(13)
+    centres = rng.normal(size=(3, 32))
+    rows = [centres[t] + 0.08 * rng.normal(size=32) for t in range(3) for _ in range(n_each)]
+    texts = [f"{TOPICS[t]} {k}" for t in range(3) for k in range(n_each)]
+    return _statements(texts), _unit(rows)
+
+
+def test_a_pool_larger_than_the_sample_is_clustered_by_prediction(
+    stopwords: frozenset[str],
+) -> None:
+    statements, vectors = _three_topics(150)
+    config = ThemesConfig(min_cohesion=0.5, cluster_sample=100)
+    found = find_inductive_themes(
+        statements, vectors, range(len(statements)), [], [], config, stopwords
+    )
+    # HDBSCAN saw 100 of the 450; the other 350 joined the cluster it predicted for them.
+    assert len(found.members) == 3
+    for members, keywords in zip(found.members, found.keywords, strict=True):
+        topic = {statements[i].text.rsplit(" ", 1)[0] for i in members}
+        assert len(topic) == 1 and len(members) > 100
+        assert keywords[0][:6] in topic.pop().casefold()  # a lemma: "laddstolpe"
+    # The sample is chosen by statement id, so the input order changes nothing.
+    order = np.random.default_rng(2).permutation(len(statements))
+    shuffled = [statements[i] for i in order]
+    again = find_inductive_themes(
+        shuffled, vectors[order], range(len(statements)), [], [], config, stopwords
+    )
+    assert [[shuffled[i].id for i in m] for m in again.members] == [
+        [statements[i].id for i in m] for m in found.members
+    ]
+    assert {shuffled[i].id: p for i, p in again.probabilities.items()} == {
+        statements[i].id: p for i, p in found.probabilities.items()
+    }
+
+
 # --- naming decides: a cluster must share its top lemma ---------------------------------------
 
 
@@ -381,8 +436,11 @@ def test_leftovers_are_never_clustered(
     assert not clustered & set(LEFTOVER_ROWS)
     assert set(LEFTOVER_ROWS) <= set(found.noise)
     # Control: on their vectors alone, HDBSCAN would put leftovers into a cluster; the content
-    # filter is what keeps them out.
-    labels, _ = _cluster(pool_vectors, ThemesConfig(), found.min_cohesion)
+    # filter is what keeps them out. (As many principal axes as points: the projection keeps
+    # the full geometry of these 25 vectors.)
+    ids = [s.id for s in _statements(POOL_TEXTS)]
+    exact = ThemesConfig(cluster_dimensions=len(POOL_TEXTS))
+    labels, _ = _cluster(pool_vectors, ids, exact, found.min_cohesion)
     assert (labels[list(LEFTOVER_ROWS)] >= 0).any()
     # However many there are.
     only_leftovers = _statements(LEFTOVERS * 2)

@@ -192,7 +192,8 @@ def test_word_and_scanned_documents_go_through_the_same_pipeline(
         (r["text"], r["polarity"], r["region"]) for r in txt
     ]
     scanned = by_document["002_skannad.pdf"]
-    assert len(scanned) >= 5
+    # Its title line is a heading, as in the text original; the four paragraphs are statements.
+    assert len(scanned) >= 4
     assert {r["ocr"] for r in scanned} == {"True"} and {r["region"] for r in scanned} == {
         "Nationell"
     }

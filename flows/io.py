@@ -35,6 +35,7 @@ from pipeline.regions import DocumentMetadata, Gazetteer, parse_gazetteer
 from pipeline.report import RunInfo, build_report
 from pipeline.themes import Codebook, parse_codebook
 from pipeline.themes import load_stopwords as stopwords_from
+from pipeline.vocabulary import Vocabulary, parse_vocabulary
 
 # errors.csv: one row per skipped document or unusable labels.csv row.
 ERROR_FILE, ERROR_STAGE, ERROR_WHERE = "file", "stage", "where"
@@ -190,6 +191,12 @@ def load_gazetteer(config: Config) -> Gazetteer:
 def load_furniture(config: Config) -> Furniture:
     path = data_paths(config)["furniture"]
     return parse_furniture(read_data_file(path), str(path))
+
+
+def load_vocabulary(config: Config) -> Vocabulary:
+    """The meeting vocabulary, validated (the readers load the same file themselves)."""
+    path = data_paths(config)["vocabulary"]
+    return parse_vocabulary(read_data_file(path), str(path))
 
 
 def load_codebook(config: Config) -> Codebook:

@@ -13,17 +13,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pipeline.problems import InputError, parse_yaml, validation_problems
 from pipeline.records import Polarity
 
 #: The project's vocabulary file.
-VOCABULARY_PATH = Path(__file__).resolve().parents[1] / "models" / "vocabulary.yaml"
+VOCABULARY_FILE = "models/vocabulary.yaml"  # relative to the project root, as in the manifest
+VOCABULARY_PATH = Path(__file__).resolve().parents[1] / VOCABULARY_FILE
 
 
-class VocabularyError(ValueError):
-    """The vocabulary file is malformed; the message names the file and the key."""
+class VocabularyError(InputError):
+    """The vocabulary file is malformed; its problems name the file's line and the key."""
 
 
 class _VocabularyFile(BaseModel):
@@ -76,17 +77,12 @@ class Vocabulary:
 
 def parse_vocabulary(text: str, source: str) -> Vocabulary:
     """Validate and compile a vocabulary YAML text; VocabularyError names `source` and the key."""
+    doc = parse_yaml(text, source, VocabularyError)
     try:
-        raw = yaml.safe_load(text)
-        data = _VocabularyFile.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise VocabularyError(f"{source}: not valid YAML ({exc}); fix the file's syntax") from exc
+        data = _VocabularyFile.model_validate(doc.data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise VocabularyError(
-            f"{source}: {where}: {first['msg']}; see the comments in models/vocabulary.yaml"
-        ) from exc
+        fix = "see the comments in models/vocabulary.yaml for what each key holds"
+        raise VocabularyError(*validation_problems(exc, _VocabularyFile, doc, fix)) from None
     polarity_words = {
         word.lower(): polarity for polarity, words in data.polarity.items() for word in words
     }

@@ -37,12 +37,21 @@ def test_a_word_added_to_the_file_is_used(tmp_path: object) -> None:
 def test_an_unknown_key_names_the_file_and_the_key() -> None:
     data = yaml.safe_load(VOCABULARY_PATH.read_text(encoding="utf-8"))
     data["grupp_words"] = ["grupp"]
-    with pytest.raises(VocabularyError, match=r"^test\.yaml: grupp_words: Extra inputs"):
+    with pytest.raises(VocabularyError, match=r"^test\.yaml:\d+: .*grupp_words"):
         parse_vocabulary(yaml.safe_dump(data, allow_unicode=True), "test.yaml")
 
 
 def test_a_wrong_polarity_name_is_refused() -> None:
     data = yaml.safe_load(VOCABULARY_PATH.read_text(encoding="utf-8"))
     data["polarity"]["Hot"] = ["hot"]
-    with pytest.raises(VocabularyError, match=r"^test\.yaml: polarity\.Hot"):
+    with pytest.raises(VocabularyError, match=r"^test\.yaml:\d+: .*polarity\.Hot"):
         parse_vocabulary(yaml.safe_dump(data, allow_unicode=True), "test.yaml")
+
+
+def test_a_yaml_error_names_the_line_like_every_data_file() -> None:
+    text = VOCABULARY_PATH.read_text(encoding="utf-8") + "months: [januari\n"
+    with pytest.raises(VocabularyError) as caught:
+        parse_vocabulary(text, "test.yaml")
+    (problem,) = caught.value.problems
+    assert problem.where.startswith("test.yaml:")
+    assert problem.what.startswith("not valid YAML")

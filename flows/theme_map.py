@@ -25,8 +25,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
 from flows import io
-from flows.embed_cache import DEFAULT_CACHE_DIR, count_uncached, encode_cached
-from flows.isolation import extract_file
+from flows.cache_store import CacheStore, cache_dir_for
+from flows.embed_cache import count_uncached, encode_cached
+from flows.extract_cache import cached_document, extract_through_cache
 from flows.progress import EMBED, READ, NullProgress, Progress
 from pipeline.config import Config, CsvDialect
 from pipeline.embed import SentenceTransformerEmbedder, Vectors
@@ -60,14 +61,31 @@ class RunReport:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@task(name="cached-documents", cache_policy=NO_CACHE)
+def cached_documents_task(
+    files: Sequence[Path], corpus_dir: Path, config: Config, cache_dir: Path
+) -> dict[Path, Document]:
+    """The documents the cache store has from an earlier run (same bytes, reader version and
+    limits), by path: these files are not read again."""
+    store = CacheStore(cache_dir)
+    found = {
+        p: cached_document(p, p.relative_to(corpus_dir).as_posix(), config.limits, store)
+        for p in files
+    }
+    return {p: d for p, d in found.items() if d is not None}
+
+
 @task(name="extract", cache_policy=NO_CACHE)
-def extract_task(path: Path, corpus_dir: Path, config: Config) -> Document | DocumentError:
-    """One file → Document, or a DocumentError row (never raises for a bad file).
+def extract_task(
+    path: Path, corpus_dir: Path, config: Config, cache_dir: Path
+) -> Document | DocumentError:
+    """One file → Document (stored in the cache store), or a DocumentError row (never raises
+    for a bad file).
 
     The file is read in a child process with a hard time limit and a memory cap."""
     name = path.relative_to(corpus_dir).as_posix()
     try:
-        return extract_file(path, name, config.limits)
+        return extract_through_cache(path, name, config.limits, CacheStore(cache_dir))
     except ExtractError as exc:
         message, _, hint = str(exc).rpartition("; ")
         error = DocumentError(name, "extract", message or str(exc), hint or _NO_DOCUMENT_HINT)
@@ -150,21 +168,24 @@ def labels_task(
 @task(name="embed", cache_policy=NO_CACHE)
 def embed_task(
     statements: Sequence[Statement], data: io.ProjectData, cache_dir: Path, progress: Progress
-) -> tuple[Vectors, Vectors, str]:
-    """(n, dim) float32 statement vectors and the codebook's, through the embedding cache, and
-    the content hash of the model that made them (for the manifest).
+) -> tuple[Vectors, Vectors, str, int]:
+    """(n, dim) float32 statement vectors and the codebook's, through the cache store, the
+    content hash of the model that made them and how many distinct texts the model embedded
+    (the rest came from the store) — for the manifest.
 
     The progress bar counts the texts not in the cache yet (statements and codebook examples)."""
     embedder = project_embedder(data.config)
     texts, codebook_texts = [s.text for s in statements], list(data.codebook.texts)
-    progress.start(EMBED, count_uncached(texts + codebook_texts, embedder, cache_dir))
+    uncached = count_uncached(texts + codebook_texts, embedder, cache_dir)
+    get_run_logger().info("embedding %d new texts; the rest are in the cache store", uncached)
+    progress.start(EMBED, uncached)
 
     def advance(n: int) -> None:
         progress.advance(EMBED, n)
 
     vectors = encode_cached(texts, embedder, cache_dir, advance)
     codebook_vectors = encode_cached(codebook_texts, embedder, cache_dir, advance)
-    return vectors, codebook_vectors, embedder.content_hash
+    return vectors, codebook_vectors, embedder.content_hash, uncached
 
 
 @task(name="themes", cache_policy=NO_CACHE)
@@ -249,24 +270,37 @@ def theme_map(
     """Turn the documents in `corpus_dir` into theme-by-region CSVs under `output_dir/<run-id>/`.
 
     `progress` shows how far reading and embedding have come (the CLI passes bars on a
-    terminal); a scheduled run shows none."""
+    terminal); a scheduled run shows none. `cache_dir` (--cache-dir) overrides the config's
+    cache store location."""
     progress = progress or NullProgress()
     timings: dict[str, float] = {}
     files = io.corpus_files(corpus_dir)
     data = io.load_project_data(config, corpus_dir)
+    store_dir = cache_dir_for(config, cache_dir)
     with _timed(timings, "extract"):
+        cached = cached_documents_task(files, corpus_dir, config, store_dir)
+        to_read = [p for p in files if p not in cached]
+        get_run_logger().info(
+            "reading %d documents, %d from the cache store", len(to_read), len(cached)
+        )
         # Time and memory limits are enforced on the child process that reads each file:
         # a Prefect timeout cannot interrupt a task running in a worker thread.
         extracted = extract_task.map(
-            files, corpus_dir=unmapped(corpus_dir), config=unmapped(config)
+            to_read,
+            corpus_dir=unmapped(corpus_dir),
+            config=unmapped(config),
+            cache_dir=unmapped(store_dir),
         )
         progress.start(READ, len(files))
+        if cached:
+            progress.advance(READ, len(cached))
         for _ in as_completed(list(extracted)):
             progress.advance(READ)
-        outcomes = [
-            _outcome(future, path, corpus_dir)
-            for future, path in zip(extracted, files, strict=True)
-        ]
+        read = {
+            path: _outcome(future, path, corpus_dir)
+            for future, path in zip(extracted, to_read, strict=True)
+        }
+        outcomes = [cached[p] if p in cached else read[p] for p in files]
     documents = [o for o in outcomes if isinstance(o, Document)]
     errors = [o for o in outcomes if isinstance(o, DocumentError)]
     with _timed(timings, "segment"):
@@ -277,8 +311,8 @@ def theme_map(
         labels, label_errors = labels_task(statements, corpus_dir, data)
     errors += segment_errors + region_errors + label_errors
     with _timed(timings, "embed"):
-        vectors, codebook_vectors, model_hash = embed_task(
-            statements, data, cache_dir or DEFAULT_CACHE_DIR, progress
+        vectors, codebook_vectors, model_hash, n_embedded = embed_task(
+            statements, data, store_dir, progress
         )
     with _timed(timings, "themes"):
         result = themes_task(statements, vectors, codebook_vectors, data, labels)
@@ -289,6 +323,12 @@ def theme_map(
     manifest = _manifest(
         run_id, corpus_dir, inputs, data_files, config, model_hash, result, timings, errors
     )
+    manifest["cache"] = {
+        "dir": str(store_dir),
+        "documents_read": len(to_read),
+        "documents_from_cache": len(cached),
+        "texts_embedded": n_embedded,
+    }
     summary = _summary(run_id, tables, documents, errors, result)
     with _timed(timings, "write"):
         run_dir = write_task(
@@ -346,6 +386,7 @@ def project_embedder(config: Config) -> SentenceTransformerEmbedder:
         prompt=config.model.prompt,
         batch_size=config.model.batch_size,
         max_tokens=config.model.max_tokens,
+        threads=config.model.threads,
     )
 
 

@@ -1,0 +1,117 @@
+"""Extracted documents through the cache store, so a rerun reads only new or changed files.
+
+A document is stored under sha256 of (the file's bytes' sha256, its suffix, the reader version,
+the limits that shape what a reader returns). The reader version is a hash of the readers'
+own source (`pipeline/extract/*.py`) and the versions of the libraries and programs they call,
+so changing a reader, upgrading pdfplumber or Tesseract, or raising `limits.max_pages` reads
+every document again. Only documents that were read are stored: a file that failed is tried
+again on the next run (a timeout may not recur on a quieter machine).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import asdict
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pipeline.extract
+from flows.cache_store import CacheStore
+from flows.io import sha256_file
+from flows.isolation import extract_file
+from pipeline.config import LimitsConfig
+from pipeline.records import Block, BlockKind, Document, Location
+
+_READER_PACKAGES = (
+    "pdfplumber",
+    "pdfminer.six",
+    "pypdfium2",
+    "python-docx",
+    "python-pptx",
+    "beautifulsoup4",
+    "lxml",
+    "charset-normalizer",
+    "lingua-language-detector",
+    "pillow",
+)
+_READER_PROGRAMS = ("tesseract", "soffice", "pandoc")
+# Limits that only decide whether reading fails (time, memory) are not in the key: a failure
+# is never stored.
+_OUTCOME_LIMITS = ("timeout_seconds", "max_memory_mb")
+_FORMAT = 1  # the JSON layout of a stored document
+
+
+@lru_cache(maxsize=1)
+def reader_version() -> str:
+    """sha256 hex of the readers' source files, their libraries' versions and the programs they
+    run (path, size, mtime)."""
+    digest = hashlib.sha256(f"format {_FORMAT}\n".encode())
+    source = Path(pipeline.extract.__file__).parent
+    for path in sorted(source.rglob("*.py")):
+        digest.update(path.relative_to(source).as_posix().encode() + b"\0" + path.read_bytes())
+    for package in _READER_PACKAGES:
+        try:
+            digest.update(f"{package}=={version(package)}\n".encode())
+        except PackageNotFoundError:
+            digest.update(f"{package} missing\n".encode())
+    for program in _READER_PROGRAMS:
+        found = shutil.which(program)
+        stat = Path(found).resolve().stat() if found else None
+        digest.update(f"{program}:{found}:{stat and (stat.st_size, stat.st_mtime_ns)}\n".encode())
+    return digest.hexdigest()
+
+
+def document_key(file_sha256: str, suffix: str, limits: LimitsConfig) -> str:
+    """The store key of a file's extracted document (see the module docstring)."""
+    shaping = {k: v for k, v in limits.model_dump().items() if k not in _OUTCOME_LIMITS}
+    text = json.dumps(
+        [file_sha256, suffix.lower(), reader_version(), shaping], sort_keys=True
+    ).encode()
+    return hashlib.sha256(text).hexdigest()
+
+
+def cached_document(
+    path: Path, name: str, limits: LimitsConfig, store: CacheStore
+) -> Document | None:
+    """The stored document of the file at `path` (named `name`), or None when it was not read
+    before with this reader version and these limits."""
+    key = document_key(sha256_file(path), path.suffix, limits)
+    stored = store.get_document(key)
+    return None if stored is None else _from_json(stored, name)
+
+
+def extract_through_cache(
+    path: Path, name: str, limits: LimitsConfig, store: CacheStore
+) -> Document:
+    """`flows.isolation.extract_file`, its result stored for the next run (raises ExtractError
+    like it)."""
+    key = document_key(sha256_file(path), path.suffix, limits)
+    document = extract_file(path, name, limits)
+    store.put_document(key, _to_json(document))
+    return document
+
+
+def _to_json(document: Document) -> str:
+    raw = asdict(document)
+    raw["name"] = ""  # the same bytes under another name are the same document
+    return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+
+
+def _from_json(text: str, name: str) -> Document:
+    raw: dict[str, Any] = json.loads(text)
+    blocks = tuple(
+        Block(
+            kind=BlockKind(b["kind"]),
+            text=b["text"],
+            location=Location(**b["location"]),
+            level=b["level"],
+            cells=tuple(b["cells"]),
+            ocr=b["ocr"],
+        )
+        for b in raw["blocks"]
+    )
+    return Document(**{**raw, "name": name, "blocks": blocks})

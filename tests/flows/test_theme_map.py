@@ -344,3 +344,14 @@ def test_cli_exit_codes(
     strict = main(["run", str(corpus_with_bad_files), "--output", str(tmp_path / "o2"), "--strict"])
     assert strict == 2
     assert main(["run", str(tmp_path / "missing"), "--output", str(tmp_path / "o3")]) == 3
+
+
+def test_a_rerun_reads_and_embeds_only_what_the_store_lacks(
+    runs: tuple[RunReport, RunReport],
+) -> None:
+    first, second = (json.loads((r.run_dir / "manifest.json").read_text())["cache"] for r in runs)
+    assert first["documents_from_cache"] == 0 and first["texts_embedded"] > 400
+    # The seven readable documents come from the store; the files that failed are tried again.
+    assert second["documents_from_cache"] == runs[1].n_documents == 7
+    assert second["documents_read"] == first["documents_read"] - 7
+    assert second["texts_embedded"] == 0

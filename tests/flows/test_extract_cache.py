@@ -70,6 +70,6 @@ def test_a_file_that_fails_is_not_stored(tmp_path: Path, config: Config) -> None
     store = CacheStore(tmp_path / "cache")
     broken = tmp_path / "trasig.docx"
     broken.write_bytes(b"PK\x03\x04" + b"\x00\xff" * 500)
-    with pytest.raises(ExtractError, match="trasig.docx"):
+    with pytest.raises(ExtractError, match=r"trasig\.docx"):
         extract_through_cache(broken, broken.name, config.limits, store)
     assert store.counts()["documents"] == 0

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from flows import io
-from flows.cli import main
 from flows.cache_store import CacheStore
+from flows.cli import main
 from flows.embed_cache import DEFAULT_CACHE_DIR
 from flows.review import REVIEW_COLUMNS, ReviewReport, write_review
 from flows.theme_map import RunReport, theme_map

@@ -17,8 +17,9 @@ WAL needs a local file system (not NFS/SMB): put `cache_dir` on a local disk.
 
 Location: `--cache-dir` of `temakarta run`, else `cache_dir` of the config, else
 `$XDG_CACHE_HOME/temakarta` or `~/.cache/temakarta` (`cache_dir_for`). Embedding caches of the
-old format (`models/.cache/embeddings-*.npz` in the checkout) are imported once, the first time
-a store opens (their keys are the same), and left in place; delete them afterwards.
+old format (`models/.cache/embeddings-*.npz` in the checkout) are imported once into the store
+at the default location, the first time it opens (their keys are the same), and left in place;
+delete them afterwards.
 """
 
 from __future__ import annotations
@@ -74,8 +75,13 @@ class CacheStore:
     mapped tasks) and used by several processes at once.
     """
 
-    def __init__(self, cache_dir: Path, legacy_npz_dir: Path | None = LEGACY_NPZ_DIR) -> None:
+    def __init__(self, cache_dir: Path, legacy_npz_dir: Path | None = None) -> None:
+        """Open (create) the store in `cache_dir`. The old caches in `legacy_npz_dir` are
+        imported once; by default only into the default location, which replaces them (a
+        store elsewhere, a test's or a bench's, starts empty)."""
         self.path = cache_dir / STORE_FILE
+        if legacy_npz_dir is None and cache_dir == default_cache_dir():
+            legacy_npz_dir = LEGACY_NPZ_DIR
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
@@ -173,7 +179,7 @@ class CacheStore:
             closing(sqlite3.connect(cache_dir / STORE_FILE)) as target,
         ):
             source.backup(target)
-        return CacheStore(cache_dir, legacy_npz_dir=None)
+        return CacheStore(cache_dir)
 
     def _unreadable(self, exc: Exception) -> CacheStoreError:
         return CacheStoreError(

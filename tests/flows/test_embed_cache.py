@@ -67,12 +67,12 @@ def _child(cache: Path, prefix: str, n: int, delay: float) -> subprocess.Popen[s
 
 
 def test_vectors_round_trip_by_key(tmp_path: Path) -> None:
-    store = CacheStore(tmp_path, legacy_npz_dir=None)
+    store = CacheStore(tmp_path)
     assert (tmp_path / STORE_FILE).is_file()
     key = cache_key("m", "text")
     assert store.get_vectors([key]) == {}
     store.put_vectors({key: np.array([0.6, 0.8], np.float64)})
-    got = CacheStore(tmp_path, legacy_npz_dir=None).get_vectors([key, cache_key("m", "other")])
+    got = CacheStore(tmp_path).get_vectors([key, cache_key("m", "other")])
     assert list(got) == [key] and got[key].dtype == np.float32
     np.testing.assert_array_equal(got[key], np.array([0.6, 0.8], np.float32))
     store.put_vectors({key: np.array([0.0, 1.0], np.float32)})  # an entry is never replaced
@@ -104,6 +104,7 @@ def test_old_npz_cache_is_imported_once(tmp_path: Path) -> None:
     with store._connect() as db:  # the import is recorded, so the next open skips the file
         marks = db.execute("SELECT count(*) FROM meta WHERE key LIKE 'imported:%'").fetchone()
     assert marks[0] == 1
+    assert CacheStore(tmp_path / "elsewhere").counts()["embeddings"] == 0  # not the default
 
 
 def test_location_override_config_default(

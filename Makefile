@@ -54,6 +54,8 @@ $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
 
 bench: setup $(VENV)/.bench-installed
 	$(BIN)/python bench/bench_embed.py
+	$(BIN)/python bench/embed_onnx.py --threads $$(nproc)
+	OMP_NUM_THREADS=1 $(BIN)/python bench/incremental.py
 	$(BIN)/python bench/gold_accuracy.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/tune_themes.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/learning_curve.py

@@ -86,7 +86,19 @@ def main() -> int:
     t0 = time.perf_counter()
     reference = emb.encode(texts)
     torch_s = time.perf_counter() - t0
-    model = emb.sentence_transformer[0].auto_model
+    auto_model = emb.sentence_transformer[0].auto_model
+
+    class _LastHidden(torch.nn.Module):
+        """Keyword arguments in, last hidden state out (what the ONNX graph computes)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = auto_model
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    model = _LastHidden().eval()
     vocab = emb._tok.get_vocab()
     bos, eos, pad = vocab["<s>"], vocab["</s>"], vocab["<pad>"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -43,6 +44,8 @@ def main() -> int:
     ap.add_argument("--workdir", type=Path, default=None, help="keep corpus/outputs/cache here")
     args = ap.parse_args()
 
+    # A loaded machine starts the temporary server slowly (its default wait is 20 s).
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
     from prefect import flow
 
     from flows import io

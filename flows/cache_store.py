@@ -1,4 +1,5 @@
-"""The cache store: embeddings and extracted documents in one SQLite database (WAL mode).
+"""The cache store: embeddings, extracted documents and their statements in one SQLite database
+(WAL mode).
 
 Why SQLite in WAL mode, and not the single .npz it replaces, LMDB or Parquet shards:
 
@@ -9,6 +10,8 @@ Why SQLite in WAL mode, and not the single .npz it replaces, LMDB or Parquet sha
   go on while one writes; rows are `INSERT OR IGNORE`d by key, so two runs writing at once
   lose nothing (an entry is a pure function of its key, so whichever lands first is right);
 * **read by key** — a run looks up the keys it needs, it never loads the whole cache;
+* **one place for every per-input result** — embeddings, extracted documents and each
+  document's statements are tables of the same file;
 * **in the standard library** — no new dependency, one file to copy or delete, readable with
   the `sqlite3` shell. LMDB would need a package and a fixed map size; Parquet shards need
   compaction and their own locking for concurrent writers.
@@ -29,7 +32,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -44,8 +47,11 @@ _IN_CHUNK = 900  # keys per `IN (...)` query: below every SQLite build's variabl
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS embeddings (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS documents (key BLOB PRIMARY KEY, document TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS documents (key BLOB PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS statements (key BLOB PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
+TextKind = Literal["documents", "statements"]
+"""Tables of JSON texts: extracted documents; a document's statements with their regions."""
 
 
 class CacheStoreError(RuntimeError):
@@ -149,25 +155,25 @@ class CacheStore:
             ],
         )
 
-    def get_document(self, key: str) -> str | None:
-        """The stored document (JSON text) under `key` (sha256 hex), or None."""
+    def get_texts(self, kind: TextKind, keys: Iterable[str]) -> dict[str, str]:
+        """The stored JSON texts of `kind` under those `keys` (sha256 hex) that have one."""
+        wanted = sorted({bytes.fromhex(k) for k in keys})
         try:
-            found = self._get("documents", "document", [bytes.fromhex(key)])
+            found = self._get(kind, "value", wanted)
         except sqlite3.Error as exc:
             raise self._unreadable(exc) from exc
-        value = found.get(bytes.fromhex(key))
-        return value if isinstance(value, str) else None
+        return {k.hex(): str(v) for k, v in found.items()}
 
-    def put_document(self, key: str, document: str) -> None:
-        """Store a document's JSON text under `key` (sha256 hex)."""
-        self._put("documents", [(bytes.fromhex(key), document)])
+    def put_texts(self, kind: TextKind, entries: Mapping[str, str]) -> None:
+        """Store JSON texts of `kind` (key hex -> text) in one transaction."""
+        self._put(kind, [(bytes.fromhex(k), v) for k, v in entries.items()])
 
     def counts(self) -> dict[str, int]:
         """Rows per table (for tests and `bench/`)."""
         with self._connect() as db:
             return {
                 table: int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-                for table in ("embeddings", "documents")
+                for table in ("embeddings", "documents", "statements")
             }
 
     def copy_to(self, cache_dir: Path) -> CacheStore:

@@ -80,7 +80,7 @@ def cached_document(
     """The stored document of the file at `path` (named `name`), or None when it was not read
     before with this reader version and these limits."""
     key = document_key(sha256_file(path), path.suffix, limits)
-    stored = store.get_document(key)
+    stored = store.get_texts("documents", [key]).get(key)
     return None if stored is None else _from_json(stored, name)
 
 
@@ -91,7 +91,7 @@ def extract_through_cache(
     like it)."""
     key = document_key(sha256_file(path), path.suffix, limits)
     document = extract_file(path, name, limits)
-    store.put_document(key, _to_json(document))
+    store.put_texts("documents", {key: _to_json(document)})
     return document
 
 

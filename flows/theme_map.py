@@ -29,6 +29,7 @@ from flows.cache_store import CacheStore, cache_dir_for
 from flows.embed_cache import count_uncached, encode_cached
 from flows.extract_cache import cached_document, extract_through_cache
 from flows.progress import EMBED, READ, NullProgress, Progress
+from flows.statement_cache import Segmented, cached_statements, merge, store_statements
 from pipeline.config import Config, CsvDialect
 from pipeline.embed import SentenceTransformerEmbedder, Vectors
 from pipeline.extract import ExtractError
@@ -114,8 +115,10 @@ def regions_task(
     documents: Sequence[Document],
     statements: dict[str, tuple[Statement, ...]],
     data: io.ProjectData,
+    known: Mapping[str, Segmented] | None = None,
 ) -> tuple[list[Statement], list[DocumentInfo], list[DocumentError]]:
-    """Statements with their region, in document order, and each document's own facts."""
+    """Statements with their region, in document order, and each document's own facts; those
+    of the documents in `known` (from the cache store) are added as they are."""
     done, errors = _per_document(
         [d for d in documents if d.name in statements],
         "regions",
@@ -123,8 +126,28 @@ def regions_task(
             d, statements[d.name], data.gazetteer, data.metadata.get(d.name)
         ),
     )
-    with_regions = [s for name in sorted(done) for s in done[name][0]]
-    return with_regions, [done[name][1] for name in sorted(done)], errors
+    with_regions, infos = merge(done, known or {})
+    return with_regions, infos, errors
+
+
+@task(name="cached-statements", cache_policy=NO_CACHE)
+def cached_statements_task(
+    documents: Sequence[Document], data: io.ProjectData, cache_dir: Path
+) -> dict[str, Segmented]:
+    """The statements and facts of the documents segmented before with the same inputs."""
+    return cached_statements(documents, data, CacheStore(cache_dir))
+
+
+@task(name="store-statements", cache_policy=NO_CACHE)
+def store_statements_task(
+    documents: Sequence[Document],
+    statements: Sequence[Statement],
+    infos: Sequence[DocumentInfo],
+    data: io.ProjectData,
+    cache_dir: Path,
+) -> None:
+    """Keep the statements and facts of `documents` for the next run."""
+    store_statements(documents, statements, infos, data, CacheStore(cache_dir))
 
 
 def _per_document(
@@ -304,9 +327,12 @@ def theme_map(
     documents = [o for o in outcomes if isinstance(o, Document)]
     errors = [o for o in outcomes if isinstance(o, DocumentError)]
     with _timed(timings, "segment"):
-        found, segment_errors = segment_task(documents, data)
+        known = cached_statements_task(documents, data, store_dir)
+        fresh = [d for d in documents if d.name not in known]
+        found, segment_errors = segment_task(fresh, data)
     with _timed(timings, "regions"):
-        statements, infos, region_errors = regions_task(documents, found, data)
+        statements, infos, region_errors = regions_task(fresh, found, data, known)
+        store_statements_task(fresh, statements, infos, data, store_dir)
     with _timed(timings, "labels"):
         labels, label_errors = labels_task(statements, corpus_dir, data)
     errors += segment_errors + region_errors + label_errors
@@ -327,6 +353,7 @@ def theme_map(
         "dir": str(store_dir),
         "documents_read": len(to_read),
         "documents_from_cache": len(cached),
+        "documents_segmented": len(fresh),
         "texts_embedded": n_embedded,
     }
     summary = _summary(run_id, tables, documents, errors, result)

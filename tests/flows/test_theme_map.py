@@ -355,3 +355,4 @@ def test_a_rerun_reads_and_embeds_only_what_the_store_lacks(
     assert second["documents_from_cache"] == runs[1].n_documents == 7
     assert second["documents_read"] == first["documents_read"] - 7
     assert second["texts_embedded"] == 0
+    assert first["documents_segmented"] == 7 and second["documents_segmented"] == 0

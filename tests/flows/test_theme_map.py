@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from flows import io
+from flows.cache_store import STORE_FILE
 from flows.cli import main
 from flows.progress import EMBED, READ
 from flows.theme_map import RunReport, theme_map
@@ -335,7 +336,9 @@ def test_cli_exit_codes(
     only_bad = tmp_path / "bad"
     only_bad.mkdir()
     (only_bad / "tom.txt").write_bytes(b"")
-    assert main(["run", str(only_bad), "--output", str(tmp_path / "o1")]) == 1
+    store = ["--cache-dir", str(tmp_path / "store")]
+    assert main(["run", str(only_bad), "--output", str(tmp_path / "o1"), *store]) == 1
+    assert (tmp_path / "store" / STORE_FILE).is_file()
     capsys.readouterr()
     lenient = main(["run", str(corpus_with_bad_files), "--output", str(tmp_path / "o2")])
     assert lenient == 0  # skipped files are reported, not fatal

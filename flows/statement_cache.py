@@ -71,23 +71,13 @@ def cached_statements(
 
 def store_statements(
     documents: Sequence[Document],
-    statements: Sequence[Statement],
-    infos: Sequence[DocumentInfo],
+    done: Mapping[str, Segmented],
     data: io.ProjectData,
     store: CacheStore,
 ) -> None:
-    """Store the statements and facts of each of `documents` that has facts in `infos` (a
-    document that failed a stage has none)."""
-    by_document: dict[str, list[Statement]] = {info.name: [] for info in infos}
-    for statement in statements:
-        if statement.document in by_document:
-            by_document[statement.document].append(statement)
-    keys = _keys([d for d in documents if d.name in by_document], data)
-    facts = {info.name: info for info in infos}
-    store.put_texts(
-        "statements",
-        {keys[name]: _to_json(by_document[name], facts[name]) for name in keys},
-    )
+    """Store the statements and facts in `done` (by document name) of `documents`."""
+    keys = _keys([d for d in documents if d.name in done], data)
+    store.put_texts("statements", {keys[name]: _to_json(*done[name]) for name in keys})
 
 
 def _to_json(statements: Sequence[Statement], info: DocumentInfo) -> str:

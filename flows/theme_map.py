@@ -116,9 +116,11 @@ def regions_task(
     statements: dict[str, tuple[Statement, ...]],
     data: io.ProjectData,
     known: Mapping[str, Segmented] | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[list[Statement], list[DocumentInfo], list[DocumentError]]:
     """Statements with their region, in document order, and each document's own facts; those
-    of the documents in `known` (from the cache store) are added as they are."""
+    of the documents in `known` (from the cache store) are added as they are, and those of
+    `documents` are kept in the store in `cache_dir` for the next run."""
     done, errors = _per_document(
         [d for d in documents if d.name in statements],
         "regions",
@@ -126,6 +128,8 @@ def regions_task(
             d, statements[d.name], data.gazetteer, data.metadata.get(d.name)
         ),
     )
+    if cache_dir is not None:
+        store_statements(documents, done, data, CacheStore(cache_dir))
     with_regions, infos = merge(done, known or {})
     return with_regions, infos, errors
 
@@ -136,18 +140,6 @@ def cached_statements_task(
 ) -> dict[str, Segmented]:
     """The statements and facts of the documents segmented before with the same inputs."""
     return cached_statements(documents, data, CacheStore(cache_dir))
-
-
-@task(name="store-statements", cache_policy=NO_CACHE)
-def store_statements_task(
-    documents: Sequence[Document],
-    statements: Sequence[Statement],
-    infos: Sequence[DocumentInfo],
-    data: io.ProjectData,
-    cache_dir: Path,
-) -> None:
-    """Keep the statements and facts of `documents` for the next run."""
-    store_statements(documents, statements, infos, data, CacheStore(cache_dir))
 
 
 def _per_document(
@@ -331,8 +323,7 @@ def theme_map(
         fresh = [d for d in documents if d.name not in known]
         found, segment_errors = segment_task(fresh, data)
     with _timed(timings, "regions"):
-        statements, infos, region_errors = regions_task(fresh, found, data, known)
-        store_statements_task(fresh, statements, infos, data, store_dir)
+        statements, infos, region_errors = regions_task(fresh, found, data, known, store_dir)
     with _timed(timings, "labels"):
         labels, label_errors = labels_task(statements, corpus_dir, data)
     errors += segment_errors + region_errors + label_errors

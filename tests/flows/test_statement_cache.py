@@ -36,9 +36,11 @@ def test_only_changed_documents_and_metadata_miss(
     data = io.load_project_data(config, CORPUS)
     docs = [documents[k] for k in sorted(documents)][:3]
     done = _segmented(docs, data)
-    statements, infos = merge(done, {})
-    store_statements(docs, statements, infos, data, store)
+    store_statements(docs, done, data, store)
     assert cached_statements(docs, data, store) == done
+    statements, infos = merge({}, done)
+    assert [i.name for i in infos] == sorted(d.name for d in docs)
+    assert [s.document for s in statements] == sorted(s.document for s in statements)
 
     changed = replace(docs[0], blocks=docs[0].blocks[:-1])
     assert set(cached_statements([changed, *docs[1:]], data, store)) == {d.name for d in docs[1:]}
@@ -48,13 +50,12 @@ def test_only_changed_documents_and_metadata_miss(
     assert set(cached_statements(docs, relabelled, store)) == {docs[0].name, docs[2].name}
 
 
-def test_a_document_without_facts_is_not_stored(
+def test_a_document_without_a_result_is_not_stored(
     documents: dict[str, Document], config: Config, tmp_path: Path
 ) -> None:
     store = CacheStore(tmp_path)
     data = io.load_project_data(config, CORPUS)
     docs = [documents[k] for k in sorted(documents)][:2]
-    done = _segmented(docs[:1], data)  # the second failed at a stage: no facts for it
-    statements, infos = merge(done, {})
-    store_statements(docs, statements, infos, data, store)
+    done = _segmented(docs[:1], data)  # the second failed at a stage: no result for it
+    store_statements(docs, done, data, store)
     assert set(cached_statements(docs, data, store)) == {docs[0].name}

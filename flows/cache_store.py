@@ -41,7 +41,7 @@ from pipeline.config import PROJECT_ROOT, Config
 
 STORE_FILE = "temakarta-cache.sqlite3"
 LEGACY_NPZ_DIR = PROJECT_ROOT / "models" / ".cache"
-_SCHEMA_VERSION = "1"
+_SCHEMA_VERSION = "2"
 _BUSY_SECONDS = 300.0  # how long a writer waits for another run's transaction to finish
 _IN_CHUNK = 900  # keys per `IN (...)` query: below every SQLite build's variable limit
 _SCHEMA = """

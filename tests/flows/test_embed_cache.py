@@ -177,3 +177,11 @@ def test_rerun_with_the_real_model_embeds_nothing_new(tmp_path: Path) -> None:
     again = encode_cached(list(reversed(texts)), rerun, tmp_path)
     assert not rerun.loaded  # every vector came from the cache: the model was never loaded
     np.testing.assert_array_equal(again, vectors[::-1])
+
+
+def test_a_store_of_another_schema_says_what_to_do(tmp_path: Path) -> None:
+    store = CacheStore(tmp_path)
+    with store._connect() as db:
+        db.execute("UPDATE meta SET value='0' WHERE key='schema_version'")
+    with pytest.raises(CacheStoreError, match=r"schema 0.*delete the file"):
+        CacheStore(tmp_path)

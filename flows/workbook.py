@@ -23,7 +23,15 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from pipeline.matrix import COL_TOTAL, REGION_COLUMNS, ROW_N_DOCUMENTS, ROW_N_STATEMENTS, Tables
+from pipeline.config import MAX_REPRESENTATIVES
+from pipeline.matrix import (
+    COL_REPRESENTATIVE,
+    COL_TOTAL,
+    REGION_COLUMNS,
+    ROW_N_DOCUMENTS,
+    ROW_N_STATEMENTS,
+    Tables,
+)
 
 # Fixed so reruns are byte-identical; the zip entries carry the same date.
 _FIXED_DATE = datetime(1980, 1, 1, tzinfo=UTC)
@@ -36,11 +44,10 @@ _WRAPPED = {
     "heading_path": 40,
     "region_source": 28,
     "keywords": 40,
-    "representative_1": 50,
-    "representative_2": 50,
-    "representative_3": 50,
-    "error": 60,
-    "what_to_do": 50,
+    **{COL_REPRESENTATIVE.format(n=n): 50 for n in range(1, MAX_REPRESENTATIVES + 1)},
+    "where": 40,
+    "what": 60,
+    "fix": 50,
 }
 _MAX_WIDTH = 40  # other columns: as wide as their longest value, up to this many characters
 _FOOTER_ROWS = (ROW_N_STATEMENTS, ROW_N_DOCUMENTS)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline.problems import InputError, Problem, parse_yaml, validation_problems
 
 __all__ = [
     "INDUCTIVE_PREFIX",
@@ -39,13 +40,11 @@ MIN_EXAMPLES = 5
 MAX_EXAMPLES = 40
 
 _ID_RE = re.compile(r"^[a-zåäö][a-zåäö0-9_]*$")
-_THEME_KEYS = frozenset({"id", "label", "definition", "examples", "terms", "patterns"})
-_OTHER_KEYS = frozenset({"definition", "examples", "patterns"})
-_TOP_KEYS = frozenset({"themes", "other"})
 
 
-class CodebookError(ValueError):
-    """The codebook YAML is malformed; the message names the file, the theme and the key."""
+class CodebookError(InputError):
+    """The codebook YAML is malformed; each problem names the file's line, the theme and the
+    key."""
 
 
 @dataclass(frozen=True)
@@ -98,125 +97,147 @@ class Codebook:
         return (*themed, *(len(self.themes) for _ in self.other_examples))
 
 
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__
+def _folded(value: str) -> str:
+    return " ".join(value.split())
 
 
-def _str_list(value: Any, where: str, key: str) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise CodebookError(f"{where}: {key}: expected a list of strings, got {_kind(value)}")
-    out: list[str] = []
-    for i, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip():
-            raise CodebookError(f"{where}: {key}[{i}]: expected a non-empty string")
-        out.append(" ".join(item.split()))
-    return tuple(out)
+def _non_empty(values: list[str]) -> list[str]:
+    for i, item in enumerate(values):
+        if not item.strip():
+            raise ValueError(f"item {i} is empty; give a non-empty string")
+    return [_folded(item) for item in values]
 
 
-def _examples(raw: Any, where: str) -> tuple[str, ...]:
-    examples = _str_list(raw, where, "examples")
+def _check_examples(values: list[str]) -> list[str]:
+    examples = _non_empty(values)
     if not MIN_EXAMPLES <= len(examples) <= MAX_EXAMPLES:
-        raise CodebookError(
-            f"{where}: examples: need {MIN_EXAMPLES}–{MAX_EXAMPLES}, got {len(examples)}"
-        )
-    if len(set(examples)) != len(examples):
-        raise CodebookError(f"{where}: examples: duplicate example")
+        raise ValueError(f"need {MIN_EXAMPLES}–{MAX_EXAMPLES} examples, got {len(examples)}")
+    duplicates = sorted({e for e in examples if examples.count(e) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate example {duplicates[0]!r}; each example once")
     return examples
 
 
-def _patterns(raw: Any, where: str) -> tuple[str, ...]:
-    patterns = _str_list(raw, where, "patterns")
+def _check_patterns(values: list[str]) -> list[str]:
+    patterns = _non_empty(values)
     for i, pattern in enumerate(patterns):
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise CodebookError(
-                f"{where}: patterns[{i}]: not a regular expression ({exc}); fix or quote it"
-            ) from exc
+            raise ValueError(
+                f"item {i} {pattern!r} is not a regular expression ({exc}); fix it, or quote "
+                "it in single quotes so YAML keeps its backslashes"
+            ) from None
     return patterns
 
 
-def _parse_theme(raw: Any, index: int, source: str) -> CodebookTheme:
-    if not isinstance(raw, dict):
-        raise CodebookError(f"{source}: themes[{index}]: expected a mapping, got {_kind(raw)}")
-    theme_id = raw.get("id")
-    if not isinstance(theme_id, str) or not _ID_RE.match(theme_id):
-        raise CodebookError(
-            f"{source}: themes[{index}]: id: expected a lowercase slug like 'finansiering', "
-            f"got {theme_id!r}"
-        )
-    where = f"{source}: theme {theme_id!r}"
-    if theme_id in (UNASSIGNED_ID, OTHER_ID) or theme_id.startswith(INDUCTIVE_PREFIX):
-        raise CodebookError(f"{where}: id: {theme_id!r} is reserved for computed themes")
-    unknown = sorted(set(raw) - _THEME_KEYS)
-    if unknown:
-        raise CodebookError(
-            f"{where}: unknown key(s) {', '.join(map(str, unknown))}; "
-            f"allowed: {', '.join(sorted(_THEME_KEYS))}"
-        )
-    strings: dict[str, str] = {}
-    for key in ("label", "definition"):
-        value = raw.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise CodebookError(f"{where}: {key}: expected a non-empty string, got {_kind(value)}")
-        strings[key] = " ".join(value.split())
-    return CodebookTheme(
-        id=theme_id,
-        label=strings["label"],
-        definition=strings["definition"],
-        examples=_examples(raw.get("examples"), where),
-        terms=tuple(t.casefold() for t in _str_list(raw.get("terms", []), where, "terms")),
-        patterns=_patterns(raw.get("patterns", []), where),
-    )
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-def _parse_other(raw: Any, source: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    where = f"{source}: other"
-    if raw is None:
-        return "", (), ()
-    if not isinstance(raw, dict):
-        raise CodebookError(f"{where}: expected a mapping, got {_kind(raw)}")
-    unknown = sorted(set(raw) - _OTHER_KEYS)
-    if unknown:
-        raise CodebookError(
-            f"{where}: unknown key(s) {', '.join(map(str, unknown))}; "
-            f"allowed: {', '.join(sorted(_OTHER_KEYS))}"
-        )
-    definition = raw.get("definition", "")
-    if not isinstance(definition, str):
-        raise CodebookError(f"{where}: definition: expected a string, got {_kind(definition)}")
-    return (
-        " ".join(definition.split()),
-        _examples(raw.get("examples"), where),
-        _patterns(raw.get("patterns", []), where),
-    )
+class _ThemeModel(_Strict):
+    id: str
+    label: str = Field(min_length=1)
+    definition: str = Field(min_length=1)
+    examples: list[str]
+    terms: list[str] = []
+    patterns: list[str] = []
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _ID_RE.match(value):
+            raise ValueError(f"expected a lowercase slug like 'finansiering', got {value!r}")
+        if value in (UNASSIGNED_ID, OTHER_ID) or value.startswith(INDUCTIVE_PREFIX):
+            raise ValueError(
+                f"{value!r} is reserved for computed themes ({UNASSIGNED_ID}, {OTHER_ID}, "
+                f"{INDUCTIVE_PREFIX}NN); choose another id"
+            )
+        return value
+
+    @field_validator("label", "definition")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("expected a non-empty string")
+        return _folded(value)
+
+    @field_validator("examples")
+    @classmethod
+    def _examples(cls, value: list[str]) -> list[str]:
+        return _check_examples(value)
+
+    @field_validator("terms")
+    @classmethod
+    def _terms(cls, value: list[str]) -> list[str]:
+        return [term.casefold() for term in _non_empty(value)]
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        return _check_patterns(value)
+
+
+class _OtherModel(_Strict):
+    definition: str = ""
+    examples: list[str]
+    patterns: list[str] = []
+
+    @field_validator("definition")
+    @classmethod
+    def _definition(cls, value: str) -> str:
+        return _folded(value)
+
+    @field_validator("examples")
+    @classmethod
+    def _examples(cls, value: list[str]) -> list[str]:
+        return _check_examples(value)
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        return _check_patterns(value)
+
+
+class _CodebookModel(_Strict):
+    themes: list[_ThemeModel] = Field(min_length=1)
+    other: _OtherModel | None = None
+
+    @field_validator("themes")
+    @classmethod
+    def _unique_ids(cls, themes: list[_ThemeModel]) -> list[_ThemeModel]:
+        ids = [theme.id for theme in themes]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate theme id {duplicates[0]!r}; give each theme its own id")
+        return themes
 
 
 def parse_codebook(yaml_text: str, source: str = "<codebook>") -> Codebook:
     """Validate codebook YAML (`themes:` list of {id, label, definition, examples, terms?,
-    patterns?}; optional `other: {definition, examples, patterns?}`) into a `Codebook`. Errors name
-    `source`, the theme and the key, e.g. "models/codebook.yaml: theme 'x': examples: need 5–40,
-    got 2"."""
+    patterns?}; optional `other: {definition?, examples, patterns?}`) into a `Codebook`. Each
+    problem names `source:line`, the key (`themes[2].examples`), what is wrong and what is
+    allowed, e.g. "models/codebook.yaml:40: themes[2].examples: need 5–40 examples, got 2"."""
+    doc = parse_yaml(yaml_text, source, CodebookError)
+    fix = f"correct it in {source} (its header comment describes a theme)"
+    if not isinstance(doc.data, dict):
+        raise CodebookError(Problem(doc.where(()), "expected a mapping with a 'themes' list", fix))
     try:
-        raw: Any = yaml.safe_load(yaml_text)
-    except yaml.YAMLError as exc:
-        raise CodebookError(f"{source}: not valid YAML: {exc}; fix the syntax") from exc
-    if not isinstance(raw, dict) or "themes" not in raw:
-        raise CodebookError(f"{source}: expected a mapping with a 'themes' list")
-    unknown = sorted(set(raw) - _TOP_KEYS)
-    if unknown:
-        raise CodebookError(
-            f"{source}: unknown top-level key(s) {', '.join(map(str, unknown))}; "
-            f"allowed: {', '.join(sorted(_TOP_KEYS))}"
+        model = _CodebookModel.model_validate(doc.data)
+    except ValidationError as exc:
+        raise CodebookError(*validation_problems(exc, _CodebookModel, doc, fix)) from None
+    themes = tuple(
+        CodebookTheme(
+            id=t.id,
+            label=t.label,
+            definition=t.definition,
+            examples=tuple(t.examples),
+            terms=tuple(t.terms),
+            patterns=tuple(t.patterns),
         )
-    items = raw["themes"]
-    if not isinstance(items, list) or not items:
-        raise CodebookError(f"{source}: themes: expected a non-empty list, got {_kind(items)}")
-    themes = tuple(_parse_theme(item, i, source) for i, item in enumerate(items))
-    seen: set[str] = set()
-    for theme in themes:
-        if theme.id in seen:
-            raise CodebookError(f"{source}: theme {theme.id!r}: id: duplicate id")
-        seen.add(theme.id)
-    other = _parse_other(raw.get("other"), source)
-    return Codebook(source, themes, *other)
+        for t in model.themes
+    )
+    other = model.other
+    if other is None:
+        return Codebook(source, themes)
+    return Codebook(source, themes, other.definition, tuple(other.examples), tuple(other.patterns))

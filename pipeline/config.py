@@ -9,14 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from pipeline.problems import InputError, Problem, parse_yaml, validation_problems
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG_PATH = PROJECT_ROOT / "models" / "config.yaml"
+DEFAULT_CONFIG_NAME = "models/config.yaml"
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / DEFAULT_CONFIG_NAME
 # comma: comma-separated UTF-8 with LF line ends, for pandas and R; excel-sv: what Excel in a
 # Swedish locale opens into columns (semicolons, decimal comma, UTF-8 with a BOM, CRLF).
 CsvDialect = Literal["comma", "excel-sv"]
+
+
+MAX_REPRESENTATIVES = 10
 
 
 class _Strict(BaseModel):
@@ -92,7 +97,8 @@ class ThemesConfig(_Strict):
     # statements; an inductive cluster less cohesive than that is trimmed to its core.
     min_cohesion: float | None = Field(None, ge=-1.0, le=1.0)
     top_terms: int = Field(5, ge=1, le=20)
-    representatives: int = Field(3, ge=1, le=10)
+    # Statements listed per theme in themes.csv (representative_1..N) and report.html.
+    representatives: int = Field(3, ge=1, le=MAX_REPRESENTATIVES)
 
 
 class OutputsConfig(_Strict):
@@ -104,9 +110,13 @@ class OutputsConfig(_Strict):
 class Config(_Strict):
     """Everything a run depends on besides its input files."""
 
+    # The seed of every random step: `temakarta review`'s tie-break and `temakarta evaluate`'s
+    # bootstrap. The run itself draws nothing at random (lbfgs logistic regression, exact
+    # HDBSCAN, statements in id order), so a rerun is byte-identical whatever the seed.
     seed: int = 20171213
     gazetteer: str = "models/gazetteer.yaml"
     stopwords_extra: str = "models/stopwords_extra.txt"
+    abbreviations: str = "models/abbreviations.txt"
     model: ModelConfig = ModelConfig()
     limits: LimitsConfig = LimitsConfig()
     segment: SegmentConfig = SegmentConfig()
@@ -116,6 +126,13 @@ class Config(_Strict):
     # None: $XDG_CACHE_HOME/temakarta, else ~/.cache/temakarta. `temakarta run --cache-dir`
     # overrides it for one run.
     cache_dir: str | None = None
+    # The file the config was read from, as the user named it (for hints); not a setting.
+    _source: str = PrivateAttr(DEFAULT_CONFIG_NAME)
+
+    @property
+    def source(self) -> str:
+        """The config file this was read from (`models/config.yaml` for the defaults)."""
+        return self._source
 
     def resolve(self, relative: str) -> Path:
         """A path from this config, made absolute against the project root."""
@@ -123,24 +140,23 @@ class Config(_Strict):
         return path if path.is_absolute() else PROJECT_ROOT / path
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """The config file is missing, not YAML, or does not validate."""
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
-    """Validate YAML text into a `Config`; errors name the source and the bad key."""
-    try:
-        raw: Any = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}; fix the syntax") from exc
+def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME) -> Config:
+    """Validate YAML text into a `Config`; each problem names `source:line`, the key and the
+    allowed keys or values."""
+    doc = parse_yaml(text, source, ConfigError)
+    raw: Any = doc.data if doc.data is not None else {}
+    fix = f"correct it in {source}"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping of settings, got {type(raw).__name__}")
-    try:
-        return Config.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
         raise ConfigError(
-            f"{source}: {problems}; see models/config.yaml for the allowed keys"
-        ) from exc
+            Problem(doc.where(()), f"expected a mapping of settings, got {type(raw).__name__}", fix)
+        )
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(*validation_problems(exc, Config, doc, fix)) from None
+    config._source = source
+    return config

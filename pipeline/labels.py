@@ -22,10 +22,11 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import PurePath
 
+from pipeline.problems import Problem, at_line
 from pipeline.records import DocumentError, Statement
 from pipeline.themes import OTHER_ID
 
-__all__ = ["LABEL_COLUMNS", "STAGE", "match_labels"]
+__all__ = ["LABEL_COLUMNS", "STAGE", "header_problem", "match_labels"]
 
 LABEL_COLUMNS = ("document", "text", "theme")
 STAGE = "labels"
@@ -48,19 +49,11 @@ def match_labels(
     """
     file = PurePath(source).name
     rows = iter(rows)
-    header = [_normalise(cell).lower() for cell in next(rows, [])]
-    missing = [c for c in LABEL_COLUMNS if c not in header]
-    if missing:
-        found = ", ".join(repr(h) for h in header if h) or "no header row"
-        return {}, [
-            DocumentError(
-                file,
-                STAGE,
-                f"{source}: missing column(s) {', '.join(missing)}; expected columns "
-                f"{', '.join(LABEL_COLUMNS)} (found {found})",
-                "start the file with the header row document,text,theme, as review.csv has",
-            )
-        ]
+    header = next(rows, [])
+    problem = header_problem(header, source)
+    if problem is not None:
+        return {}, [DocumentError(file, STAGE, problem.where, problem.what, problem.fix)]
+    header = [_normalise(cell).lower() for cell in header]
     column = {name: header.index(name) for name in LABEL_COLUMNS}
     allowed = {_normalise(t).lower(): t for t in theme_ids} | {OTHER_ID: OTHER_ID}
     index = _statement_index(statements)
@@ -75,7 +68,7 @@ def match_labels(
         )
         if not theme_cell:
             continue  # not reviewed yet
-        where = f"{source}: row {number}"
+        where = f"{source}: row {number}"  # a spreadsheet's row number
         theme = allowed.get(theme_cell.lower())
         if theme is None:
             expected = ", ".join([*sorted(set(theme_ids)), OTHER_ID])
@@ -83,8 +76,8 @@ def match_labels(
                 DocumentError(
                     file,
                     STAGE,
-                    f"{where}: theme {theme_cell!r} is not a codebook theme; "
-                    f"expected one of {expected}",
+                    where,
+                    f"theme {theme_cell!r} is not a codebook theme; expected one of {expected}",
                     "write a theme id from the codebook, or other when none fits",
                 )
             )
@@ -99,7 +92,8 @@ def match_labels(
                 DocumentError(
                     file,
                     STAGE,
-                    f"{where}: statement {conflict} is already labelled {labels[conflict]!r} "
+                    where,
+                    f"statement {conflict} is already labelled {labels[conflict]!r} "
                     f"by row {labelled_by[conflict]}; this row says {theme!r}, the first "
                     f"label is kept",
                     "keep one label per statement: correct or delete one of the two rows",
@@ -110,6 +104,22 @@ def match_labels(
                 labels[statement_id] = theme
                 labelled_by[statement_id] = number
     return labels, errors
+
+
+def header_problem(header: Sequence[str], source: str) -> Problem | None:
+    """What is wrong with labels.csv's header row (a missing column), None when it is usable.
+    Checked before a run starts: without these columns no row can be used."""
+    names = [_normalise(cell).lower() for cell in header]
+    missing = [c for c in LABEL_COLUMNS if c not in names]
+    if not missing:
+        return None
+    found = ", ".join(repr(h) for h in names if h) or "no header row"
+    return Problem(
+        at_line(source, 1),
+        f"missing column(s) {', '.join(missing)}; expected columns "
+        f"{', '.join(LABEL_COLUMNS)} (found {found})",
+        "start the file with the header row document,text,theme, as review.csv has",
+    )
 
 
 def _normalise(text: str) -> str:
@@ -128,18 +138,18 @@ def _statement_index(statements: Sequence[Statement]) -> dict[tuple[str, str], l
 def _unmatched(file: str, where: str, document: str, text: str, known: bool) -> DocumentError:
     quoted = text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 1] + "…"
     if not document:
-        what = f"{where}: empty document; a label needs the document and the text"
+        what = "empty document; a label needs the document and the text"
         fix = "copy the document column from statements.csv or review.csv"
     elif known:
-        what = f"{where}: no statement of {document!r} has the text {quoted!r}"
+        what = f"no statement of {document!r} has the text {quoted!r}"
         fix = (
             "check the text was copied unchanged from statements.csv or review.csv "
             "(white space may differ, words and punctuation may not)"
         )
     else:
-        what = f"{where}: document {document!r} has no statements in this run"
+        what = f"document {document!r} has no statements in this run"
         fix = (
             "check the document name was copied from statements.csv or review.csv and the "
             "file is still in the corpus folder"
         )
-    return DocumentError(file, STAGE, what, fix)
+    return DocumentError(file, STAGE, where, what, fix)

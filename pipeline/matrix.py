@@ -97,7 +97,7 @@ COL_DATE = "date"
 COL_MEETING = "meeting"
 COL_N_STATEMENTS = "n_statements"
 
-_REPRESENTATIVES = 3
+DEFAULT_REPRESENTATIVES = 3  # representative_1..3 unless the config asks for more
 _ORIGIN_ORDER = {"codebook": 0, "inductive": 1, "unassigned": 2}
 _NEGLIGIBLE = 1e-9  # a probability this close to 0 or 1 is taken as certain
 _ROW_SUM_TOLERANCE = 1e-4  # probability rows must sum to 1 within this
@@ -122,9 +122,13 @@ class Tables:
 
 
 def build_tables(
-    statements: Sequence[Statement], result: ThemeResult, documents: Sequence[DocumentInfo]
+    statements: Sequence[Statement],
+    result: ThemeResult,
+    documents: Sequence[DocumentInfo],
+    representatives: int = DEFAULT_REPRESENTATIVES,
 ) -> Tables:
-    """All output tables.
+    """All output tables; themes.csv has the columns representative_1..`representatives`
+    (`themes.representatives` of the config), empty where a theme has fewer statements.
 
     `statements` and `result.assignments` must cover the same statement ids.
     Counts are numbers of statements; shares are column percentages (one decimal); the
@@ -166,7 +170,7 @@ def build_tables(
 
     return Tables(
         statements=statement_frame,
-        themes=_themes_frame(themes),
+        themes=_themes_frame(themes, representatives),
         counts=_counts(statement_frame, theme_order, labels),
         shares=_shares(statement_frame, theme_order, labels),
         polarity=_polarity(statement_frame, theme_order, labels),
@@ -175,7 +179,7 @@ def build_tables(
     )
 
 
-def _themes_frame(themes: Sequence[Theme]) -> pd.DataFrame:
+def _themes_frame(themes: Sequence[Theme], representatives: int) -> pd.DataFrame:
     rows = []
     for theme in themes:
         row: dict[str, object] = {
@@ -185,7 +189,7 @@ def _themes_frame(themes: Sequence[Theme]) -> pd.DataFrame:
             COL_KEYWORDS: "; ".join(theme.keywords),
             COL_SIZE: theme.size,
         }
-        for n in range(_REPRESENTATIVES):
+        for n in range(representatives):
             key = COL_REPRESENTATIVE.format(n=n + 1)
             row[key] = theme.representatives[n] if n < len(theme.representatives) else ""
         rows.append(row)

@@ -132,15 +132,23 @@ class Statement:
 
 @dataclass(frozen=True)
 class DocumentError:
-    """A document that could not be (fully) processed: reported, never fatal to the run.
+    """A document (or a labels.csv row) that could not be (fully) processed: reported, never
+    fatal to the run. One row of errors.csv.
 
-    `stage` is the pipeline stage ("extract", "segment", ...); `hint` says what to do about it.
+    `stage` is the pipeline stage ("extract", "segment", ...); `where` the place (the file, a
+    page, a row), `what` went wrong, and `fix`: what to do about it.
     """
 
     document: str
     stage: str
-    error: str
-    hint: str
+    where: str
+    what: str
+    fix: str
+
+    @property
+    def message(self) -> str:
+        """`where: what`, for a log line."""
+        return f"{self.where}: {self.what}"
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pipeline.problems import InputError, Problem, dotted, parse_yaml, validation_problems
 from pipeline.records import (
     BlockKind,
     Document,
@@ -59,41 +60,80 @@ class DocumentMetadata:
     meeting: str = ""
 
 
-class GazetteerError(ValueError):
-    """The gazetteer file is malformed."""
+class GazetteerError(InputError):
+    """The gazetteer file is malformed; each problem names the file's line."""
+
+
+class _GazetteerModel(BaseModel):
+    """The gazetteer's shape: region → group (names, counties, cities, …) → list of patterns,
+    and the national-scope patterns. A group given as a string instead of a list is an error,
+    not a list of its letters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    regions: dict[str, dict[str, list[str]]]
+    national: list[str] = []
 
 
 def parse_gazetteer(text: str, source: str) -> Gazetteer:
     """Compile the gazetteer YAML (see models/gazetteer.yaml for the shape)."""
+    doc = parse_yaml(text, source, GazetteerError)
+    fix = (
+        f"correct it in {source}: `regions:` maps each region to groups (names, counties, "
+        'cities) of patterns, each group a list such as names: ["region skåne", "skåne\\w*"]'
+    )
     try:
-        raw: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise GazetteerError(f"{source}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict) or not isinstance(raw.get("regions"), dict):
-        raise GazetteerError(f"{source}: expected a mapping with 'regions' and 'national'")
+        model = _GazetteerModel.model_validate(doc.data if doc.data is not None else {})
+    except ValidationError as exc:
+        raise GazetteerError(*validation_problems(exc, _GazetteerModel, doc, fix)) from None
     known = {region.value: region for region in Region if region is not Region.NATIONELL}
+    problems: list[Problem] = []
     pairs: list[tuple[Region, re.Pattern[str]]] = []
-    for name, groups in raw["regions"].items():
+    for name, groups in model.regions.items():
         if name not in known:
-            raise GazetteerError(
-                f"{source}: regions: unknown region {name!r}; expected one of {', '.join(known)}"
+            problems.append(
+                Problem(
+                    doc.where(("regions", name)),
+                    f"regions.{name}: unknown region; allowed: {', '.join(known)}",
+                    fix,
+                )
             )
-        if not isinstance(groups, dict):
-            raise GazetteerError(f"{source}: regions: {name}: expected names/counties/cities lists")
+            continue
         for group, patterns in groups.items():
-            for pattern in patterns or []:
-                pairs.append((known[name], _compile(pattern, f"{source}: {name}: {group}")))
-    national = tuple(_compile(p, f"{source}: national") for p in raw.get("national") or [])
-    return Gazetteer(regions=tuple(pairs), national=national)
+            for i, pattern in enumerate(patterns):
+                key = ("regions", name, group, i)
+                compiled = _compile(pattern, doc.where(key), dotted(key), problems)
+                if compiled is not None:
+                    pairs.append((known[name], compiled))
+    national = []
+    for i, pattern in enumerate(model.national):
+        compiled = _compile(pattern, doc.where(("national", i)), f"national[{i}]", problems)
+        if compiled is not None:
+            national.append(compiled)
+    if problems:
+        raise GazetteerError(*problems)
+    return Gazetteer(regions=tuple(pairs), national=tuple(national))
 
 
-def _compile(pattern: str, where: str) -> re.Pattern[str]:
+def _compile(pattern: str, where: str, key: str, problems: list[Problem]) -> re.Pattern[str] | None:
+    """The pattern with word boundaries at alphanumeric ends; None (and a problem) when it is
+    not a regular expression or is empty."""
+    if not pattern.strip():
+        problems.append(Problem(where, f"{key}: empty pattern", "remove it or write the name"))
+        return None
     start = r"\b" if pattern[:1].isalnum() else ""
     end = r"\b" if pattern[-1:].isalnum() or pattern.endswith("*") else ""
     try:
         return re.compile(f"{start}(?:{pattern}){end}", re.IGNORECASE)
     except re.error as exc:
-        raise GazetteerError(f"{where}: bad pattern {pattern!r}: {exc}") from exc
+        problems.append(
+            Problem(
+                where,
+                f"{key}: {pattern!r} is not a regular expression ({exc})",
+                "fix the pattern (Python `re` syntax; escape ( ) [ ] . * + ? with a backslash)",
+            )
+        )
+        return None
 
 
 def attribute_regions(
@@ -210,28 +250,3 @@ def _document_date(document: Document) -> str:
             day, month, year = int(sv.group(1)), _MONTHS[sv.group(2).lower()], int(sv.group(3))
             return f"{year:04d}-{month:02d}-{day:02d}"
     return ""
-
-
-def parse_metadata_rows(
-    rows: Iterable[Mapping[str, str]], source: str
-) -> dict[str, DocumentMetadata]:
-    """`metadata.csv` rows (document, region, date, meeting) → metadata by document name."""
-    by_name = {region.value.lower(): region for region in Region}
-    out: dict[str, DocumentMetadata] = {}
-    for number, row in enumerate(rows, start=2):
-        name = (row.get("document") or "").strip()
-        if not name:
-            raise ValueError(f"{source}: line {number}: empty 'document'; give the file name")
-        region_text = (row.get("region") or "").strip()
-        region = by_name.get(region_text.lower()) if region_text else None
-        if region_text and region is None:
-            raise ValueError(
-                f"{source}: line {number}: unknown region {region_text!r}; "
-                f"expected one of {', '.join(r.value for r in Region)}"
-            )
-        out[name] = DocumentMetadata(
-            region=region,
-            date=(row.get("date") or "").strip(),
-            meeting=(row.get("meeting") or "").strip(),
-        )
-    return out

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.config import Config
+from pipeline.config import MAX_REPRESENTATIVES, Config
 from pipeline.labels import STAGE as LABELS_STAGE
 from pipeline.matrix import (
     COL_CONFIDENCE,
@@ -247,7 +247,7 @@ def _themes_section(themes: pd.DataFrame) -> str:
     for theme in themes.to_dict("records"):
         reps = [
             str(theme[key])
-            for n in range(1, 10)
+            for n in range(1, MAX_REPRESENTATIVES + 1)
             if (key := COL_REPRESENTATIVE.format(n=n)) in theme and str(theme[key] or "")
         ]
         rows.append(
@@ -289,7 +289,9 @@ def _cell(value: object) -> str:
 
 
 def _errors_section(errors: Sequence[DocumentError]) -> str:
-    ordered = sorted(errors, key=lambda e: (e.stage == LABELS_STAGE, e.document, e.stage, e.error))
+    ordered = sorted(
+        errors, key=lambda e: (e.stage == LABELS_STAGE, e.document, e.stage, e.where, e.what)
+    )
     skipped = [e for e in ordered if e.stage != LABELS_STAGE]
     labels = [e for e in ordered if e.stage == LABELS_STAGE]
     out = [f'<section id="skipped"><h2>Filer som hoppades över ({len(skipped)})</h2>']
@@ -304,8 +306,8 @@ def _errors_section(errors: Sequence[DocumentError]) -> str:
             '<table class="plain"><thead><tr><th scope="col">Fil</th><th scope="col">Steg</th>'
             '<th scope="col">Fel</th><th scope="col">Vad du kan göra</th></tr></thead><tbody>'
             + "".join(
-                f"<tr><td>{_e(e.document)}</td><td>{_e(e.stage)}</td><td>{_e(e.error)}</td>"
-                f"<td>{_e(e.hint)}</td></tr>"
+                f"<tr><td>{_e(e.document)}</td><td>{_e(e.stage)}</td><td>{_e(e.message)}</td>"
+                f"<td>{_e(e.fix)}</td></tr>"
                 for e in rows
             )
             + "</tbody></table>"

@@ -53,8 +53,10 @@ def check_size(name: str, size: int, limits: LimitsConfig) -> None:
     """
     if size > limits.max_file_bytes:
         raise ExtractError(
-            f"{name}: file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}; "
-            "split the file or raise limits.max_file_bytes in models/config.yaml"
+            name,
+            f"file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}",
+            "split the file",
+            "limits.max_file_bytes",
         )
 
 
@@ -68,29 +70,33 @@ def extract_document(name: str, data: bytes, limits: LimitsConfig) -> Document:
     extractor = _EXTRACTORS.get(suffix)
     if extractor is None:
         raise ExtractError(
-            f"{name}: unsupported file type {suffix or '(no extension)'!r}; "
-            f"expected one of {', '.join(SUPPORTED_SUFFIXES)} — convert it or remove it"
+            name,
+            f"unsupported file type {suffix or '(no extension)'!r}; "
+            f"expected one of {', '.join(SUPPORTED_SUFFIXES)}",
+            "convert it or remove it",
         )
     check_size(name, len(data), limits)
     if not data.strip():
-        raise ExtractError(f"{name}: file is empty; remove it or export its content again")
+        raise ExtractError(name, "file is empty", "remove it or export its content again")
     try:
         fmt, encoding, blocks = extractor(name, data, limits)
     except ExtractError:
         raise
     except (MemoryError, RecursionError) as exc:
         raise ExtractError(
-            f"{name}: file: too large or too deeply nested to read ({describe_exception(exc)}); "
-            "split the file or export it again"
+            f"{name}: file",
+            f"too large or too deeply nested to read ({describe_exception(exc)})",
+            "split the file or export it again",
         ) from exc
     except Exception as exc:  # any parser bug or oddity: report it, never sink the run
         raise ExtractError(
-            f"{name}: file: the {suffix} reader failed ({describe_exception(exc)}); "
-            "export the file again from its original program, or remove it"
+            f"{name}: file",
+            f"the {suffix} reader failed ({describe_exception(exc)})",
+            "export the file again from its original program, or remove it",
         ) from exc
     if not any(block.text.strip() for block in blocks):
         raise ExtractError(
-            f"{name}: file: no text found; check that the file has content, or remove it"
+            f"{name}: file", "no text found", "check that the file has content, or remove it"
         )
     check_swedish(name, (block.text for block in blocks))
     return Document(

@@ -20,9 +20,9 @@ _LINE_BREAKS = str.maketrans({"\r": "\n", "\v": "\n", "\f": "\n"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff\u00ad]")
 
 
-def error(name: str, where: str, what: str, fix: str) -> ExtractError:
-    """An ExtractError with the message '<name>: <where>: <what>; <fix>'."""
-    return ExtractError(f"{name}: {where}: {what}; {fix}")
+def error(name: str, where: str, what: str, fix: str, setting: str = "") -> ExtractError:
+    """An ExtractError at '<name>: <where>' (see ExtractError for `setting`)."""
+    return ExtractError(f"{name}: {where}", what, fix, setting)
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -65,8 +65,8 @@ def check_zip(name: str, data: bytes, limits: LimitsConfig, kind: str) -> None:
             "zip package",
             f"unpacks to {total:,} bytes, over the limit of {limits.max_decompressed_bytes:,} "
             "(possible zip bomb)",
-            "check where the file came from, or raise limits.max_decompressed_bytes "
-            "in models/config.yaml",
+            "check where the file came from",
+            "limits.max_decompressed_bytes",
         )
     if len(infos) > 100_000:
         raise error(
@@ -96,7 +96,8 @@ class Deadline:
                 self.name,
                 where,
                 f"extraction took longer than {self.seconds:g} seconds",
-                "split the file, or raise limits.timeout_seconds in models/config.yaml",
+                "split the file",
+                "limits.timeout_seconds",
             )
 
 
@@ -151,8 +152,9 @@ def decode_text(name: str, data: bytes) -> tuple[str, str]:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as exc:
             raise ExtractError(
-                f"{name}: byte {exc.start}: not UTF-16 although it starts with a UTF-16 byte "
-                "order mark; save the file as UTF-8"
+                f"{name}: byte {exc.start}",
+                "not UTF-16 although it starts with a UTF-16 byte order mark",
+                "save the file as UTF-8",
             ) from exc
     try:
         return data.decode("utf-8-sig"), "utf-8"
@@ -160,8 +162,9 @@ def decode_text(name: str, data: bytes) -> tuple[str, str]:
         utf8_error = exc
     if b"\x00" in data[:4096]:
         raise ExtractError(
-            f"{name}: byte {utf8_error.start}: binary data in a text file; "
-            "check that the file really is text, or give it its proper extension"
+            f"{name}: byte {utf8_error.start}",
+            "binary data in a text file",
+            "check that the file really is text, or give it its proper extension",
         )
     damaged = _damaged_utf8(data)
     if damaged is not None:
@@ -169,8 +172,10 @@ def decode_text(name: str, data: bytes) -> tuple[str, str]:
     best = from_bytes(data, cp_isolation=_FALLBACK_ENCODINGS).best()
     if best is None or best.encoding not in {"cp1252", "latin_1"}:
         raise ExtractError(
-            f"{name}: byte {utf8_error.start}: not UTF-8 ({utf8_error.reason}) and no "
-            f"{' or '.join(_FALLBACK_ENCODINGS)} reading fits; save the file as UTF-8"
+            f"{name}: byte {utf8_error.start}",
+            f"not UTF-8 ({utf8_error.reason}) and no "
+            f"{' or '.join(_FALLBACK_ENCODINGS)} reading fits",
+            "save the file as UTF-8",
         )
     return str(best), best.encoding.replace("_", "-")
 

@@ -94,7 +94,9 @@ def check_swedish(name: str, texts: Iterable[str]) -> None:
         key=lambda item: (item[1], item[0]),
     )
     raise ExtractError(
-        f"{name}: whole document: language looks like {_NAMES_EN[other]} "
-        f"({_NAMES_SV[other]} {shares[other] / identified:.0%} of the text, svenska "
-        f"{swedish:.0%}); temakarta themes Swedish text only — remove it or translate it"
+        f"{name}: whole document",
+        f"language looks like {_NAMES_EN[other]} ({_NAMES_SV[other]} "
+        f"{shares[other] / identified:.0%} of the text, svenska {swedish:.0%}); temakarta "
+        "themes Swedish text only",
+        "remove it or translate it",
     )

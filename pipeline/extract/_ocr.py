@@ -100,7 +100,8 @@ def run_tesseract(name: str, where: str, png: bytes, deadline: Deadline) -> str:
             name,
             where,
             f"OCR took longer than {deadline.seconds:g} seconds",
-            "split the file, or raise limits.timeout_seconds in models/config.yaml",
+            "split the file",
+            "limits.timeout_seconds",
         ) from exc
     except OSError as exc:
         raise error(name, where, f"could not run tesseract ({exc})", INSTALL_HINT) from exc

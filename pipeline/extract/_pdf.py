@@ -170,9 +170,8 @@ _COMPONENTS = {
 }
 #: How far back from "stream" to look for the stream's dictionary.
 _DICT_WINDOW = 8192
-_BOMB_FIX = (
-    "check where the file came from, or raise limits.max_decompressed_bytes in models/config.yaml"
-)
+_BOMB_FIX = "check where the file came from"
+_BOMB_SETTING = "limits.max_decompressed_bytes"
 
 
 class _ImageSize(NamedTuple):
@@ -327,6 +326,7 @@ def check_streams(
                 f"an image of {size.width:,} × {size.height:,} pixels unpacks to "
                 f"{size.least:,} bytes, over the limit of {limit:,} (possible decompression bomb)",
                 _BOMB_FIX,
+                _BOMB_SETTING,
             )
         allowed = size.most if size is not None else 0
         inflated = _unpacked(head, chunk, allowed + limit - content)
@@ -339,6 +339,7 @@ def check_streams(
                 "file",
                 f"PDF streams unpack to over {limit:,} bytes (possible decompression bomb)",
                 _BOMB_FIX,
+                _BOMB_SETTING,
             )
     return images
 
@@ -354,6 +355,7 @@ def check_image_total(name: str, images: int, n_pages: int, limits: LimitsConfig
             f"{limits.max_decompressed_bytes:,} per page for {n_pages:,} page(s) "
             "(possible decompression bomb)",
             _BOMB_FIX,
+            _BOMB_SETTING,
         )
 
 
@@ -381,7 +383,8 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
                 name,
                 "file",
                 f"PDF has {n_pages:,} pages, over the limit of {limits.max_pages:,}",
-                "split the file, or raise limits.max_pages in models/config.yaml",
+                "split the file",
+                "limits.max_pages",
             )
         if n_pages == 0:
             raise error(name, "file", "PDF has no pages", _REEXPORT)

@@ -54,7 +54,8 @@ def extract_pptx(
             name,
             "file",
             f"deck has {len(slides):,} slides, over the limit of {limits.max_pages:,}",
-            "split the deck, or raise limits.max_pages in models/config.yaml",
+            "split the deck",
+            "limits.max_pages",
         )
     deadline = Deadline(name, limits.timeout_seconds)
     blocks: list[Block] = []

@@ -133,8 +133,10 @@ def _parse(text: str, max_pages: int, name: str) -> tuple[Block, ...]:
     lines = _split_pages(text)
     if lines and lines[-1].page > max_pages:
         raise ExtractError(
-            f"{name}: {lines[-1].page} slides/pages, over the limit of {max_pages}; "
-            "split the document or raise limits.max_pages in models/config.yaml"
+            f"{name}: file",
+            f"{lines[-1].page} slides/pages, over the limit of {max_pages}",
+            "split the document",
+            "limits.max_pages",
         )
     markdown_mode = any(_MD_HEADING.match(line.raw) for line in lines)
     lines = _join_continuations(lines)

@@ -72,3 +72,26 @@ def test_built_dir_layout(tmp_path: Path) -> None:
     assert json.loads((out / "tokenizer_config.json").read_text())["tokenizer_class"] == (
         "PreTrainedTokenizerFast"
     )
+
+
+@pytest.mark.slow
+def test_build_model_command_writes_to_the_configs_model_path(tmp_path: Path) -> None:
+    from flows.cli import main
+
+    config = tmp_path / "config.yaml"
+    config.write_text(f"model:\n  path: {tmp_path / 'min-modell'}\n", encoding="utf-8")
+    assert main(["build-model", "--config", str(config)]) == 0
+    built = tmp_path / "min-modell"
+    assert (built / "model.safetensors").is_file()
+    assert (built / "CONTENT_SHA256").read_text().strip() == bm.content_hash(built)
+
+
+def test_build_model_command_with_a_bad_config_exits_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.cli import main
+
+    config = tmp_path / "config.yaml"
+    config.write_text("model:\n  pth: x\n", encoding="utf-8")
+    assert main(["build-model", "--config", str(config)]) == 3
+    assert f"{config}:2: model.pth: unknown key — did you mean 'path'?" in capsys.readouterr().err

@@ -166,9 +166,11 @@ class _Named(_Fake):
 
 @pytest.mark.slow
 def test_rerun_with_the_real_model_embeds_nothing_new(tmp_path: Path) -> None:
-    from flows.build_model import DEFAULT_OUT, build
+    from flows.build_model import build
+    from flows.io import load_config
+    from pipeline.catalog import model_dir as configured_model_dir
 
-    model_dir = build(DEFAULT_OUT).path
+    model_dir = build(configured_model_dir(load_config())).path
     texts = ["Oklarhet kring finansiering", "Brist på handledare", "Gemensam målbild saknas"]
     first = SentenceTransformerEmbedder(model_dir, threads=1)
     vectors = encode_cached(texts, first, tmp_path)

@@ -197,3 +197,14 @@ def test_a_run_written_for_swedish_excel_is_read_too(
     capsys.readouterr()
     assert outputs[0]["n_matched"] == outputs[1]["n_matched"] > 0
     assert outputs[0]["kappa"] == outputs[1]["kappa"]
+
+
+def test_the_bootstrap_seed_is_the_runs_config_seed(tmp_path: Path) -> None:
+    from flows.evaluate import run_seed
+    from pipeline.evaluate import DEFAULT_SEED
+
+    assert run_seed(tmp_path) == DEFAULT_SEED  # no manifest
+    (tmp_path / "manifest.json").write_text('{"config": {"seed": 42}}', encoding="utf-8")
+    assert run_seed(tmp_path) == 42
+    (tmp_path / "manifest.json").write_text('{"config": {}}', encoding="utf-8")
+    assert run_seed(tmp_path) == DEFAULT_SEED

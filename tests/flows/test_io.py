@@ -64,11 +64,12 @@ def test_excel_sv_dialect_writes_semicolons_decimal_comma_bom_and_crlf() -> None
     assert io._csv_bytes(frame, "excel-sv") == (
         '\ufefftext;n;share\r\n"Västra; Södra";3;2,5\r\n"sa ""ja""";12;97,5\r\n'.encode()
     )
-    errors = [DocumentError("ö.pdf", "extract", "ö.pdf: encrypted; no text", "save it again")]
+    errors = [DocumentError("ö.pdf", "extract", "ö.pdf: page 2", "encrypted; no text", "save it")]
     assert io.errors_csv(errors, "excel-sv") == (
-        "\ufefffile;stage;error;what_to_do\r\n"
-        'ö.pdf;extract;"ö.pdf: encrypted; no text";save it again\r\n'.encode()
+        "\ufefffile;stage;where;what;fix\r\n"
+        'ö.pdf;extract;ö.pdf: page 2;"encrypted; no text";save it\r\n'.encode()
     )
+    assert io.ERROR_COLUMNS == ("file", "stage", "where", "what", "fix")
 
 
 def test_csv_dialect_is_a_config_key_with_listed_values(config: Config) -> None:
@@ -107,7 +108,7 @@ def test_cli_flag_sets_the_dialect_of_the_run(
 def test_excel_sv_run_reads_back_into_the_same_tables(
     tmp_path: Path, sample_tables: Tables
 ) -> None:
-    errors = [DocumentError("ö.pdf", "extract", "ö.pdf: encrypted; no text", "save it again")]
+    errors = [DocumentError("ö.pdf", "extract", "ö.pdf: file", "encrypted; no text", "save it")]
     comma = io.write_run(tmp_path, "comma", sample_tables, errors, {}, "")
     swedish = io.write_run(tmp_path, "sv", sample_tables, errors, {}, "", csv_dialect="excel-sv")
     for filename in [*io.OUTPUT_FILES.values(), "errors.csv"]:

@@ -123,15 +123,17 @@ def test_label_rows_that_cannot_be_used_are_reported(loop: Loop) -> None:
     errors = _rows(run_dir / "errors.csv")
     assert [(e["file"], e["stage"]) for e in errors] == [("labels.csv", "labels")] * 2
     source = loop.corpus / "labels.csv"
-    finans, unmatched = sorted(errors, key=lambda e: "finans" not in e["error"])
-    assert finans["error"] == (
-        f"{source}: row {N_REVIEW + 2}: theme 'finans' is not a codebook theme; expected one of "
+    finans, unmatched = sorted(errors, key=lambda e: "finans" not in e["what"])
+    assert finans["where"] == f"{source}: row {N_REVIEW + 2}"
+    assert finans["what"] == (
+        "theme 'finans' is not a codebook theme; expected one of "
         "attraktivitet, dimensionering, finansiering, kunskapsunderlag, ledarskap, lärmiljö, "
         "målbild, mötesfakta, roller, struktur, other"
     )
-    assert unmatched["error"].startswith(f"{source}: row {N_REVIEW + 3}: no statement of ")
-    assert UNMATCHED_TEXT in unmatched["error"]
-    assert "statements.csv or review.csv" in unmatched["what_to_do"]
+    assert unmatched["where"] == f"{source}: row {N_REVIEW + 3}"
+    assert unmatched["what"].startswith("no statement of ")
+    assert UNMATCHED_TEXT in unmatched["what"]
+    assert "statements.csv or review.csv" in unmatched["fix"]
     summary = (run_dir / "summary.md").read_text(encoding="utf-8")
     assert "theme 'finans' is not a codebook theme" in summary
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))

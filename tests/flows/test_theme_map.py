@@ -203,11 +203,16 @@ def test_bad_files_are_reported_and_the_rest_processed(
         "tom.txt",
         "trasig.docx",
     ]
-    assert "unsupported file type '.xyz'" in by_file["bild.xyz"]["error"]
-    assert "over the limit of 50,000,000" in by_file["stor.txt"]["error"]
-    assert by_file["tom.txt"]["what_to_do"].startswith("remove it")
-    assert "English" in by_file["english.txt"]["error"]
-    assert all(e["stage"] == "extract" and e["what_to_do"] for e in errors)
+    assert "unsupported file type '.xyz'" in by_file["bild.xyz"]["what"]
+    assert "over the limit of 50,000,000" in by_file["stor.txt"]["what"]
+    # A limit's fix names the config file the run used.
+    fix = by_file["stor.txt"]["fix"]
+    assert fix.startswith("split the file, or raise limits.max_file_bytes in ")
+    assert fix.endswith("models/config.yaml")
+    assert by_file["tom.txt"]["fix"].startswith("remove it")
+    assert "English" in by_file["english.txt"]["what"]
+    assert by_file["english.txt"]["where"] == "english.txt: whole document"
+    assert all(e["stage"] == "extract" and e["where"] and e["fix"] for e in errors)
     assert "6 documents skipped" in (run_dir / "summary.md").read_text(encoding="utf-8")
 
 

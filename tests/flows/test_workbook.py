@@ -31,8 +31,8 @@ SHEETS = {
     "Fel": "errors.csv",
 }
 ERRORS = [
-    DocumentError("z.pdf", "extract", "z.pdf: encrypted PDF", "save it without a password"),
-    DocumentError("a;b.docx", "extract", 'a;b.docx: "broken", zip', "open and save it again"),
+    DocumentError("z.pdf", "extract", "z.pdf: file", "encrypted PDF", "save it without a password"),
+    DocumentError("a;b.docx", "extract", "a;b.docx: file", '"broken", zip', "save it again"),
 ]
 
 

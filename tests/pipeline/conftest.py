@@ -24,9 +24,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def built_model_dir() -> Path:
     """models/e5-small-st, built via flows.build_model if missing or stale."""
-    from flows.build_model import DEFAULT_OUT, build
+    from flows.build_model import build
+    from flows.io import load_config
+    from pipeline.catalog import model_dir as configured_model_dir
 
-    return build(DEFAULT_OUT).path
+    return build(configured_model_dir(load_config())).path
 
 
 @pytest.fixture(scope="session")

@@ -237,9 +237,12 @@ def _other(n_examples: int = 5, extra: str = "") -> str:
 
 
 def _error(text: str) -> str:
+    """The first problem as `where: what` (where is `file:line`)."""
     with pytest.raises(CodebookError) as excinfo:
         parse_codebook(text, SOURCE)
-    return str(excinfo.value)
+    problem = excinfo.value.problems[0]
+    assert problem.fix.startswith((f"correct it in {SOURCE}", "fix the syntax on that line"))
+    return f"{problem.where}: {problem.what}"
 
 
 def test_a_minimal_codebook_parses_with_defaults() -> None:
@@ -264,16 +267,16 @@ def test_terms_are_case_folded_and_white_space_folded() -> None:
     [
         (
             "themes:\n" + _theme(extra="    colour: red\n"),
-            f"{SOURCE}: theme 'x': unknown key(s) colour; allowed: definition, examples, id, "
-            "label, patterns, terms",
+            f"{SOURCE}:6: themes[0].colour: unknown key; allowed here: id, label, definition, "
+            "examples, terms, patterns",
         ),
         (
             "themes:\n" + _theme() + "teman: []\n",
-            f"{SOURCE}: unknown top-level key(s) teman; allowed: other, themes",
+            f"{SOURCE}:6: teman: unknown key; allowed here: themes, other",
         ),
         (
             "themes:\n" + _theme() + _other(extra="  terms: [x]\n"),
-            f"{SOURCE}: other: unknown key(s) terms; allowed: definition, examples, patterns",
+            f"{SOURCE}:9: other.terms: unknown key; allowed here: definition, examples, patterns",
         ),
     ],
     ids=["theme", "top-level", "other"],
@@ -287,8 +290,11 @@ def test_a_bad_pattern_names_theme_and_index(index: int) -> None:
     patterns = ["'\\d+ kommuner'", "'(ohne'"] if index else ["'[a-'", "'ok'"]
     text = "themes:\n" + _theme("a") + _theme("b", extra=f"    patterns: [{', '.join(patterns)}]\n")
     message = _error(text)
-    assert message.startswith(f"{SOURCE}: theme 'b': patterns[{index}]: not a regular expression")
-    assert message.endswith("fix or quote it")
+    assert message.startswith(
+        f"{SOURCE}:10: themes[1].patterns: item {index} {patterns[index]} is not a regular "
+        "expression"
+    )
+    assert message.endswith("quote it in single quotes so YAML keeps its backslashes")
 
 
 def test_good_patterns_are_kept_as_written() -> None:
@@ -308,46 +314,47 @@ def test_example_count_at_the_bounds_is_accepted(n: int) -> None:
 def test_example_count_outside_the_bounds_is_rejected(n: int) -> None:
     assert (MIN_EXAMPLES, MAX_EXAMPLES) == (5, 40)
     assert _error("themes:\n" + _theme(n_examples=n)) == (
-        f"{SOURCE}: theme 'x': examples: need 5–40, got {n}"
+        f"{SOURCE}:5: themes[0].examples: need 5–40 examples, got {n}"
     )
     assert _error("themes:\n" + _theme() + _other(n)) == (
-        f"{SOURCE}: other: examples: need 5–40, got {n}"
+        f"{SOURCE}:8: other.examples: need 5–40 examples, got {n}"
     )
 
 
 def test_duplicate_examples_and_ids_are_rejected() -> None:
     text = "themes:\n" + _theme(extra="").replace("'e 1'", "'e 0'")
-    assert _error(text) == f"{SOURCE}: theme 'x': examples: duplicate example"
-    assert (
-        _error("themes:\n" + _theme("a") + _theme("a")) == f"{SOURCE}: theme 'a': id: duplicate id"
+    assert _error(text) == (
+        f"{SOURCE}:5: themes[0].examples: duplicate example 'e 0'; each example once"
+    )
+    assert _error("themes:\n" + _theme("a") + _theme("a")) == (
+        f"{SOURCE}:1: themes: duplicate theme id 'a'; give each theme its own id"
     )
 
 
 @pytest.mark.parametrize("theme_id", ["other", "ej_tilldelad", "inductive_x", "inductive_01"])
 def test_reserved_ids_are_rejected(theme_id: str) -> None:
-    assert _error("themes:\n" + _theme("a") + _theme(theme_id)) == (
-        f"{SOURCE}: theme {theme_id!r}: id: {theme_id!r} is reserved for computed themes"
+    assert _error("themes:\n" + _theme("a") + _theme(theme_id)).startswith(
+        f"{SOURCE}:6: themes[1].id: {theme_id!r} is reserved for computed themes"
     )
 
 
 @pytest.mark.parametrize("raw_id", ["Ledarskap", "'1a'", "lär miljö", "''", "null", "42"])
 def test_ids_must_be_lowercase_slugs(raw_id: str) -> None:
-    assert _error("themes:\n" + _theme(raw_id)).startswith(
-        f"{SOURCE}: themes[0]: id: expected a lowercase slug like 'finansiering', got "
-    )
+    assert _error("themes:\n" + _theme(raw_id)).startswith(f"{SOURCE}:2: themes[0].id: ")
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("themes: [\n", f"{SOURCE}: not valid YAML"),
-        ("teman: []\n", f"{SOURCE}: expected a mapping with a 'themes' list"),
-        ("themes: []\n", f"{SOURCE}: themes: expected a non-empty list, got list"),
+        ("themes: [\n", f"{SOURCE}:2: not valid YAML"),
+        ("teman: []\n", f"{SOURCE}:1: themes: required key missing"),
+        ("themes: []\n", f"{SOURCE}:1: themes: List should have at least 1 item"),
         (
             "themes:\n  - id: x\n    label: X\n    examples: [a, b, c, d, e]\n",
-            f"{SOURCE}: theme 'x': definition: expected a non-empty string, got nothing",
+            f"{SOURCE}:2: themes[0].definition: required key missing",
         ),
-        ("themes:\n" + _theme() + "other: [a]\n", f"{SOURCE}: other: expected a mapping, got list"),
+        ("themes:\n" + _theme() + "other: [a]\n", f"{SOURCE}:6: other: Input should be a valid"),
+        ("- a\n", f"{SOURCE}:1: expected a mapping with a 'themes' list"),
     ],
 )
 def test_malformed_codebooks_name_file_and_key(text: str, message: str) -> None:
@@ -395,4 +402,4 @@ def test_other_patterns_are_parsed_and_checked() -> None:
     )
     assert book.other_patterns == ("^läs mer$",)
     message = _error("themes:\n" + _theme() + _other(extra="  patterns: ['(läs']\n"))
-    assert message.startswith(f"{SOURCE}: other: patterns[0]: not a regular expression")
+    assert message.startswith(f"{SOURCE}:9: other.patterns: item 0 '(läs' is not a regular")

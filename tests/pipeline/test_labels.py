@@ -108,12 +108,13 @@ def test_an_unknown_theme_is_reported_and_the_other_rows_used(
     assert labels == {"000_cc70e5e80d086de1.txt:13:1": "roller"}
     [error] = errors
     assert (error.document, error.stage) == ("labels.csv", "labels")
-    assert error.error == (
-        "corpus/labels.csv: row 2: theme 'finans' is not a codebook theme; expected one of "
+    assert error.where == "corpus/labels.csv: row 2"
+    assert error.what == (
+        "theme 'finans' is not a codebook theme; expected one of "
         "attraktivitet, dimensionering, finansiering, kunskapsunderlag, ledarskap, lärmiljö, "
         "målbild, mötesfakta, roller, struktur, other"
     )
-    assert "codebook" in error.hint
+    assert "codebook" in error.fix
 
 
 def test_a_row_that_matches_no_statement_says_which_document_and_what_to_check(
@@ -127,12 +128,15 @@ def test_a_row_that_matches_no_statement_says_which_document_and_what_to_check(
     ]
     labels, errors = match_labels(rows, SOURCE, statements, theme_ids)
     assert labels == {}
-    assert [e.error for e in errors] == [
-        f"corpus/labels.csv: row 2: no statement of '{D001}' has the text 'Alla parter måste ingå'",
-        "corpus/labels.csv: row 3: document '005_saknas.txt' has no statements in this run",
-        "corpus/labels.csv: row 4: empty document; a label needs the document and the text",
+    assert [(e.where, e.what) for e in errors] == [
+        (
+            "corpus/labels.csv: row 2",
+            f"no statement of '{D001}' has the text 'Alla parter måste ingå'",
+        ),
+        ("corpus/labels.csv: row 3", "document '005_saknas.txt' has no statements in this run"),
+        ("corpus/labels.csv: row 4", "empty document; a label needs the document and the text"),
     ]
-    assert all("statements.csv or review.csv" in e.hint for e in errors)
+    assert all("statements.csv or review.csv" in e.fix for e in errors)
 
 
 def test_a_conflicting_label_keeps_the_first_and_is_reported(
@@ -148,11 +152,12 @@ def test_a_conflicting_label_keeps_the_first_and_is_reported(
     rsg = _ids(statements, D004, "RSG")
     assert labels == dict.fromkeys(rsg, "struktur")
     [error] = errors
-    assert error.error == (
-        f"corpus/labels.csv: row 4: statement {rsg[0]} is already labelled 'struktur' by row 2; "
+    assert error.where == "corpus/labels.csv: row 4"
+    assert error.what == (
+        f"statement {rsg[0]} is already labelled 'struktur' by row 2; "
         "this row says 'roller', the first label is kept"
     )
-    assert error.hint.startswith("keep one label per statement")
+    assert error.fix.startswith("keep one label per statement")
 
 
 @pytest.mark.parametrize(
@@ -172,8 +177,8 @@ def test_missing_columns_name_the_file_and_the_expected_columns(
     assert labels == {}
     [error] = errors
     missing = "document, text, theme" if not rows else "theme"
-    assert error.error == (
-        f"corpus/labels.csv: missing column(s) {missing}; expected columns document, text, theme "
-        f"(found {found})"
+    assert error.where == "corpus/labels.csv:1"
+    assert error.what == (
+        f"missing column(s) {missing}; expected columns document, text, theme (found {found})"
     )
     assert (error.document, error.stage) == ("labels.csv", "labels")

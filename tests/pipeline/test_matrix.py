@@ -307,3 +307,15 @@ def test_count_interval_normal_approximation_is_close_to_exact() -> None:
     approx_low, approx_high = count_interval(probabilities, exact_limit=1000)
     assert abs(approx_low - low) <= 1 and abs(approx_high - high) <= 1
     assert approx_low < sum(probabilities) < approx_high
+
+
+def test_themes_csv_has_as_many_representatives_as_asked() -> None:
+    themes = build_tables(STATEMENTS, RESULT, DOCS, representatives=5).themes
+    columns = [c for c in themes.columns if c.startswith("representative_")]
+    assert columns == [f"representative_{n}" for n in range(1, 6)]
+    row = themes.set_index("theme_id").loc["finansiering"]
+    assert [row[c] for c in columns] == ["text 1", "text 3", "", "", ""]
+    default = build_tables(STATEMENTS, RESULT, DOCS).themes
+    assert [c for c in default.columns if c.startswith("representative_")] == [
+        "representative_1", "representative_2", "representative_3",
+    ]  # fmt: skip

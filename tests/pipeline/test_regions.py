@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from pipeline.metadata import parse_metadata
 from pipeline.records import Document, Region, Statement
 from pipeline.regions import (
     DocumentMetadata,
@@ -13,7 +14,6 @@ from pipeline.regions import (
     GazetteerError,
     attribute_regions,
     parse_gazetteer,
-    parse_metadata_rows,
 )
 
 
@@ -115,16 +115,10 @@ def test_metadata_overrides_detection_and_sets_date(
     sample_statements: dict[str, tuple[Statement, ...]],
     gazetteer: Gazetteer,
 ) -> None:
-    metadata = parse_metadata_rows(
-        [
-            {
-                "document": "000_cc70e5e80d086de1.txt",
-                "region": "Västra",
-                "date": "2017-12-14",
-                "meeting": "Dialogmöte",
-            }
-        ],
+    metadata = parse_metadata(
+        "document,region,date,meeting\n000_cc70e5e80d086de1.txt,Västra,2017-12-14,Dialogmöte\n",
         "corpus/metadata.csv",
+        ["000_cc70e5e80d086de1.txt"],
     )
     statements, info = attribute_regions(
         documents["000"], sample_statements["000"], gazetteer, metadata["000_cc70e5e80d086de1.txt"]
@@ -145,9 +139,24 @@ def test_document_dates(documents: dict[str, Document], gazetteer: Gazetteer) ->
     }
 
 
-def test_bad_metadata_and_gazetteer_say_where() -> None:
-    with pytest.raises(ValueError, match=r"corpus/metadata.csv: line 2: unknown region 'Gotland'"):
-        parse_metadata_rows([{"document": "a.txt", "region": "Gotland"}], "corpus/metadata.csv")
-    with pytest.raises(GazetteerError, match=r"g.yaml: regions: unknown region 'Östra'"):
+def test_bad_gazetteer_says_where() -> None:
+    with pytest.raises(GazetteerError, match=r"g.yaml:2: regions.Östra: unknown region; allowed"):
         parse_gazetteer("regions:\n  Östra:\n    names: [x]\n", "g.yaml")
     assert DocumentMetadata().region is None
+
+
+def test_a_group_given_as_a_string_is_an_error_not_letters() -> None:
+    with pytest.raises(GazetteerError) as excinfo:
+        parse_gazetteer("regions:\n  Södra:\n    names: Skåne\n", "g.yaml")
+    [problem] = excinfo.value.problems
+    assert problem.where == "g.yaml:3"
+    assert problem.what == "regions.Södra.names: Input should be a valid list (got 'Skåne')"
+    assert 'names: ["region skåne"' in problem.fix
+
+
+def test_a_bad_pattern_names_its_line() -> None:
+    with pytest.raises(GazetteerError) as excinfo:
+        parse_gazetteer("regions:\n  Södra:\n    names: [malmö, '(lund']\n", "g.yaml")
+    [problem] = excinfo.value.problems
+    assert problem.where == "g.yaml:3"
+    assert problem.what.startswith("regions.Södra.names[1]: '(lund' is not a regular expression")

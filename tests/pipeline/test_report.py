@@ -65,8 +65,8 @@ INFO = RunInfo(
     model_hash="f" * 64,
     config=(("seed", "1"), ("themes.example_weight", "12.0")),
     errors=(
-        DocumentError("c.pdf", "extract", "c.pdf: encrypted", "save it without a password"),
-        DocumentError("labels.csv", "labels", "row 3: no statement", "check the text"),
+        DocumentError("c.pdf", "extract", "c.pdf: file", "encrypted", "save it without a password"),
+        DocumentError("labels.csv", "labels", "labels.csv: row 3", "no statement", "check it"),
     ),
 )
 
@@ -169,7 +169,7 @@ def test_run_facts_documents_and_skipped_files_are_shown() -> None:
         "models/e5-small-st",
         "f" * 64,
         "themes.example_weight",
-        "c.pdf: encrypted",
+        "c.pdf: file: encrypted",
         "save it without a password",
         "Rader i labels.csv som inte användes (1)",
         "Filer som hoppades över (1)",

@@ -145,7 +145,7 @@ def test_oversized_file(limits: LimitsConfig) -> None:
         data,
         small,
         r"stor.txt: file is [\d,]+ bytes, over the limit of 1,000; "
-        r"split the file or raise limits.max_file_bytes",
+        r"split the file, or raise limits.max_file_bytes in the config",
     )
 
 
@@ -170,7 +170,7 @@ def test_english_document(suffix: str, limits: LimitsConfig) -> None:
         data,
         limits,
         rf"minutes{suffix}: whole document: language looks like English "
-        r"\(engelska \d+% of the text, svenska \d+%\); temakarta themes Swedish text only — "
+        r"\(engelska \d+% of the text, svenska \d+%\); temakarta themes Swedish text only; "
         r"remove it or translate it",
     )
 

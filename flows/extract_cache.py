@@ -23,7 +23,9 @@ import pipeline.extract
 from flows.cache_store import CacheStore
 from flows.io import sha256_file
 from flows.isolation import extract_file
-from pipeline.config import LimitsConfig
+from pipeline.catalog import data_paths
+from pipeline.config import Config, LimitsConfig
+from pipeline.extract import Furniture
 from pipeline.records import Block, BlockKind, Document, Location
 
 _READER_PACKAGES = (
@@ -65,32 +67,36 @@ def reader_version() -> str:
     return digest.hexdigest()
 
 
-def document_key(file_sha256: str, suffix: str, limits: LimitsConfig) -> str:
-    """The store key of a file's extracted document (see the module docstring)."""
+def document_key(file_sha256: str, suffix: str, limits: LimitsConfig, reader_data: str = "") -> str:
+    """The store key of a file's extracted document (see the module docstring);
+    `reader_data` identifies the data files the readers use (the web-page furniture rules)."""
     shaping = {k: v for k, v in limits.model_dump().items() if k not in _OUTCOME_LIMITS}
     text = json.dumps(
-        [file_sha256, suffix.lower(), reader_version(), shaping], sort_keys=True
+        [file_sha256, suffix.lower(), reader_version(), shaping, reader_data], sort_keys=True
     ).encode()
     return hashlib.sha256(text).hexdigest()
 
 
-def cached_document(
-    path: Path, name: str, limits: LimitsConfig, store: CacheStore
-) -> Document | None:
+def _reader_data(config: Config) -> str:
+    """sha256 of the data files the readers use (the web-page furniture rules)."""
+    return sha256_file(data_paths(config)["furniture"])
+
+
+def cached_document(path: Path, name: str, config: Config, store: CacheStore) -> Document | None:
     """The stored document of the file at `path` (named `name`), or None when it was not read
-    before with this reader version and these limits."""
-    key = document_key(sha256_file(path), path.suffix, limits)
+    before with this reader version, these limits and these furniture rules."""
+    key = document_key(sha256_file(path), path.suffix, config.limits, _reader_data(config))
     stored = store.get_texts("documents", [key]).get(key)
     return None if stored is None else _from_json(stored, name)
 
 
 def extract_through_cache(
-    path: Path, name: str, limits: LimitsConfig, store: CacheStore
+    path: Path, name: str, config: Config, store: CacheStore, furniture: Furniture | None = None
 ) -> Document:
     """`flows.isolation.extract_file`, its result stored for the next run (raises ExtractError
     like it)."""
-    key = document_key(sha256_file(path), path.suffix, limits)
-    document = extract_file(path, name, limits)
+    key = document_key(sha256_file(path), path.suffix, config.limits, _reader_data(config))
+    document = extract_file(path, name, config.limits, furniture)
     store.put_texts("documents", {key: _to_json(document)})
     return document
 

@@ -25,6 +25,7 @@ from pipeline.catalog import DATA_FILES, data_paths
 from pipeline.catalog import LABELS_FILE as LABELS_FILE  # the corpus folder's own inputs
 from pipeline.catalog import METADATA_FILE as METADATA_FILE
 from pipeline.config import DEFAULT_CONFIG_PATH, Config, ConfigError, CsvDialect, parse_config
+from pipeline.extract import Furniture, parse_furniture
 from pipeline.matrix import Tables
 from pipeline.metadata import parse_metadata
 from pipeline.problems import Problem
@@ -79,6 +80,7 @@ class ProjectData:
     config: Config
     files: tuple[Path, ...]  # the corpus's documents, sorted
     gazetteer: Gazetteer
+    furniture: Furniture
     codebook: Codebook
     abbreviations: frozenset[str]
     stopwords: frozenset[str]
@@ -93,6 +95,7 @@ def load_project_data(config: Config, corpus_dir: Path) -> ProjectData:
         config=config,
         files=files,
         gazetteer=load_gazetteer(config),
+        furniture=load_furniture(config),
         codebook=load_codebook(config),
         abbreviations=load_abbreviations(config),
         stopwords=load_stopwords(config),
@@ -180,6 +183,11 @@ def load_labels(corpus_dir: Path) -> list[list[str]] | None:
 def load_gazetteer(config: Config) -> Gazetteer:
     path = data_paths(config)["gazetteer"]
     return parse_gazetteer(read_data_file(path), str(path))
+
+
+def load_furniture(config: Config) -> Furniture:
+    path = data_paths(config)["furniture"]
+    return parse_furniture(read_data_file(path), str(path))
 
 
 def load_codebook(config: Config) -> Codebook:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pipeline.config import LimitsConfig
-from pipeline.extract import ExtractError, check_size, extract_document
+from pipeline.extract import ExtractError, Furniture, check_size, extract_document
 from pipeline.records import Document
 
 _T = TypeVar("_T")
@@ -100,7 +100,9 @@ def run_isolated(
     return Isolated(payload, peak_rss_mb)
 
 
-def extract_file(path: Path, name: str, limits: LimitsConfig) -> Document:
+def extract_file(
+    path: Path, name: str, limits: LimitsConfig, furniture: Furniture | None = None
+) -> Document:
     """`extract_document` on the file at `path`, in a child process (see the module docstring).
 
     Raises ExtractError ('<name>: <where>: <what>; <fix>') for every failure, the child's time
@@ -110,7 +112,7 @@ def extract_file(path: Path, name: str, limits: LimitsConfig) -> Document:
     try:
         return run_isolated(
             _read_and_extract,
-            (path, name, limits),
+            (path, name, limits, furniture),
             timeout=limits.timeout_seconds + GRACE_SECONDS,
             max_memory_mb=limits.max_memory_mb,
         ).value
@@ -135,7 +137,9 @@ def extract_file(path: Path, name: str, limits: LimitsConfig) -> Document:
         ) from exc
 
 
-def _read_and_extract(path: Path, name: str, limits: LimitsConfig) -> Document:
+def _read_and_extract(
+    path: Path, name: str, limits: LimitsConfig, furniture: Furniture | None
+) -> Document:
     """Runs in the child: read the file and extract it."""
     try:
         data = path.read_bytes()
@@ -146,7 +150,7 @@ def _read_and_extract(path: Path, name: str, limits: LimitsConfig) -> Document:
             "check that the file is not locked or access-restricted, or copy it into the corpus "
             "folder again",
         ) from exc
-    return extract_document(name, data, limits)
+    return extract_document(name, data, limits, furniture)
 
 
 def _child(

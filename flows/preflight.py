@@ -3,7 +3,8 @@
 Public entry point: `check_inputs(corpus_dir, output_dir, config)`.
 
 It loads and validates, in one pass that collects every problem: the corpus folder, the data
-files of the catalogue (`pipeline/catalog.py`: codebook, gazetteer, stop words, abbreviations),
+files of the catalogue (`pipeline/catalog.py`: codebook, gazetteer, web-page furniture, stop
+words, abbreviations),
 the corpus's `metadata.csv` (columns, regions, dates, documents that exist) and `labels.csv`
 (its header; its rows are matched to statements during the run, and a row that cannot be used
 is an errors.csv row), the model folder (built, with its files), and the output folder (it can
@@ -38,6 +39,7 @@ def check_inputs(corpus_dir: Path, output_dir: Path, config: Config) -> None:
     files = tuple(io.corpus_files(corpus_dir))
     paths = data_paths(config)
     _load(problems, paths["gazetteer"], config, lambda: io.load_gazetteer(config))
+    _load(problems, paths["furniture"], config, lambda: io.load_furniture(config))
     _load(problems, paths["codebook"], config, lambda: io.load_codebook(config))
     _load(problems, paths["abbreviations"], config, lambda: io.load_abbreviations(config))
     _load(problems, paths["stopwords"], config, lambda: io.read_data_file(paths["stopwords"]))

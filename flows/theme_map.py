@@ -33,7 +33,7 @@ from flows.progress import EMBED, READ, NullProgress, Progress
 from flows.statement_cache import Segmented, cached_statements, merge, store_statements
 from pipeline.config import Config, CsvDialect
 from pipeline.embed import SentenceTransformerEmbedder, Vectors
-from pipeline.extract import ExtractError
+from pipeline.extract import ExtractError, Furniture
 from pipeline.labels import STAGE as LABELS_STAGE
 from pipeline.labels import match_labels
 from pipeline.matrix import COL_TOTAL, ROW_N_STATEMENTS, Tables, build_tables
@@ -72,15 +72,18 @@ def cached_documents_task(
     limits), by path: these files are not read again."""
     store = CacheStore(cache_dir)
     found = {
-        p: cached_document(p, p.relative_to(corpus_dir).as_posix(), config.limits, store)
-        for p in files
+        p: cached_document(p, p.relative_to(corpus_dir).as_posix(), config, store) for p in files
     }
     return {p: d for p, d in found.items() if d is not None}
 
 
 @task(name="extract", cache_policy=NO_CACHE)
 def extract_task(
-    path: Path, corpus_dir: Path, config: Config, cache_dir: Path
+    path: Path,
+    corpus_dir: Path,
+    config: Config,
+    cache_dir: Path,
+    furniture: Furniture | None = None,
 ) -> Document | DocumentError:
     """One file → Document (stored in the cache store), or a DocumentError row (never raises
     for a bad file).
@@ -88,7 +91,7 @@ def extract_task(
     The file is read in a child process with a hard time limit and a memory cap."""
     name = path.relative_to(corpus_dir).as_posix()
     try:
-        return extract_through_cache(path, name, config.limits, CacheStore(cache_dir))
+        return extract_through_cache(path, name, config, CacheStore(cache_dir), furniture)
     except ExtractError as exc:
         fix = exc.fix or _NO_DOCUMENT_HINT
         if exc.setting:
@@ -316,6 +319,7 @@ def theme_map(
             corpus_dir=unmapped(corpus_dir),
             config=unmapped(config),
             cache_dir=unmapped(store_dir),
+            furniture=unmapped(data.furniture),
         )
         progress.start(READ, len(files))
         if cached:

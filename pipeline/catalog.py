@@ -50,6 +50,7 @@ DATA_FILES: tuple[DataFile, ...] = (
     DataFile("abbreviations", "abbreviations", "abbreviations", lambda c: c.abbreviations),
     DataFile("codebook", "themes.codebook", "themes", lambda c: c.themes.codebook),
     DataFile("gazetteer", "gazetteer", "region names", lambda c: c.gazetteer),
+    DataFile("furniture", "furniture", "web-page furniture", lambda c: c.furniture),
     DataFile("stopwords", "stopwords_extra", "stop words", lambda c: c.stopwords_extra),
 )
 

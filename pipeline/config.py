@@ -115,6 +115,7 @@ class Config(_Strict):
     # HDBSCAN, statements in id order), so a rerun is byte-identical whatever the seed.
     seed: int = 20171213
     gazetteer: str = "models/gazetteer.yaml"
+    furniture: str = "models/furniture.yaml"  # web-page furniture (pipeline/extract/_furniture.py)
     stopwords_extra: str = "models/stopwords_extra.txt"
     abbreviations: str = "models/abbreviations.txt"
     model: ModelConfig = ModelConfig()

@@ -8,7 +8,8 @@ byte-identical CSVs.
 Uncertainty of the counts (`Tables.uncertainty`, theme_region_uncertainty.csv)
 ------------------------------------------------------------------------------
 Long format, one row per theme × region cell of the counts matrix (same themes in the same order,
-then the regions in column order: the six regions, Nationell, Totalt; no footer rows). Columns:
+then the regions in column order: the six regions, Nationell, Okänd, Totalt; no footer rows).
+Columns:
 `theme_id`, `theme_label`, `region`, `observed` (the count in theme_region_counts.csv),
 `expected` (the sum of the region's statements' probabilities for the theme, 2 decimals) and
 `low_90`, `high_90`: the 5th and 95th percentiles of the number of the region's statements in
@@ -70,7 +71,7 @@ COL_REPRESENTATIVE = "representative_{n}"
 
 # theme_region_*.csv
 COL_TOTAL = "Totalt"
-REGION_COLUMNS = (*(r.value for r in SIX_REGIONS), Region.NATIONELL.value)
+REGION_COLUMNS = (*(r.value for r in SIX_REGIONS), Region.NATIONELL.value, Region.OKAND.value)
 ROW_N_STATEMENTS = "N_statements"
 ROW_N_DOCUMENTS = "N_documents"
 POLARITY_COLUMNS = (
@@ -96,6 +97,7 @@ COL_SHA256 = "sha256"
 COL_DATE = "date"
 COL_MEETING = "meeting"
 COL_N_STATEMENTS = "n_statements"
+COL_N_DROPPED = "n_dropped"  # blocks left out as web-page furniture
 
 DEFAULT_REPRESENTATIVES = 3  # representative_1..3 unless the config asks for more
 _ORIGIN_ORDER = {"codebook": 0, "inductive": 1, "unassigned": 2}
@@ -279,6 +281,7 @@ def _documents(documents: Sequence[DocumentInfo], frame: pd.DataFrame) -> pd.Dat
             COL_DATE: d.date,
             COL_MEETING: d.meeting,
             COL_N_STATEMENTS: int(counts.get(d.name, 0)),
+            COL_N_DROPPED: d.n_dropped,
             COL_SHA256: d.sha256,
         }
         for d in sorted(documents, key=lambda d: d.name)
@@ -287,7 +290,7 @@ def _documents(documents: Sequence[DocumentInfo], frame: pd.DataFrame) -> pd.Dat
         rows,
         columns=[
             COL_DOCUMENT, COL_FORMAT, COL_ENCODING, COL_REGION, COL_REGION_SOURCE, COL_DATE,
-            COL_MEETING, COL_N_STATEMENTS, COL_SHA256,
+            COL_MEETING, COL_N_STATEMENTS, COL_N_DROPPED, COL_SHA256,
         ],
     )  # fmt: skip
 

@@ -46,7 +46,8 @@ def parse_metadata(
     if problems:
         raise MetadataError(*problems)
     column = {name: header.index(name) for name in METADATA_COLUMNS if name in header}
-    regions = {region.value.lower(): region for region in Region}
+    # Okänd is what detection says when nothing places a document, not an analyst's value.
+    regions = {r.value.lower(): r for r in Region if r is not Region.OKAND}
     out: dict[str, DocumentMetadata] = {}
     seen: dict[str, int] = {}
     for row in reader:
@@ -77,7 +78,8 @@ def parse_metadata(
                 Problem(
                     where,
                     f"region {region_text!r} is not a region; allowed: "
-                    f"{', '.join(r.value for r in Region)} (or empty: keep the detected one)",
+                    f"{', '.join(r.value for r in regions.values())} (or empty: keep the detected "
+                    "one)",
                     "write one of the allowed regions, spelled as listed",
                 )
             )

@@ -34,7 +34,10 @@ class Polarity(StrEnum):
 
 
 class Region(StrEnum):
-    """The six Swedish healthcare regions (sjukvårdsregioner) plus national scope."""
+    """The six Swedish healthcare regions (sjukvårdsregioner), national scope, and unknown.
+
+    NATIONELL is for evidence of national or cross-region scope; OKAND for a statement
+    nothing places (no heading, title, metadata or text names a region or the nation)."""
 
     NORRA = "Norra"
     MELLANSVERIGE = "Mellansverige"
@@ -43,6 +46,7 @@ class Region(StrEnum):
     SYDOSTRA = "Sydöstra"
     SODRA = "Södra"
     NATIONELL = "Nationell"
+    OKAND = "Okänd"
 
 
 #: The six regions in the conventional north-to-south order used for matrix columns.
@@ -97,7 +101,10 @@ class Document:
 
     `name` is the file name relative to the corpus folder; `sha256` the hash of the raw bytes;
     `encoding` the text encoding that was detected ("utf-8", "cp1252", ... or "binary" for
-    formats that carry their own); `blocks` the content in reading order.
+    formats that carry their own); `blocks` the content in reading order; `n_dropped` the
+    number of blocks left out as web-page furniture; `published` the ISO publication date the
+    file states in its markup or a "Publicerad …" line ("" when it states none); `title` the
+    title the file gives itself outside its blocks (a web page's <title>), or "".
     """
 
     name: str
@@ -105,6 +112,9 @@ class Document:
     format: str
     encoding: str
     blocks: tuple[Block, ...]
+    n_dropped: int = 0
+    published: str = ""
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,7 +134,7 @@ class Statement:
     heading_path: tuple[str, ...] = ()
     group: str = ""
     polarity: Polarity = Polarity.NONE
-    region: Region = Region.NATIONELL
+    region: Region = Region.OKAND
     region_source: str = ""
     table_column: str = ""
     ocr: bool = False
@@ -163,3 +173,4 @@ class DocumentInfo:
     region_source: str
     date: str = ""  # ISO date (YYYY-MM-DD) when one could be read from the title lines
     meeting: str = ""
+    n_dropped: int = 0  # blocks left out as web-page furniture

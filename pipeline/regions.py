@@ -1,4 +1,4 @@
-"""Regions: give every statement one of the six sjukvårdsregioner, or Nationell.
+"""Regions: give every statement one of the six sjukvårdsregioner, Nationell or Okänd.
 
 Public entry point: `attribute_regions(document, statements, gazetteer, metadata)`;
 `parse_gazetteer` reads the gazetteer file's text (`models/gazetteer.yaml`).
@@ -8,9 +8,15 @@ Order of evidence for a statement (the first that speaks wins):
 2. the nearest enclosing heading that names a region or national scope;
 3. the last such heading earlier in the document (slide decks continue a region's section on
    slides whose titles do not repeat the region: "Syfte och organisering");
-4. the document's title lines;
+4. the document's title lines, then the title its file states (a web page's <title>);
 5. the region the document's text names most (at least 60 % of its region mentions);
-6. Nationell.
+6. Nationell when the text names national scope ("hela landet", "Socialstyrelsen") at least as
+   often as regions;
+7. Okänd: nothing places the statement. Nationell is never a default.
+
+The document's date: metadata.csv, else the publication date the file states (a web page's
+meta tags, <time> or "Publicerad …"), else the first date in its title lines or first blocks —
+never an update date ("Senast uppdaterad 3 maj 2023").
 """
 
 from __future__ import annotations
@@ -39,6 +45,10 @@ _MONTHS = {
 }  # fmt: skip
 _SV_DATE = re.compile(r"\b(\d{1,2})\s+(" + "|".join(_MONTHS) + r")\s+(\d{4})\b", re.IGNORECASE)
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+# A line that dates an update or review of the text, not the text itself.
+_UPDATED = re.compile(r"^\W*(senast\s+)?(uppdaterad|ändrad|granskad|reviderad)\b", re.IGNORECASE)
+# Genitive of a name that ends in a letter: "Göteborgs", "Region Stockholms", "VGR:s".
+_GENITIVE = "(?::?s)?"
 _MAJORITY = 0.6
 _DATE_SEARCH_BLOCKS = 25
 
@@ -86,7 +96,7 @@ def parse_gazetteer(text: str, source: str) -> Gazetteer:
         model = _GazetteerModel.model_validate(doc.data if doc.data is not None else {})
     except ValidationError as exc:
         raise GazetteerError(*validation_problems(exc, _GazetteerModel, doc, fix)) from None
-    known = {region.value: region for region in Region if region is not Region.NATIONELL}
+    known = {r.value: r for r in Region if r not in (Region.NATIONELL, Region.OKAND)}
     problems: list[Problem] = []
     pairs: list[tuple[Region, re.Pattern[str]]] = []
     for name, groups in model.regions.items():
@@ -122,9 +132,10 @@ def _compile(pattern: str, where: str, key: str, problems: list[Problem]) -> re.
         problems.append(Problem(where, f"{key}: empty pattern", "remove it or write the name"))
         return None
     start = r"\b" if pattern[:1].isalnum() else ""
+    genitive = _GENITIVE if pattern[-1:].isalpha() else ""
     end = r"\b" if pattern[-1:].isalnum() or pattern.endswith("*") else ""
     try:
-        return re.compile(f"{start}(?:{pattern}){end}", re.IGNORECASE)
+        return re.compile(f"{start}(?:{pattern}){genitive}{end}", re.IGNORECASE)
     except re.error as exc:
         problems.append(
             Problem(
@@ -144,8 +155,14 @@ def attribute_regions(
 ) -> tuple[tuple[Statement, ...], DocumentInfo]:
     """Statements with `region`/`region_source` set, and the document's own facts."""
     titles = [b.text for b in _title_blocks(document)]
+    if document.title:
+        titles.append(document.title)
     doc_region, doc_source = _document_region(document, titles, gazetteer, metadata)
-    date = (metadata.date if metadata and metadata.date else "") or _document_date(document)
+    date = (
+        (metadata.date if metadata and metadata.date else "")
+        or document.published
+        or _document_date(document)
+    )
     info = DocumentInfo(
         name=document.name,
         sha256=document.sha256,
@@ -155,6 +172,7 @@ def attribute_regions(
         region_source=doc_source,
         date=date,
         meeting=metadata.meeting if metadata else "",
+        n_dropped=document.n_dropped,
     )
     if metadata and metadata.region:
         return tuple(
@@ -226,22 +244,28 @@ def _document_region(
         if cue is not None:
             return cue, f"title: {title}"
     mentions: Counter[Region] = Counter()
+    national = 0
     for block in document.blocks:
         text = " ".join(block.cells) if block.cells else block.text
         for region, pattern in gazetteer.regions:
             mentions[region] += len(pattern.findall(text))
+        national += sum(len(pattern.findall(text)) for pattern in gazetteer.national)
     total = sum(mentions.values())
     if total:
         region, count = mentions.most_common(1)[0]
         if count / total >= _MAJORITY:
             return region, f"mentions: {count} of {total}"
-    return Region.NATIONELL, "default"
+    if national and national >= total:
+        return Region.NATIONELL, f"mentions: national {national}, regions {total}"
+    return Region.OKAND, "no evidence"
 
 
 def _document_date(document: Document) -> str:
     """ISO date from the title lines or, failing that, the first blocks of the document."""
     candidates = [*_title_blocks(document), *document.blocks[:_DATE_SEARCH_BLOCKS]]
     for block in candidates:
+        if _UPDATED.match(block.text):
+            continue
         iso = _ISO_DATE.search(block.text)
         if iso:
             return iso.group(0)

@@ -38,6 +38,7 @@ from pipeline.matrix import (
     COL_KEYWORDS,
     COL_LINE,
     COL_METHOD,
+    COL_N_DROPPED,
     COL_N_STATEMENTS,
     COL_NO_POLARITY,
     COL_ORIGIN,
@@ -57,7 +58,7 @@ from pipeline.matrix import (
     ROW_N_STATEMENTS,
     Tables,
 )
-from pipeline.records import DocumentError
+from pipeline.records import DocumentError, Region
 from pipeline.report_assets import BLUES, CSS, JS, POLARITY_COLOURS
 
 # The columns of a statement row in the JSON blob (the script looks them up by name).
@@ -195,7 +196,9 @@ def _heatmap_section(tables: Tables) -> str:
         f'<span class="v-share">{_percent(max_share)}</span>'
         f'<span class="v-count">{max_count} (Totalt: {max_total})</span></div>'
         f'<p class="small">N_statements: påståenden per region; N_documents: dokument med '
-        f"påståenden i regionen.</p></section>"
+        f"påståenden i regionen. {_e(Region.NATIONELL.value)}: nationell nivå eller flera "
+        f"regioner; {_e(Region.OKAND.value)}: inget i dokumentet placerar påståendet.</p>"
+        "</section>"
     )
 
 
@@ -268,7 +271,7 @@ def _documents_section(documents: pd.DataFrame) -> str:
     columns = (
         (COL_DOCUMENT, "Dokument"), (COL_FORMAT, "Format"), (COL_ENCODING, "Teckenkodning"),
         (COL_REGION, "Region"), (COL_REGION_SOURCE, "Regionen enligt"), (COL_DATE, "Datum"),
-        (COL_N_STATEMENTS, "Påståenden"),
+        (COL_N_STATEMENTS, "Påståenden"), (COL_N_DROPPED, "Utelämnat (webbsidans ram)"),
     )  # fmt: skip
     head = "".join(f'<th scope="col">{label}</th>' for _, label in columns)
     rows = "".join(

@@ -1,7 +1,10 @@
 """Extract: raw file bytes → `Document` (structure-preserving blocks in reading order).
 
-Public entry point: `extract_document(name, data, limits)`. One module per format (`_text` for
-.txt/.md, and the other formats beside it); each maps its parser's output to our `Block`s.
+Public entry point: `extract_document(name, data, limits, furniture)`. One module per format
+(`_text` for .txt/.md, and the other formats beside it); each maps its parser's output to our
+`Block`s. Given the furniture rules (`parse_furniture` of models/furniture.yaml), a web page is
+read without its navigation, banners, contact block and footer, and with the publication date
+it states.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from pipeline.config import LimitsConfig
 from pipeline.extract._common import describe_exception
 from pipeline.extract._docx import extract_docx
 from pipeline.extract._errors import ExtractError
-from pipeline.extract._html import extract_html
+from pipeline.extract._furniture import Furniture, FurnitureError, parse_furniture
+from pipeline.extract._html import extract_html, read_html
 from pipeline.extract._language import check_swedish, warm_up
 from pipeline.extract._pdf import extract_pdf
 from pipeline.extract._pptx import extract_pptx
@@ -40,8 +44,11 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(sorted(_EXTRACTORS))
 __all__ = [
     "SUPPORTED_SUFFIXES",
     "ExtractError",
+    "Furniture",
+    "FurnitureError",
     "check_size",
     "extract_document",
+    "parse_furniture",
     "warm_up",
 ]
 
@@ -60,8 +67,12 @@ def check_size(name: str, size: int, limits: LimitsConfig) -> None:
         )
 
 
-def extract_document(name: str, data: bytes, limits: LimitsConfig) -> Document:
+def extract_document(
+    name: str, data: bytes, limits: LimitsConfig, furniture: Furniture | None = None
+) -> Document:
     """Extract one file's content; `name` is its path relative to the corpus folder.
+
+    With `furniture`, web-page furniture is left out and counted in `Document.n_dropped`.
 
     Raises ExtractError (message: '<name>: <where>: <what>; <how to fix>') for unreadable input,
     for a document that is not Swedish, and for any parser failure: no other exception escapes.
@@ -78,8 +89,14 @@ def extract_document(name: str, data: bytes, limits: LimitsConfig) -> Document:
     check_size(name, len(data), limits)
     if not data.strip():
         raise ExtractError(name, "file is empty", "remove it or export its content again")
+    n_dropped, published, title = 0, "", ""
     try:
-        fmt, encoding, blocks = extractor(name, data, limits)
+        if extractor is extract_html and furniture is not None:
+            page = read_html(name, data, limits, furniture)
+            fmt, encoding, blocks = "html", page.encoding, page.blocks
+            n_dropped, published, title = page.n_dropped, page.published, page.title
+        else:
+            fmt, encoding, blocks = extractor(name, data, limits)
     except ExtractError:
         raise
     except (MemoryError, RecursionError) as exc:
@@ -105,4 +122,7 @@ def extract_document(name: str, data: bytes, limits: LimitsConfig) -> Document:
         format=fmt,
         encoding=encoding,
         blocks=blocks,
+        n_dropped=n_dropped,
+        published=published,
+        title=title,
     )

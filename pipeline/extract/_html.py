@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline.config import LimitsConfig
@@ -30,6 +31,12 @@ from pipeline.extract._common import (
     lay_out_rows,
 )
 from pipeline.extract._errors import ExtractError
+from pipeline.extract._furniture import (
+    Furniture,
+    drop_furniture_blocks,
+    is_furniture_element,
+    published_date,
+)
 from pipeline.records import Block, BlockKind, Location
 
 _SKIP = {
@@ -85,16 +92,44 @@ _READ_AS_CP1252 = {"iso8859-1", "ascii"}
 def extract_html(
     name: str, data: bytes, limits: LimitsConfig
 ) -> tuple[str, str, tuple[Block, ...]]:
-    """Read an HTML page's visible text structure."""
+    """Read an HTML page's visible text structure, furniture included."""
+    page = read_html(name, data, limits, None)
+    return "html", page.encoding, page.blocks
+
+
+@dataclass(frozen=True)
+class HtmlPage:
+    """A page read: its blocks, and what the page says about itself besides them.
+
+    `n_dropped`: blocks left out as furniture; `published`: ISO publication date or "";
+    `title`: the <title> when no block carries it (the page has headings of its own)."""
+
+    encoding: str
+    blocks: tuple[Block, ...]
+    n_dropped: int = 0
+    published: str = ""
+    title: str = ""
+
+
+def read_html(
+    name: str, data: bytes, limits: LimitsConfig, furniture: Furniture | None
+) -> HtmlPage:
+    """The page's blocks; with `furniture`, without the page's navigation, banners, share
+    links, contact block, footer and the like, counted (pipeline/extract/_furniture.py)."""
     from bs4 import BeautifulSoup
 
     text, encoding = _decode_html(name, data)
+    published = ""
     try:
         soup = BeautifulSoup(text, "lxml")
-        walker = _Walker()
+        walker = _Walker(furniture)
         walker.walk(soup, 0)
         walker.flush()
         title = soup.find("title")
+        if furniture is not None:
+            published = published_date(soup, walker.blocks, furniture)
+            kept, dropped = drop_furniture_blocks(walker.blocks, furniture)
+            walker.blocks, walker.dropped = list(kept), walker.dropped + dropped
     except ExtractError:
         raise
     except RecursionError as exc:
@@ -109,15 +144,16 @@ def extract_html(
             name, "document", f"not readable HTML ({describe_exception(exc)})", _FIX
         ) from exc
     blocks = walker.blocks
-    if title is not None and not any(b.kind is BlockKind.HEADING for b in blocks):
-        text = clean(title.get_text(" "))
+    title_text = clean(title.get_text(" ")) if title is not None else ""
+    if title_text and not any(b.kind is BlockKind.HEADING for b in blocks):
+        text, title_text = title_text, ""
         if text:
             blocks.insert(0, Block(BlockKind.HEADING, text, Location(1), level=1))
             blocks = [
                 Block(b.kind, b.text, Location(i), b.level, b.cells, b.ocr) if i > 1 else b
                 for i, b in enumerate(blocks, start=1)
             ]
-    return "html", encoding, tuple(blocks)
+    return HtmlPage(encoding, tuple(blocks), walker.dropped, published, title_text)
 
 
 def _decode_html(name: str, data: bytes) -> tuple[str, str]:
@@ -155,10 +191,19 @@ def _span(value: Any, limit: int) -> int:
 class _Walker:
     """Depth-first walk that emits blocks and buffers inline text."""
 
-    def __init__(self) -> None:
+    def __init__(self, furniture: Furniture | None = None) -> None:
         self.blocks: list[Block] = []
         self.buffer: list[str] = []
         self.skipped = 0  # line numbers left out after each table, so tables stay apart
+        self.furniture = furniture
+        self.dropped = 0  # blocks of furniture elements left out
+
+    def drop(self, node: Any) -> None:
+        """Leave out a furniture element, counting the blocks it would have given."""
+        inner = _Walker()
+        inner.walk(node, 0)
+        inner.flush()
+        self.dropped += len(inner.blocks)
 
     def emit(self, kind: BlockKind, text: str, level: int = 0, cells: tuple[str, ...] = ()) -> None:
         text = clean(text)
@@ -186,7 +231,9 @@ class _Walker:
             tag = (child.name or "").lower()
             if tag in _SKIP:
                 continue
-            if tag in _HEADINGS:
+            if self.furniture is not None and is_furniture_element(child, self.furniture):
+                self.drop(child)
+            elif tag in _HEADINGS:
                 self.flush()
                 self.emit(BlockKind.HEADING, child.get_text(" "), _HEADINGS[tag])
             elif tag in ("ul", "ol", "menu"):

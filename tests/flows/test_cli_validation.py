@@ -27,6 +27,7 @@ CORPUS = PROJECT_ROOT / "corpus"
 DOCS = ("000_cc70e5e80d086de1.txt", "004_77aaf0857291a2ba.txt")
 CODEBOOK = PROJECT_ROOT / "models" / "codebook.yaml"
 GAZETTEER = PROJECT_ROOT / "models" / "gazetteer.yaml"
+FURNITURE = PROJECT_ROOT / "models" / "furniture.yaml"
 EXIT_USAGE = 3
 
 
@@ -90,7 +91,7 @@ def test_misspelled_top_level_key(run: Run, tmp_path: Path) -> None:
     assert code == EXIT_USAGE
     config = tmp_path / "min-config.yaml"
     assert f"{config}:{_line_of(text, 'seeed')}: seeed: unknown key — did you mean 'seed'?" in err
-    assert "allowed here: seed, gazetteer, stopwords_extra, abbreviations, model," in err
+    assert "allowed here: seed, gazetteer, furniture, stopwords_extra, abbreviations, model," in err
     assert f"fix: correct it in {config}" in err  # the file in use, not models/config.yaml
 
 
@@ -137,6 +138,23 @@ def _broken_copy(tmp_path: Path, source: Path, old: str, new: str) -> tuple[Path
     return path, broken
 
 
+def test_furniture_unknown_key(run: Run, tmp_path: Path) -> None:
+    path, text = _broken_copy(tmp_path, FURNITURE, "  classes:", "  klasses:")
+    code, err = run(config=f"furniture: {path}\n")
+    assert code == EXIT_USAGE
+    assert f"{path}:{_line_of(text, 'klasses:')}: elements.klasses: unknown key" in err
+    assert "did you mean 'classes'?" in err
+    assert "Traceback" not in err
+
+
+def test_furniture_bad_pattern(run: Run, tmp_path: Path) -> None:
+    path, text = _broken_copy(tmp_path, FURNITURE, '  - "läs mer', '  - "läs (mer')
+    code, err = run(config=f"furniture: {path}\n")
+    assert code == EXIT_USAGE
+    assert f"{path}:{_line_of(text, 'läs (mer')}: lines[0]: " in err
+    assert "is not a regular expression" in err
+
+
 def test_codebook_yaml_syntax_error(run: Run, tmp_path: Path) -> None:
     path, text = _broken_copy(tmp_path, CODEBOOK, "  - id: roller", "  - id: [roller")
     code, err = run(config=f"themes:\n  codebook: {path}\n")
@@ -157,7 +175,9 @@ def test_codebook_unknown_key_names_line_and_allowed_keys(run: Run, tmp_path: Pa
 
 
 def test_gazetteer_group_as_a_string_is_an_error(run: Run, tmp_path: Path) -> None:
-    old = 'names: ["södra sjukvårdsregion\\\\w*", "sjukvårdsregion syd"]'
+    old = (
+        'names: ["södra sjukvårdsregion\\\\w*", "sjukvårdsregion syd", "södra regionvårdsnämnden"]'
+    )
     path, text = _broken_copy(tmp_path, GAZETTEER, old, "names: Skåne")
     code, err = run(config=f"gazetteer: {path}\n")
     assert code == EXIT_USAGE

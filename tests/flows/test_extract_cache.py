@@ -29,16 +29,16 @@ def test_changed_file_is_read_again_unchanged_ones_are_not(
 ) -> None:
     store = CacheStore(tmp_path / "cache")
     files = sorted(corpus.iterdir())
-    read = {p: extract_through_cache(p, p.name, config.limits, store) for p in files}
-    assert all(cached_document(p, p.name, config.limits, store) == read[p] for p in files)
+    read = {p: extract_through_cache(p, p.name, config, store) for p in files}
+    assert all(cached_document(p, p.name, config, store) == read[p] for p in files)
 
     changed = files[0]
     changed.write_text(changed.read_text(encoding="utf-8") + "\nEn ny rad om handledning.\n")
-    assert cached_document(changed, changed.name, config.limits, store) is None
-    assert all(cached_document(p, p.name, config.limits, store) == read[p] for p in files[1:])
-    again = extract_through_cache(changed, changed.name, config.limits, store)
+    assert cached_document(changed, changed.name, config, store) is None
+    assert all(cached_document(p, p.name, config, store) == read[p] for p in files[1:])
+    again = extract_through_cache(changed, changed.name, config, store)
     assert again.blocks[-1].text == "En ny rad om handledning."
-    assert cached_document(changed, changed.name, config.limits, store) == again
+    assert cached_document(changed, changed.name, config, store) == again
     assert store.counts()["documents"] == len(files) + 1
 
 
@@ -47,10 +47,10 @@ def test_same_bytes_under_another_name_reuse_the_document(
 ) -> None:
     store = CacheStore(tmp_path / "cache")
     original = sorted(corpus.iterdir())[0]
-    first = extract_through_cache(original, original.name, config.limits, store)
+    first = extract_through_cache(original, original.name, config, store)
     renamed = original.with_name("omdöpt.txt")
     original.rename(renamed)
-    found = cached_document(renamed, "sub/omdöpt.txt", config.limits, store)
+    found = cached_document(renamed, "sub/omdöpt.txt", config, store)
     assert found is not None and found.name == "sub/omdöpt.txt"
     assert found.blocks == first.blocks
 
@@ -64,6 +64,7 @@ def test_limits_that_shape_the_document_are_in_the_key(config: Config) -> None:
     slower = limits.model_copy(update={"timeout_seconds": 999.0})
     assert document_key("ab" * 32, ".pdf", slower) == key
     assert document_key("cd" * 32, ".pdf", limits) != key
+    assert document_key("ab" * 32, ".pdf", limits, "other furniture rules") != key
 
 
 def test_a_file_that_fails_is_not_stored(tmp_path: Path, config: Config) -> None:
@@ -71,5 +72,5 @@ def test_a_file_that_fails_is_not_stored(tmp_path: Path, config: Config) -> None
     broken = tmp_path / "trasig.docx"
     broken.write_bytes(b"PK\x03\x04" + b"\x00\xff" * 500)
     with pytest.raises(ExtractError, match=r"trasig\.docx"):
-        extract_through_cache(broken, broken.name, config.limits, store)
+        extract_through_cache(broken, broken.name, config, store)
     assert store.counts()["documents"] == 0

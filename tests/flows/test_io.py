@@ -50,6 +50,7 @@ def test_data_file_hashes_cover_what_a_run_reads(config: Config) -> None:
     assert set(hashes) == {
         "models/abbreviations.txt",
         "models/codebook.yaml",
+        "models/furniture.yaml",
         "models/gazetteer.yaml",
         "models/stopwords_extra.txt",
     }
@@ -128,3 +129,9 @@ def test_excel_sv_run_reads_back_into_the_same_tables(
             expected_rows = list(csv.DictReader(handle))
         assert io.read_run_csv(swedish / filename) == expected_rows, filename
         assert io.read_run_csv(comma / filename) == expected_rows, filename
+
+
+def test_the_furniture_file_is_loaded_from_the_config(config: Config) -> None:
+    furniture = io.load_furniture(config)
+    assert "nav" in furniture.tags
+    assert any(p.fullmatch("Läs mer") for p in furniture.lines)

@@ -25,6 +25,13 @@ from pipeline.config import Config
 from pipeline.records import SIX_REGIONS
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+WEB_PAGE = (
+    Path(__file__).resolve().parents[1]
+    / "data"
+    / "webpages"
+    / "furniture"
+    / "region_halland_vfu.html"
+)
 sys.path.insert(0, str(CORPUS.parent / "tests" / "pipeline" / "extract"))
 from extract_builders import build_docx, build_scan, corpus_blocks  # noqa: E402
 
@@ -54,6 +61,8 @@ def corpus_with_bad_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     summary = (CORPUS / "002_324f8cb48e0e37e8.txt").read_text(encoding="utf-8")
     prose = [line for line in summary.split("Mötesanteckningar")[0].splitlines() if line]
     (folder / "002_skannad.pdf").write_bytes(build_scan(prose))
+    # A saved web page with its navigation, cookie dialog, contact block and footer.
+    shutil.copy(WEB_PAGE, folder / WEB_PAGE.name)
     (folder / "tom.txt").write_bytes(b"")
     (folder / "bild.xyz").write_bytes(b"\x89PNG\r\n")
     (folder / "skrap.pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8)
@@ -123,7 +132,7 @@ def test_every_output_is_written(runs: tuple[RunReport, RunReport]) -> None:
     run_dir = runs[0].run_dir
     for name in (*CSV_FILES, "manifest.json", "summary.md"):
         assert (run_dir / name).is_file(), name
-    assert runs[0].n_documents == 7
+    assert runs[0].n_documents == 8
     assert runs[0].n_statements > 400
 
 
@@ -137,6 +146,7 @@ def test_counts_matrix_covers_all_regions_and_core_themes(
         "theme_label",
         *(r.value for r in SIX_REGIONS),
         "Nationell",
+        "Okänd",
         "Totalt",
     ]
     for region in SIX_REGIONS:
@@ -150,7 +160,8 @@ def test_counts_matrix_covers_all_regions_and_core_themes(
         assert not any(ch.isdigit() for ch in rows[theme_id]["theme_label"]), theme_id
     themes = [t for t in rows if not t.startswith("N_")]
     assert sum(int(rows[t]["Totalt"]) for t in themes) == int(rows["N_statements"]["Totalt"])
-    assert int(rows["N_documents"]["Totalt"]) == 7
+    assert int(rows["N_documents"]["Totalt"]) == 8
+    assert int(rows["N_statements"]["Okänd"]) == 0  # every document here names its region
 
 
 def test_fact_sheets_and_attendance_are_kept_apart_from_opinions(
@@ -239,6 +250,11 @@ def test_metadata_csv_overrides_detection(runs: tuple[RunReport, RunReport]) -> 
     assert documents["002_324f8cb48e0e37e8.txt"]["meeting"] == "Nationell sammanställning"
     assert documents["002_324f8cb48e0e37e8.txt"]["region"] == "Nationell"
     assert documents["002_324f8cb48e0e37e8.txt"]["region_source"] != "metadata"
+    # The web page: furniture counted, its stated publication date, its region from its text.
+    page = documents[WEB_PAGE.name]
+    assert int(page["n_dropped"]) > 20
+    assert (page["date"], page["region"]) == ("2023-05-04", "Södra")
+    assert {d["n_dropped"] for name, d in documents.items() if name != WEB_PAGE.name} == {"0"}
     statements = _rows(runs[0].run_dir / "statements.csv")
     sources = {r["region_source"] for r in statements if r["document"].startswith("004_")}
     assert sources == {"metadata"}
@@ -249,6 +265,7 @@ def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
     assert set(manifest["data_files"]) == {
         "models/abbreviations.txt",
         "models/codebook.yaml",
+        "models/furniture.yaml",
         "models/gazetteer.yaml",
         "models/stopwords_extra.txt",
     }
@@ -265,6 +282,7 @@ def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
         "metadata.csv",
         "001_kopia.docx",
         "002_skannad.pdf",
+        WEB_PAGE.name,
     }
     assert set(manifest["stage_seconds"]) >= {
         "extract",

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline.matrix import (
+    COL_N_DROPPED,
     COL_TOTAL,
     REGION_COLUMNS,
     ROW_N_DOCUMENTS,
@@ -76,14 +77,41 @@ def test_counts_have_every_region_totals_and_footers() -> None:
         "Sydöstra",
         "Södra",
         "Nationell",
+        "Okänd",
         "Totalt",
     ]
     assert counts.loc["finansiering", "Södra"] == 2
     assert counts.loc["finansiering", "Totalt"] == 2
     assert counts.loc["ej_tilldelad", "Nationell"] == 1
+    assert counts.loc["ej_tilldelad", "Okänd"] == 0
     assert counts.loc[ROW_N_STATEMENTS, "Totalt"] == 4
     assert counts.loc[ROW_N_DOCUMENTS, "Södra"] == 1
     assert counts.loc[ROW_N_DOCUMENTS, "Totalt"] == 2
+
+
+def test_unplaced_statements_have_their_own_column() -> None:
+    page = _statement(5, Region.OKAND, doc="c.html")
+    result = ThemeResult(
+        RESULT.themes,
+        (
+            *RESULT.assignments,
+            Assignment(page.id, "inductive_01", "digital, journal", 0.6, "hdbscan"),
+        ),
+        RESULT.min_cohesion,
+    )
+    info = DocumentInfo(
+        "c.html", "c" * 64, "html", "utf-8", Region.OKAND, "no evidence", n_dropped=7
+    )
+    tables = build_tables([*STATEMENTS, page], result, [*DOCS, info])
+    counts = tables.counts.set_index("theme_id")
+    # A statement nothing places is counted in its own column, not as national.
+    assert counts.loc["inductive_01", "Okänd"] == 1
+    assert counts.loc["inductive_01", "Nationell"] == 0
+    assert counts.loc[ROW_N_DOCUMENTS, "Okänd"] == 1
+    uncertainty = tables.uncertainty
+    assert "Okänd" in set(uncertainty["region"])
+    assert list(tables.documents["document"]) == ["a.txt", "b.txt", "c.html"]
+    assert list(tables.documents[COL_N_DROPPED]) == [0, 0, 7]
 
 
 def test_shares_are_column_percentages() -> None:

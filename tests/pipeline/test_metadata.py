@@ -59,3 +59,11 @@ def test_header_problems() -> None:
     assert _problems("document,region\na.txt,Södra,extra\n") == [
         f"{SOURCE}:2: 3 cells but the header has 2 columns"
     ]
+
+
+def test_okand_is_no_analysts_region() -> None:
+    # Okänd is what detection says when nothing places a document; an analyst names a region.
+    assert _problems("document,region\na.txt,Okänd\n") == [
+        f"{SOURCE}:2: region 'Okänd' is not a region; allowed: Norra, Mellansverige, "
+        "Stockholm-Gotland, Västra, Sydöstra, Södra, Nationell (or empty: keep the detected one)"
+    ]

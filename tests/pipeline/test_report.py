@@ -149,7 +149,7 @@ def test_heatmap_cells_carry_the_counts_and_are_keyboard_reachable() -> None:
     html = build_report(tables, INFO)
     cells = [attrs for tag, attrs in _tags(html) if tag == "td" and "data-theme" in attrs]
     counts = tables.counts.set_index("theme_id")
-    assert len(cells) == 3 * 8  # themes × (7 regions + Totalt)
+    assert len(cells) == 3 * 9  # themes × (six regions, Nationell, Okänd, Totalt)
     for attrs in cells:
         assert (
             int(str(attrs["data-count"])) == counts.loc[attrs["data-theme"], attrs["data-region"]]

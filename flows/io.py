@@ -55,6 +55,7 @@ OUTPUT_FILES = {
     "uncertainty": "theme_region_uncertainty.csv",
     "documents": "documents.csv",
 }
+ERRORS_FILE = "errors.csv"  # the documents, labels and stages that failed, with fixes
 WORKBOOK_FILE = "temakarta.xlsx"  # every table above and errors.csv, one sheet each
 REPORT_FILE = "report.html"  # the self-contained report (pipeline/report.py)
 CHANGES_FILE = "changes.csv"  # what changed since the previous run (pipeline/changes.py)
@@ -357,7 +358,7 @@ def write_run(
             (staging / CHANGES_FILE).write_bytes(_csv_bytes(changes, csv_dialect))
         for key, filename in OUTPUT_FILES.items():
             (staging / filename).write_bytes(_csv_bytes(getattr(tables, key), csv_dialect))
-        (staging / "errors.csv").write_bytes(errors_csv(errors, csv_dialect))
+        (staging / ERRORS_FILE).write_bytes(errors_csv(errors, csv_dialect))
         (staging / WORKBOOK_FILE).write_bytes(workbook_bytes(tables, errors_frame(errors)))
         if report_html is None:
             report_html = build_report(tables, RunInfo(run_id, errors=tuple(errors)))

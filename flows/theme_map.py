@@ -554,7 +554,7 @@ def _manifest(
         "outputs": sorted(
             [
                 *io.OUTPUT_FILES.values(),
-                "errors.csv",
+                io.ERRORS_FILE,
                 "summary.md",
                 io.CHANGES_FILE,
                 io.WORKBOOK_FILE,

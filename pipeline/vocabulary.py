@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.problems import InputError, parse_yaml, validation_problems
 from pipeline.records import Polarity
@@ -36,7 +36,8 @@ class _VocabularyFile(BaseModel):
     joint_words: tuple[str, ...]
     polarity: dict[Polarity, tuple[str, ...]]
     polarity_section_words: tuple[str, ...]
-    months: tuple[str, ...]
+    # January to December, in order: a month's place in the list is its number.
+    months: tuple[str, ...] = Field(min_length=12, max_length=12)
     page_words: tuple[str, ...]
     page_of_words: tuple[str, ...]
     bullets: tuple[str, ...]
@@ -68,7 +69,15 @@ class Vocabulary:
     page_number: re.Pattern[str]  # "12", "Sida 3", "3 av 12", "3/12", "3 (12)"
     bullet: str  # regex character class of typed bullet glyphs
     pdf_bullet: str  # regex character class of bullet glyphs in PDF text layers
-    months: tuple[str, ...]
+    months: tuple[str, ...]  # lower case, January first
+    swedish_date: re.Pattern[str]  # "13 december 2017" (groups: day, month name, year)
+
+    def iso_date(self, found: re.Match[str]) -> str:
+        """A `swedish_date` match as YYYY-MM-DD, or "" when it is no calendar date."""
+        day, month = int(found.group(1)), self.months.index(found.group(2).lower()) + 1
+        year = int(found.group(3))
+        valid = 1900 <= year <= 2100 and 1 <= day <= 31
+        return f"{year:04d}-{month:02d}-{day:02d}" if valid else ""
 
     def polarity_of(self, text: str) -> Polarity:
         """The polarity a heading or column header names, or Polarity.NONE."""
@@ -109,6 +118,7 @@ def parse_vocabulary(text: str, source: str) -> Vocabulary:
         bullet=_chars(data.bullets),
         pdf_bullet=_chars(data.pdf_bullets),
         months=tuple(m.lower() for m in data.months),
+        swedish_date=re.compile(rf"\b(\d{{1,2}})\s+({months})\s+(\d{{4}})\b", flags),
     )
 
 

@@ -35,16 +35,7 @@ WEB_PAGE = (
 sys.path.insert(0, str(CORPUS.parent / "tests" / "pipeline" / "extract"))
 from extract_builders import build_docx, build_scan, corpus_blocks  # noqa: E402
 
-CSV_FILES = (
-    "statements.csv",
-    "themes.csv",
-    "theme_region_counts.csv",
-    "theme_region_shares.csv",
-    "theme_region_uncertainty.csv",
-    "theme_region_polarity.csv",
-    "documents.csv",
-    "errors.csv",
-)
+CSV_FILES = (*io.OUTPUT_FILES.values(), io.ERRORS_FILE)
 
 pytestmark = pytest.mark.slow
 

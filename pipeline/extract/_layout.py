@@ -54,6 +54,7 @@ class Word:
     size: float
     bold: bool
     style: str = ""  # font face and colour ("DejaVuSans-Oblique|(0.3, 0.5, 0.7)"); "" for OCR
+    tab: bool = False  # no space glyph before it: a typed tab (see `_pdf._words`)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,81 @@ class TableRows:
 
 
 Element = TextLine | TableRows
+
+
+#: Paragraphs this close (in font sizes) are lines of one typed table: no blank line between.
+TYPED_ROW_GAP = 2.0
+
+
+def typed_tables(lines: Sequence[TextLine]) -> tuple[list[TextLine], list[TableRows]]:
+    """Tables typed with tabs (a Word file without styles saved as PDF), as tables.
+
+    Each row is a paragraph; its tabs are the gaps before words marked `tab`, and a paragraph
+    indented past the others starts with a tab (an empty first cell). The tabs go to the next
+    tab stop, so the columns do not line up and the borderless-table layout cannot see them: a
+    run of paragraphs with no blank line between them, two or more of them with tabs whose
+    stops differ from the first tabbed row's, is such a table. A one-line paragraph without a
+    tab in the run is a row whose other cells are empty (its trailing tab leaves no trace).
+    Returns the lines that are no such table and the tables.
+    """
+    paragraphs: list[list[TextLine]] = []
+    for line in lines:
+        if paragraphs and not _new_paragraph(paragraphs[-1][-1], line) and not LIST_MARKER.match(
+            line.text
+        ):
+            paragraphs[-1].append(line)
+        else:
+            paragraphs.append([line])
+    runs: list[list[list[TextLine]]] = []
+    for paragraph in paragraphs:
+        if (
+            runs
+            and _gap(runs[-1][-1][-1], paragraph[0]) <= TYPED_ROW_GAP
+            and abs(runs[-1][-1][-1].size - paragraph[0].size) <= 1.0
+        ):
+            runs[-1].append(paragraph)
+        else:
+            runs.append([paragraph])
+    kept: list[TextLine] = []
+    tables: list[TableRows] = []
+    for run in runs:
+        rows = _typed_rows(run)
+        if rows is None:
+            kept += [line for paragraph in run for line in paragraph]
+        else:
+            tables.append(TableRows(run[0][0].top, rows))
+    return kept, tables
+
+
+def _typed_rows(run: Sequence[Sequence[TextLine]]) -> tuple[tuple[str, ...], ...] | None:
+    """The rows of a run of paragraphs when it is a typed table (`typed_tables`), else None."""
+    if any(LIST_MARKER.match(paragraph[0].text) for paragraph in run):
+        return None
+    margin = min(paragraph[0].x0 for paragraph in run)
+    cells_of: list[list[str]] = []
+    stops_of: list[list[float]] = []
+    for paragraph in run:
+        indented = paragraph[0].x0 > margin + 2.0
+        cells: list[list[str]] = [[]] if not indented else [[], []]
+        stops = [paragraph[0].x0] if indented else []
+        for line in paragraph:
+            for index, word in enumerate(line.words):
+                if index and word.tab and cells[-1]:
+                    cells.append([])
+                    stops.append(word.x0)
+                cells[-1].append(word.text)
+        cells_of.append([clean(" ".join(cell)) for cell in cells])
+        stops_of.append(stops)
+    tabbed = [stops for stops in stops_of if stops]
+    if len(tabbed) < 2:
+        return None
+    if any(not stops and len(lines) > 1 for stops, lines in zip(stops_of, run, strict=True)):
+        return None  # prose wrapped over lines beside the rows
+    first = tabbed[0]
+    if all(any(abs(x - y) <= COLUMN_TOLERANCE for y in first) for stops in tabbed for x in stops):
+        return None  # the columns line up: a borderless table the layout reads
+    width = max(len(cells) for cells in cells_of)
+    return tuple(tuple(cells + [""] * (width - len(cells))) for cells in cells_of)
 
 
 def group_lines(words: Sequence[Word]) -> list[TextLine]:

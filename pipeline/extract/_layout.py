@@ -161,8 +161,10 @@ def typed_tables(lines: Sequence[TextLine]) -> tuple[list[TextLine], list[TableR
     """
     paragraphs: list[list[TextLine]] = []
     for line in lines:
-        if paragraphs and not _new_paragraph(paragraphs[-1][-1], line) and not LIST_MARKER.match(
-            line.text
+        if (
+            paragraphs
+            and not _new_paragraph(paragraphs[-1][-1], line)
+            and not LIST_MARKER.match(line.text)
         ):
             paragraphs[-1].append(line)
         else:
@@ -199,9 +201,11 @@ def _typed_rows(run: Sequence[Sequence[TextLine]]) -> tuple[tuple[str, ...], ...
         indented = paragraph[0].x0 > margin + 2.0
         cells: list[list[str]] = [[]] if not indented else [[], []]
         stops = [paragraph[0].x0] if indented else []
-        for line in paragraph:
+        for number, line in enumerate(paragraph):
             for index, word in enumerate(line.words):
-                if index and word.tab and cells[-1]:
+                # A wrapped row's next line may start with the tab: indented past the margin.
+                wrapped_tab = number and not index and word.x0 > margin + 2.0
+                if (wrapped_tab or (index and word.tab)) and cells[-1]:
                     cells.append([])
                     stops.append(word.x0)
                 cells[-1].append(word.text)
@@ -405,6 +409,14 @@ def _gap(upper: TextLine, lower: TextLine) -> float:
     return (lower.top - upper.bottom) / max(min(upper.size, lower.size), 1.0)
 
 
+def _wrapped(upper: TextLine, lower: TextLine, right_edge: float) -> bool:
+    """True when `lower`'s first word would not have fitted at the end of `upper`: the text
+    was wrapped there, not broken by the writer."""
+    first = lower.words[0]
+    space = 0.3 * max(first.size, 1.0)
+    return upper.words[-1].x1 + space + (first.x1 - first.x0) > right_edge
+
+
 def _new_paragraph(prev: TextLine | None, line: TextLine) -> bool:
     """True when `line` starts a new block rather than continuing the one above."""
     if prev is None:
@@ -463,6 +475,9 @@ def page_blocks(
 
     prev: TextLine | None = None
     line_no = 0  # ordinal of the line (or table row) on the page
+    right_edge = max(
+        (e.words[-1].x1 for e in elements if isinstance(e, TextLine) and e.words), default=0.0
+    )
     for element in elements:
         line_no += 1
         if isinstance(element, TableRows):
@@ -589,9 +604,12 @@ def page_blocks(
                 and (
                     line.x0 >= pending.text_x0 - 3.0
                     # A typed "- " item wraps to the paragraph's edge, not under its text: a
-                    # line set as close as wrapped lines are that goes on in lower case is
-                    # its rest.
-                    or (_gap(pending.last, line) <= HEADING_WRAP_GAP and text[:1].islower())
+                    # line set as close as wrapped lines are that goes on in lower case, or
+                    # whose first word did not fit on the line above, is its rest.
+                    or (
+                        _gap(pending.last, line) <= HEADING_WRAP_GAP
+                        and (text[:1].islower() or _wrapped(pending.last, line, right_edge))
+                    )
                 )
             )
             or (

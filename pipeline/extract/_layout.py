@@ -409,6 +409,9 @@ def _gap(upper: TextLine, lower: TextLine) -> float:
     return (lower.top - upper.bottom) / max(min(upper.size, lower.size), 1.0)
 
 
+_SENTENCE_DASH = re.compile(r"^[-–—]\s+[a-zåäöé]")
+
+
 def _wrapped(upper: TextLine, lower: TextLine, right_edge: float) -> bool:
     """True when `lower`'s first word would not have fitted at the end of `upper`: the text
     was wrapped there, not broken by the writer."""
@@ -573,6 +576,20 @@ def page_blocks(
                 flush()
                 pending = _Pending(BlockKind.HEADING, [text], line_no, level, line, line)
             list_levels = []
+        elif (
+            marker
+            and pending is not None
+            and pending.kind in (BlockKind.LIST_ITEM, BlockKind.PARAGRAPH)
+            and pending.last is not None
+            and _gap(pending.last, line) <= HEADING_WRAP_GAP
+            and _SENTENCE_DASH.match(text)
+            and _wrapped(pending.last, line, right_edge)
+        ):
+            # A dash inside a sentence that the wrap put at the start of a line ("… perspektiv"
+            # / "– vart är vården på väg"): the sentence goes on, no item starts.
+            pending.parts.append(text)
+            pending.last = line
+            pending.n_lines += 1
         elif marker:
             flush()
             x0 = line.x0

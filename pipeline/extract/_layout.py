@@ -13,6 +13,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 from pipeline.extract._common import clean
 from pipeline.records import Block, BlockKind, Location
@@ -413,8 +414,10 @@ _SENTENCE_DASH = re.compile(r"^[-–—]\s+[a-zåäöé]")
 
 
 def _wrapped(upper: TextLine, lower: TextLine, right_edge: float) -> bool:
-    """True when `lower`'s first word would not have fitted at the end of `upper`: the text
-    was wrapped there, not broken by the writer."""
+    """True when `lower`'s first word would not have fitted at the end of `upper`, which does
+    not end a sentence: the text was wrapped there, not broken by the writer."""
+    if upper.text.endswith((".", "!", "?", ":", ";")):
+        return False
     first = lower.words[0]
     space = 0.3 * max(first.size, 1.0)
     return upper.words[-1].x1 + space + (first.x1 - first.x0) > right_edge
@@ -478,9 +481,14 @@ def page_blocks(
 
     prev: TextLine | None = None
     line_no = 0  # ordinal of the line (or table row) on the page
-    right_edge = max(
-        (e.words[-1].x1 for e in elements if isinstance(e, TextLine) and e.words), default=0.0
-    )
+    text_lines = [e for e in elements if isinstance(e, TextLine) and e.words]
+    right_edge = max((line.words[-1].x1 for line in text_lines), default=0.0)
+    # Items set apart by paragraph spacing (a typed "- " list): a line set closer under one is
+    # its wrapped rest, where in a list without spacing it may start a paragraph of its own.
+    item_gaps = [
+        _gap(upper, lower) for upper, lower in pairwise(text_lines) if LIST_MARKER.match(lower.text)
+    ]
+    spaced = bool(item_gaps) and statistics.median(item_gaps) > PARAGRAPH_GAP
     for element in elements:
         line_no += 1
         if isinstance(element, TableRows):
@@ -583,6 +591,7 @@ def page_blocks(
             and pending.last is not None
             and _gap(pending.last, line) <= HEADING_WRAP_GAP
             and _SENTENCE_DASH.match(text)
+            and spaced
             and _wrapped(pending.last, line, right_edge)
         ):
             # A dash inside a sentence that the wrap put at the start of a line ("… perspektiv"
@@ -625,7 +634,10 @@ def page_blocks(
                     # whose first word did not fit on the line above, is its rest.
                     or (
                         _gap(pending.last, line) <= HEADING_WRAP_GAP
-                        and (text[:1].islower() or _wrapped(pending.last, line, right_edge))
+                        and (
+                            text[:1].islower()
+                            or (spaced and _wrapped(pending.last, line, right_edge))
+                        )
                     )
                 )
             )

@@ -93,6 +93,7 @@ SPACE_GLYPH_SHARE = 0.05
 #: tab that reached a tab stop right at the end of the word before ("Kultur|Reflektion"):
 #: letters of one word are set edge to edge (kerning moves them by hundredths of a point).
 TAB_MIN_GAP = 0.3
+_HYPHENS = frozenset("-\u2010\u2011\u2013\u2014/")
 
 
 def _words(page: Any, tables: list[Any]) -> list[Word]:
@@ -154,6 +155,8 @@ def _split_at_jumps(item: dict[str, Any]) -> list[dict[str, Any]]:
         index
         for index in range(1, len(chars))
         if float(chars[index]["x0"]) - float(chars[index - 1]["x1"]) > TAB_MIN_GAP
+        # A hyphen's box is narrower than its advance ("Stockholm-Gotlands", "hälso-").
+        and str(chars[index - 1]["text"]) not in _HYPHENS
     ]
     if not cuts:
         return [item]

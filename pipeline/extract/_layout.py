@@ -149,46 +149,57 @@ Element = TextLine | TableRows
 TYPED_ROW_GAP = 2.0
 
 
-def typed_tables(lines: Sequence[TextLine]) -> tuple[list[TextLine], list[TableRows]]:
-    """Tables typed with tabs (a Word file without styles saved as PDF), as tables.
+def typed_tables(
+    pages: Sequence[Sequence[TextLine]],
+) -> list[tuple[list[TextLine], list[TableRows]]]:
+    """Tables typed with tabs (a Word file without styles saved as PDF), as tables, per page.
 
     Each row is a paragraph; its tabs are the gaps before words marked `tab`, and a paragraph
     indented past the others starts with a tab (an empty first cell). The tabs go to the next
     tab stop, so the columns do not line up and the borderless-table layout cannot see them: a
     run of paragraphs with no blank line between them, two or more of them with tabs whose
     stops differ from the first tabbed row's, is such a table. A one-line paragraph without a
-    tab in the run is a row whose other cells are empty (its trailing tab leaves no trace).
-    Returns the lines that are no such table and the tables.
+    tab in the run is a row whose other cells are empty (its trailing tab leaves no trace). A
+    run at the foot of a page goes on at the head of the next (a table cut by a page break).
+    Returns each page's lines that are no such table, and its tables.
     """
-    paragraphs: list[list[TextLine]] = []
-    for line in lines:
-        if (
-            paragraphs
-            and not _new_paragraph(paragraphs[-1][-1], line)
-            and not LIST_MARKER.match(line.text)
-        ):
-            paragraphs[-1].append(line)
-        else:
-            paragraphs.append([line])
-    runs: list[list[list[TextLine]]] = []
-    for paragraph in paragraphs:
-        if (
-            runs
-            and _gap(runs[-1][-1][-1], paragraph[0]) <= TYPED_ROW_GAP
-            and abs(runs[-1][-1][-1].size - paragraph[0].size) <= 1.0
-        ):
-            runs[-1].append(paragraph)
-        else:
-            runs.append([paragraph])
-    kept: list[TextLine] = []
-    tables: list[TableRows] = []
+    runs: list[list[tuple[int, list[TextLine]]]] = []  # paragraphs with their page index
+    for index, lines in enumerate(pages):
+        paragraphs: list[list[TextLine]] = []
+        for line in lines:
+            if (
+                paragraphs
+                and not _new_paragraph(paragraphs[-1][-1], line)
+                and not LIST_MARKER.match(line.text)
+            ):
+                paragraphs[-1].append(line)
+            else:
+                paragraphs.append([line])
+        for number, paragraph in enumerate(paragraphs):
+            last = runs[-1][-1] if runs else None
+            if (
+                last is not None
+                and abs(last[1][-1].size - paragraph[0].size) <= 1.0
+                and (
+                    (last[0] == index and _gap(last[1][-1], paragraph[0]) <= TYPED_ROW_GAP)
+                    or (last[0] == index - 1 and number == 0)
+                )
+            ):
+                runs[-1].append((index, paragraph))
+            else:
+                runs.append([(index, paragraph)])
+    out: list[tuple[list[TextLine], list[TableRows]]] = [([], []) for _ in pages]
     for run in runs:
-        rows = _typed_rows(run)
+        rows = _typed_rows([paragraph for _, paragraph in run])
         if rows is None:
-            kept += [line for paragraph in run for line in paragraph]
-        else:
-            tables.append(TableRows(run[0][0].top, rows))
-    return kept, tables
+            for index, paragraph in run:
+                out[index][0].extend(paragraph)
+            continue
+        for index in sorted({index for index, _ in run}):
+            on_page = [row for (i, _), row in zip(run, rows, strict=True) if i == index]
+            top = next(paragraph[0].top for i, paragraph in run if i == index)
+            out[index][1].append(TableRows(top, tuple(on_page)))
+    return out
 
 
 def _typed_rows(run: Sequence[Sequence[TextLine]]) -> tuple[tuple[str, ...], ...] | None:

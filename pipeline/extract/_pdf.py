@@ -462,6 +462,7 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
             raise error(name, "file", "PDF has no pages", _REEXPORT)
         check_image_total(name, images, n_pages, limits)
         text_pages: dict[int, list[Element]] = {}
+        page_lines: dict[int, tuple[list[TextLine], list[TableRows]]] = {}
         scanned: list[int] = []
         landscape: list[bool] = []
         for index, page in enumerate(pages):
@@ -477,17 +478,21 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
                 if n_chars == 0:
                     continue
                 table_objs, table_rows = _ruled_tables(page)
-                lines, typed = typed_tables(group_lines(_words(page, table_objs)))
-                table_rows += typed
+                lines = group_lines(_words(page, table_objs))
             except ExtractError:
                 raise
             except Exception as exc:
                 raise _read_error(name, where, "cannot read the page", exc) from exc
             finally:
                 page.close()
-            text_pages[index] = _sorted_elements(lines, table_rows)
+            page_lines[index] = (lines, table_rows)
     finally:
         pdf.close()
+    # Typed tables may run on over a page break: found over consecutive text pages at once.
+    typed = typed_tables([page_lines[i][0] if i in page_lines else [] for i in range(n_pages)])
+    for index, (lines, ruled) in page_lines.items():
+        kept, tables = typed[index]
+        text_pages[index] = _sorted_elements(kept, ruled + tables)
 
     ocr_pages = _ocr_pages(name, data, scanned, deadline) if scanned else {}
     for index in list(ocr_pages):

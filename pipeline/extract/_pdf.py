@@ -490,7 +490,7 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
         pdf.close()
     # Typed tables may run on over a page break: found over consecutive text pages at once.
     typed = typed_tables([page_lines[i][0] if i in page_lines else [] for i in range(n_pages)])
-    for index, (lines, ruled) in page_lines.items():
+    for index, (_, ruled) in page_lines.items():
         kept, tables = typed[index]
         text_pages[index] = _sorted_elements(kept, ruled + tables)
 

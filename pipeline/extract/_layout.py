@@ -425,9 +425,10 @@ _SENTENCE_DASH = re.compile(r"^[-–—]\s+[a-zåäöé]")
 
 
 def _wrapped(upper: TextLine, lower: TextLine, right_edge: float) -> bool:
-    """True when `lower`'s first word would not have fitted at the end of `upper`, which does
-    not end a sentence: the text was wrapped there, not broken by the writer."""
-    if upper.text.endswith((".", "!", "?", ":", ";")):
+    """True when `lower`'s first word would not have fitted at the end of `upper`: the text
+    was wrapped there, not broken by the writer. After a sentence's end the rest starts a
+    sentence ("(3-5 punkter)" under "… resultatet." is a line of its own)."""
+    if upper.text.endswith((".", "!", "?", ":", ";")) and not lower.text[:1].isupper():
         return False
     first = lower.words[0]
     space = 0.3 * max(first.size, 1.0)

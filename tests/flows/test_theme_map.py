@@ -262,6 +262,7 @@ def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
         "models/furniture.yaml",
         "models/gazetteer.yaml",
         "models/stopwords_extra.txt",
+        "models/vocabulary.yaml",
     }
     assert all(len(digest) == 64 for digest in manifest["data_files"].values())
     assert len(manifest["model"]["content_sha256"]) == 64

@@ -13,6 +13,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 from pipeline.extract._common import clean
 from pipeline.records import Block, BlockKind, Location
@@ -54,6 +55,7 @@ class Word:
     size: float
     bold: bool
     style: str = ""  # font face and colour ("DejaVuSans-Oblique|(0.3, 0.5, 0.7)"); "" for OCR
+    tab: bool = False  # no space glyph before it: a typed tab (see `_pdf._words`)
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,96 @@ class TableRows:
 
 
 Element = TextLine | TableRows
+
+
+#: Paragraphs this close (in font sizes) are lines of one typed table: no blank line between.
+TYPED_ROW_GAP = 2.0
+
+
+def typed_tables(
+    pages: Sequence[Sequence[TextLine]],
+) -> list[tuple[list[TextLine], list[TableRows]]]:
+    """Tables typed with tabs (a Word file without styles saved as PDF), as tables, per page.
+
+    Each row is a paragraph; its tabs are the gaps before words marked `tab`, and a paragraph
+    indented past the others starts with a tab (an empty first cell). The tabs go to the next
+    tab stop, so the columns do not line up and the borderless-table layout cannot see them: a
+    run of paragraphs with no blank line between them, two or more of them with tabs whose
+    stops differ from the first tabbed row's, is such a table. A one-line paragraph without a
+    tab in the run is a row whose other cells are empty (its trailing tab leaves no trace). A
+    run at the foot of a page goes on at the head of the next (a table cut by a page break).
+    Returns each page's lines that are no such table, and its tables.
+    """
+    runs: list[list[tuple[int, list[TextLine]]]] = []  # paragraphs with their page index
+    for index, lines in enumerate(pages):
+        paragraphs: list[list[TextLine]] = []
+        for line in lines:
+            if (
+                paragraphs
+                and not _new_paragraph(paragraphs[-1][-1], line)
+                and not LIST_MARKER.match(line.text)
+            ):
+                paragraphs[-1].append(line)
+            else:
+                paragraphs.append([line])
+        for number, paragraph in enumerate(paragraphs):
+            last = runs[-1][-1] if runs else None
+            if (
+                last is not None
+                and abs(last[1][-1].size - paragraph[0].size) <= 1.0
+                and (
+                    (last[0] == index and _gap(last[1][-1], paragraph[0]) <= TYPED_ROW_GAP)
+                    or (last[0] == index - 1 and number == 0)
+                )
+            ):
+                runs[-1].append((index, paragraph))
+            else:
+                runs.append([(index, paragraph)])
+    out: list[tuple[list[TextLine], list[TableRows]]] = [([], []) for _ in pages]
+    for run in runs:
+        rows = _typed_rows([paragraph for _, paragraph in run])
+        if rows is None:
+            for index, paragraph in run:
+                out[index][0].extend(paragraph)
+            continue
+        for index in sorted({index for index, _ in run}):
+            on_page = [row for (i, _), row in zip(run, rows, strict=True) if i == index]
+            top = next(paragraph[0].top for i, paragraph in run if i == index)
+            out[index][1].append(TableRows(top, tuple(on_page)))
+    return out
+
+
+def _typed_rows(run: Sequence[Sequence[TextLine]]) -> tuple[tuple[str, ...], ...] | None:
+    """The rows of a run of paragraphs when it is a typed table (`typed_tables`), else None."""
+    if any(LIST_MARKER.match(paragraph[0].text) for paragraph in run):
+        return None
+    margin = min(paragraph[0].x0 for paragraph in run)
+    cells_of: list[list[str]] = []
+    stops_of: list[list[float]] = []
+    for paragraph in run:
+        indented = paragraph[0].x0 > margin + 2.0
+        cells: list[list[str]] = [[]] if not indented else [[], []]
+        stops = [paragraph[0].x0] if indented else []
+        for number, line in enumerate(paragraph):
+            for index, word in enumerate(line.words):
+                # A wrapped row's next line may start with the tab: indented past the margin.
+                wrapped_tab = number and not index and word.x0 > margin + 2.0
+                if (wrapped_tab or (index and word.tab)) and cells[-1]:
+                    cells.append([])
+                    stops.append(word.x0)
+                cells[-1].append(word.text)
+        cells_of.append([clean(" ".join(cell)) for cell in cells])
+        stops_of.append(stops)
+    tabbed = [stops for stops in stops_of if stops]
+    if len(tabbed) < 2:
+        return None
+    if any(not stops and len(lines) > 1 for stops, lines in zip(stops_of, run, strict=True)):
+        return None  # prose wrapped over lines beside the rows
+    first = tabbed[0]
+    if all(any(abs(x - y) <= COLUMN_TOLERANCE for y in first) for stops in tabbed for x in stops):
+        return None  # the columns line up: a borderless table the layout reads
+    width = max(len(cells) for cells in cells_of)
+    return tuple(tuple(cells + [""] * (width - len(cells))) for cells in cells_of)
 
 
 def group_lines(words: Sequence[Word]) -> list[TextLine]:
@@ -329,6 +421,20 @@ def _gap(upper: TextLine, lower: TextLine) -> float:
     return (lower.top - upper.bottom) / max(min(upper.size, lower.size), 1.0)
 
 
+_SENTENCE_DASH = re.compile(r"^[-–—]\s+[a-zåäöé]")
+
+
+def _wrapped(upper: TextLine, lower: TextLine, right_edge: float) -> bool:
+    """True when `lower`'s first word would not have fitted at the end of `upper`: the text
+    was wrapped there, not broken by the writer. After a sentence's end the rest starts a
+    sentence ("(3-5 punkter)" under "… resultatet." is a line of its own)."""
+    if upper.text.endswith((".", "!", "?", ":", ";")) and not lower.text[:1].isupper():
+        return False
+    first = lower.words[0]
+    space = 0.3 * max(first.size, 1.0)
+    return upper.words[-1].x1 + space + (first.x1 - first.x0) > right_edge
+
+
 def _new_paragraph(prev: TextLine | None, line: TextLine) -> bool:
     """True when `line` starts a new block rather than continuing the one above."""
     if prev is None:
@@ -387,6 +493,14 @@ def page_blocks(
 
     prev: TextLine | None = None
     line_no = 0  # ordinal of the line (or table row) on the page
+    text_lines = [e for e in elements if isinstance(e, TextLine) and e.words]
+    right_edge = max((line.words[-1].x1 for line in text_lines), default=0.0)
+    # Items set apart by paragraph spacing (a typed "- " list): a line set closer under one is
+    # its wrapped rest, where in a list without spacing it may start a paragraph of its own.
+    item_gaps = [
+        _gap(upper, lower) for upper, lower in pairwise(text_lines) if LIST_MARKER.match(lower.text)
+    ]
+    spaced = bool(item_gaps) and statistics.median(item_gaps) > PARAGRAPH_GAP
     for element in elements:
         line_no += 1
         if isinstance(element, TableRows):
@@ -482,6 +596,21 @@ def page_blocks(
                 flush()
                 pending = _Pending(BlockKind.HEADING, [text], line_no, level, line, line)
             list_levels = []
+        elif (
+            marker
+            and pending is not None
+            and pending.kind in (BlockKind.LIST_ITEM, BlockKind.PARAGRAPH)
+            and pending.last is not None
+            and _gap(pending.last, line) <= HEADING_WRAP_GAP
+            and _SENTENCE_DASH.match(text)
+            and spaced
+            and _wrapped(pending.last, line, right_edge)
+        ):
+            # A dash inside a sentence that the wrap put at the start of a line ("… perspektiv"
+            # / "– vart är vården på väg"): the sentence goes on, no item starts.
+            pending.parts.append(text)
+            pending.last = line
+            pending.n_lines += 1
         elif marker:
             flush()
             x0 = line.x0
@@ -513,9 +642,15 @@ def page_blocks(
                 and (
                     line.x0 >= pending.text_x0 - 3.0
                     # A typed "- " item wraps to the paragraph's edge, not under its text: a
-                    # line set as close as wrapped lines are that goes on in lower case is
-                    # its rest.
-                    or (_gap(pending.last, line) <= HEADING_WRAP_GAP and text[:1].islower())
+                    # line set as close as wrapped lines are that goes on in lower case, or
+                    # whose first word did not fit on the line above, is its rest.
+                    or (
+                        _gap(pending.last, line) <= HEADING_WRAP_GAP
+                        and (
+                            text[:1].islower()
+                            or (spaced and _wrapped(pending.last, line, right_edge))
+                        )
+                    )
                 )
             )
             or (

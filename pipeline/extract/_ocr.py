@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import subprocess
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -137,8 +139,52 @@ def parse_tsv(tsv: str, scale: float) -> list[TextLine]:
             grouped[key] = []
             order.append(key)
         grouped[key].append(Word(text, left, left + width, top, top + height, height, False))
-    lines = [TextLine.from_words(grouped[key], paragraph=key[:2]) for key in order]
+    lines = [
+        TextLine.from_words(_rejoin_split_words(grouped[key]), paragraph=key[:2]) for key in order
+    ]
     return sorted(lines, key=lambda line: (round(line.top), line.x0))
+
+
+_LETTERS = re.compile(r"^[a-zåäöéüA-ZÅÄÖÉÜ]+$")
+
+
+def _is_word(text: str) -> bool:
+    """A Swedish word form simplemma's dictionary knows (offline data)."""
+    import simplemma
+
+    return bool(simplemma.is_known(text.casefold(), lang="sv"))
+
+
+def _rejoin_split_words(words: list[Word]) -> list[Word]:
+    """Words Tesseract split with a space joined again ("möj ligheter" → "möjligheter").
+
+    Two neighbouring words of letters are one when together they are a Swedish word and one of
+    them is not: "sam verkan", both words, stays as read (the space may be real), and so does a
+    pair whose joined form is unknown.
+    """
+    ordered = sorted(words, key=lambda word: word.x0)
+    out: list[Word] = []
+    for word in ordered:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and _LETTERS.match(prev.text)
+            and _LETTERS.match(word.text)
+            and word.text[:1].islower()
+            and not (_is_word(prev.text) and _is_word(word.text))
+            and _is_word(prev.text + word.text)
+        ):
+            out[-1] = replace(
+                prev,
+                text=prev.text + word.text,
+                x1=word.x1,
+                top=min(prev.top, word.top),
+                bottom=max(prev.bottom, word.bottom),
+                size=max(prev.size, word.size),
+            )
+        else:
+            out.append(word)
+    return out
 
 
 def ocr_page_lines(name: str, pdf: Any, index: int, deadline: Deadline) -> list[TextLine]:

@@ -37,6 +37,7 @@ from pipeline.extract._layout import (
     Word,
     group_lines,
     page_blocks,
+    typed_tables,
 )
 from pipeline.extract._structure import recover_structure
 from pipeline.records import Block, BlockKind, Location
@@ -85,8 +86,23 @@ def _read_error(name: str, where: str, what: str, exc: BaseException) -> Extract
     return error(name, where, f"{what} ({describe_exception(exc)})", _REEXPORT)
 
 
+#: A page sets its spaces as glyphs when at least this share of its characters are spaces;
+#: a gap between words with no space glyph in it is then a typed tab.
+SPACE_GLYPH_SHARE = 0.05
+#: A gap (points) between two letters of one word larger than this, with no space glyph, is a
+#: tab that reached a tab stop right at the end of the word before ("Kultur|Reflektion"):
+#: letters of one word are set edge to edge (kerning moves them by hundredths of a point).
+TAB_MIN_GAP = 0.3
+_HYPHENS = frozenset("-\u2010\u2011\u2013\u2014/")
+
+
 def _words(page: Any, tables: list[Any]) -> list[Word]:
-    """The page's words outside ruled tables."""
+    """The page's words outside ruled tables.
+
+    When the page sets its spaces as glyphs (LibreOffice, Word), a word that no space glyph
+    precedes is marked `tab`: the gap before it was a tab, whatever its width. A "word" whose
+    letters jump apart is split there (a tab to a stop right after the word before).
+    """
     boxes = [table.bbox for table in tables]
 
     def outside(obj: dict[str, Any]) -> bool:
@@ -97,26 +113,65 @@ def _words(page: Any, tables: list[Any]) -> list[Word]:
         return not any(x0 <= cx <= x1 and top <= cy <= bottom for x0, top, x1, bottom in boxes)
 
     source = page.filter(outside) if boxes else page
+    chars = source.chars
+    spaces = [c for c in chars if str(c.get("text", "")).isspace()]
+    glyph_spaces = bool(chars) and len(spaces) >= SPACE_GLYPH_SHARE * len(chars)
     raw = source.extract_words(
-        extra_attrs=["size", "fontname", "non_stroking_color"], keep_blank_chars=False
+        extra_attrs=["size", "fontname", "non_stroking_color"],
+        keep_blank_chars=False,
+        return_chars=glyph_spaces,
     )
     words: list[Word] = []
     for item in raw:
-        text = clean(str(item["text"]))
-        if text:
+        for part in _split_at_jumps(item) if glyph_spaces else [item]:
+            text = clean(str(part["text"]))
+            if not text:
+                continue
+            x0, top = float(part["x0"]), float(part["top"])
+            tab = glyph_spaces and not any(
+                abs(float(c["x1"]) - x0) <= 1.0 and abs(float(c["top"]) - top) <= 1.0
+                for c in spaces
+            )
             words.append(
                 Word(
                     text,
-                    float(item["x0"]),
-                    float(item["x1"]),
-                    float(item["top"]),
-                    float(item["bottom"]),
-                    float(item.get("size") or 0.0),
-                    "bold" in str(item.get("fontname", "")).lower(),
-                    _style(item),
+                    x0,
+                    float(part["x1"]),
+                    top,
+                    float(part["bottom"]),
+                    float(part.get("size") or 0.0),
+                    "bold" in str(part.get("fontname", "")).lower(),
+                    _style(part),
+                    tab,
                 )
             )
     return words
+
+
+def _split_at_jumps(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """A pdfplumber word split where its letters jump apart by more than `TAB_MIN_GAP`."""
+    chars = item.get("chars") or []
+    cuts = [
+        index
+        for index in range(1, len(chars))
+        if float(chars[index]["x0"]) - float(chars[index - 1]["x1"]) > TAB_MIN_GAP
+        # A hyphen's box is narrower than its advance ("Stockholm-Gotlands", "hälso-").
+        and str(chars[index - 1]["text"]) not in _HYPHENS
+    ]
+    if not cuts:
+        return [item]
+    parts: list[dict[str, Any]] = []
+    for start, end in zip([0, *cuts], [*cuts, len(chars)], strict=True):
+        run = chars[start:end]
+        parts.append(
+            {
+                **item,
+                "text": "".join(str(c["text"]) for c in run),
+                "x0": float(run[0]["x0"]),
+                "x1": float(run[-1]["x1"]),
+            }
+        )
+    return parts
 
 
 def _style(item: dict[str, Any]) -> str:
@@ -407,6 +462,7 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
             raise error(name, "file", "PDF has no pages", _REEXPORT)
         check_image_total(name, images, n_pages, limits)
         text_pages: dict[int, list[Element]] = {}
+        page_lines: dict[int, tuple[list[TextLine], list[TableRows]]] = {}
         scanned: list[int] = []
         landscape: list[bool] = []
         for index, page in enumerate(pages):
@@ -429,9 +485,14 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
                 raise _read_error(name, where, "cannot read the page", exc) from exc
             finally:
                 page.close()
-            text_pages[index] = _sorted_elements(lines, table_rows)
+            page_lines[index] = (lines, table_rows)
     finally:
         pdf.close()
+    # Typed tables may run on over a page break: found over consecutive text pages at once.
+    typed = typed_tables([page_lines[i][0] if i in page_lines else [] for i in range(n_pages)])
+    for index, (_, ruled) in page_lines.items():
+        kept, tables = typed[index]
+        text_pages[index] = _sorted_elements(kept, ruled + tables)
 
     ocr_pages = _ocr_pages(name, data, scanned, deadline) if scanned else {}
     for index in list(ocr_pages):

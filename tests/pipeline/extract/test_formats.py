@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from extract_builders import build_docx, build_pdf, statements, structure
-from roundtrip import soffice
+from roundtrip import CORPUS, soffice, typed_docx, typed_lines
 
 from flows.convert import soffice_convert
 from pipeline.config import LimitsConfig
@@ -183,3 +183,28 @@ def test_presentation_formats_read_through_libreoffice(
     assert document.format == suffix
     read = extract_document("deck.pptx", deck.read_bytes(), limits)
     assert statements(document.blocks) == statements(read.blocks)
+
+
+@needs_libreoffice
+def test_tables_typed_with_tabs_keep_their_columns_in_the_pdf(
+    limits: LimitsConfig, tmp_path: Path
+) -> None:
+    """Segment 2 of 000 typed into Word (tab columns, no styles) and saved as PDF.
+
+    The tabs are gone from the PDF and each tab went to the next tab stop, so column 2 starts
+    at a different x in every row and "Kultur<tab>Reflektion" has no gap at all; a row with an
+    empty second column ("Meningsfullt<tab>") looks like any short line. The PDF still gives
+    the statements, polarities and columns of the typed DOCX.
+    """
+    lines = typed_lines((CORPUS / "000_cc70e5e80d086de1.txt").read_text(encoding="utf-8"))
+    start = lines.index("Attraktionskraft\t")
+    end = lines.index("Olika huvudmän bemannar\t") + 1
+    source = tmp_path / "typed.docx"
+    source.write_bytes(typed_docx(["Segment 2 – Hinder och möjligheter", "", *lines[start:end]]))
+    pdf = soffice(source, "pdf", tmp_path).read_bytes()
+    typed = extract_document("typed.docx", source.read_bytes(), limits)
+    document = extract_document("typed.pdf", pdf, limits)
+    expected = statements(typed.blocks)
+    assert ("Reflektion", "Hinder", "Hinder") in expected  # the row "Kultur<tab>Reflektion"
+    assert ("Status", "Hinder", "Hinder") in expected  # the row "<tab>Status"
+    assert statements(document.blocks) == expected

@@ -275,6 +275,24 @@ def test_scanned_pdf_is_ocrd(limits: LimitsConfig) -> None:
 
 
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed")
+def test_ocr_words_split_by_a_space_are_joined_again(limits: LimitsConfig) -> None:
+    """A scan whose words are split the way OCR splits them ("möj ligheter"): a pair is
+    joined when together it is a Swedish word and a part is not; "sam verkan" (both words)
+    and pairs that join to no word stay apart."""
+    lines = [
+        "Vi ser stora möj ligheter i regional samverkan.",
+        "Kompetensför sörjning och utbild ning diskuterades.",
+        "Ett sam verkan mellan aktörerna och xyz qwerty kvarstår.",
+    ]
+    doc = extract_document("scan.pdf", build_scan(lines), limits)
+    text = " ".join(block.text for block in doc.blocks)
+    for joined in ("möjligheter", "Kompetensförsörjning", "utbildning"):
+        assert joined in text, text
+    for kept in ("sam verkan", "xyz qwerty"):
+        assert kept in text, text
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed")
 def test_scan_with_a_stamp_is_ocrd(limits: LimitsConfig) -> None:
     """A scan whose text layer is only "Sida 1" is still a scan: its body is OCR'd."""
     doc = extract_document("stämplad.pdf", build_stamped_scan(SCAN_LINES), limits)

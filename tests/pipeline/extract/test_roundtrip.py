@@ -29,10 +29,9 @@ pytestmark = [
 #: The bar of issue 8 for statement recall and precision, same region and polarity kept.
 BAR = 0.95
 #: Where a format does not reach the bar, the floor this test holds it to: what was measured
-#: (bench/format_roundtrip.py, README), so it cannot get worse unnoticed. Honest, not met.
-FLOORS: dict[str, dict[str, float]] = {
-    "unstyled DOCX → PDF": {"recall": 0.85, "precision": 0.87, "polarity": 0.75},
-}
+#: (bench/format_roundtrip.py, README), so it cannot get worse unnoticed. Every format
+#: reaches the bar now (the unstyled DOCX → PDF measured 0.98 / 0.95 / 1.00 / 1.00).
+FLOORS: dict[str, dict[str, float]] = {}
 
 
 @pytest.fixture(scope="session")

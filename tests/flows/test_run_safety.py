@@ -116,13 +116,15 @@ STAGES: dict[str, Callable[[_Run, Path], bool]] = {
 
 @pytest.mark.parametrize("stage", list(STAGES))
 def test_kill_9_at_any_stage_leaves_latest_complete_and_no_process(
-    setup: tuple[Path, Path, Path], stage: str
+    setup: tuple[Path, Path, Path], stage: str, tmp_path: Path
 ) -> None:
     corpus, output, home = setup
     before = (output / "latest").resolve()
-    run = _start(corpus, output, home, "--force")
-    reached = _wait_for(lambda: STAGES[stage](run, output), STARTUP)
-    assert reached, f"never reached {stage}: {''.join(run.lines)}"
+    # An empty cache store of its own, so the run really reads and embeds (a rerun with the
+    # shared store would take the document and its vectors from it and never reach those stages).
+    run = _start(corpus, output, home, "--force", "--cache-dir", str(tmp_path / "cache"))
+    _wait_for(lambda: STAGES[stage](run, output) or run.process.poll() is not None, STARTUP)
+    assert STAGES[stage](run, output), f"never reached {stage}: {''.join(run.lines)}"
     run.process.send_signal(signal.SIGKILL)
     run.process.wait()
     gone = _wait_for(lambda: not _marked(run.marker), 60, poll=0.5)

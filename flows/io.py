@@ -35,6 +35,7 @@ from pipeline.regions import DocumentMetadata, Gazetteer, parse_gazetteer
 from pipeline.report import RunInfo, build_report
 from pipeline.themes import Codebook, parse_codebook
 from pipeline.themes import load_stopwords as stopwords_from
+from pipeline.vocabulary import Vocabulary, parse_vocabulary
 
 # errors.csv: one row per skipped document or unusable labels.csv row.
 ERROR_FILE, ERROR_STAGE, ERROR_WHERE = "file", "stage", "where"
@@ -54,6 +55,7 @@ OUTPUT_FILES = {
     "uncertainty": "theme_region_uncertainty.csv",
     "documents": "documents.csv",
 }
+ERRORS_FILE = "errors.csv"  # the documents, labels and stages that failed, with fixes
 WORKBOOK_FILE = "temakarta.xlsx"  # every table above and errors.csv, one sheet each
 REPORT_FILE = "report.html"  # the self-contained report (pipeline/report.py)
 CHANGES_FILE = "changes.csv"  # what changed since the previous run (pipeline/changes.py)
@@ -190,6 +192,12 @@ def load_gazetteer(config: Config) -> Gazetteer:
 def load_furniture(config: Config) -> Furniture:
     path = data_paths(config)["furniture"]
     return parse_furniture(read_data_file(path), str(path))
+
+
+def load_vocabulary(config: Config) -> Vocabulary:
+    """The meeting vocabulary, validated (the readers load the same file themselves)."""
+    path = data_paths(config)["vocabulary"]
+    return parse_vocabulary(read_data_file(path), str(path))
 
 
 def load_codebook(config: Config) -> Codebook:
@@ -350,7 +358,7 @@ def write_run(
             (staging / CHANGES_FILE).write_bytes(_csv_bytes(changes, csv_dialect))
         for key, filename in OUTPUT_FILES.items():
             (staging / filename).write_bytes(_csv_bytes(getattr(tables, key), csv_dialect))
-        (staging / "errors.csv").write_bytes(errors_csv(errors, csv_dialect))
+        (staging / ERRORS_FILE).write_bytes(errors_csv(errors, csv_dialect))
         (staging / WORKBOOK_FILE).write_bytes(workbook_bytes(tables, errors_frame(errors)))
         if report_html is None:
             report_html = build_report(tables, RunInfo(run_id, errors=tuple(errors)))

@@ -11,6 +11,9 @@ run, so every document is read in a short-lived process that is
   Tesseract, started by the OCR reader, inherits the cap);
 * reported, never propagated, when it crashes.
 
+Legacy and OpenDocument files are converted by LibreOffice (`flows/convert.py`) inside that
+process, so the conversion is bound by the same limits.
+
 Children are forked from a forkserver that has the readers imported already, so a document costs
 milliseconds of start-up, and at most one child per core runs at a time, so a run's extraction
 needs at most cores × max_memory_mb of memory.
@@ -29,6 +32,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from flows.convert import soffice_convert
 from pipeline.config import LimitsConfig
 from pipeline.extract import ExtractError, Furniture, check_size, extract_document
 from pipeline.records import Document
@@ -150,7 +154,9 @@ def _read_and_extract(
             "check that the file is not locked or access-restricted, or copy it into the corpus "
             "folder again",
         ) from exc
-    return extract_document(name, data, limits, furniture)
+    # LibreOffice, for legacy and OpenDocument files, runs here too: under this process's
+    # memory cap, and stopped within its time limit.
+    return extract_document(name, data, limits, furniture, convert=soffice_convert)
 
 
 def _child(

@@ -43,6 +43,7 @@ def check_inputs(corpus_dir: Path, output_dir: Path, config: Config) -> None:
     _load(problems, paths["codebook"], config, lambda: io.load_codebook(config))
     _load(problems, paths["abbreviations"], config, lambda: io.load_abbreviations(config))
     _load(problems, paths["stopwords"], config, lambda: io.read_data_file(paths["stopwords"]))
+    _load(problems, paths["vocabulary"], config, lambda: io.load_vocabulary(config))
     _load(
         problems, corpus_dir / io.METADATA_FILE, None, lambda: io.load_metadata(corpus_dir, files)
     )

@@ -24,7 +24,8 @@ from typing import Any, cast, get_args
 
 from pydantic import ValidationError
 
-from flows.embed_cache import DEFAULT_CACHE_DIR, encode_cached
+from flows.cache_store import cache_dir_for
+from flows.embed_cache import encode_cached
 from flows.io import LABELS_FILE, load_codebook, read_run_csv
 from flows.theme_map import project_embedder
 from pipeline.config import Config
@@ -76,7 +77,10 @@ def write_review(
         embedder = project_embedder(config)
     except ModelDirError as exc:
         raise ReviewInputError(str(exc)) from exc
-    vectors = encode_cached([s.text for s in statements], embedder, cache_dir or DEFAULT_CACHE_DIR)
+    # The run's own store (its manifest names it), so its vectors are read, not made again.
+    run_cache = (manifest.get("cache") or {}).get("dir")
+    store_dir = cache_dir or (Path(run_cache) if run_cache else cache_dir_for(config))
+    vectors = encode_cached([s.text for s in statements], embedder, store_dir)
     picked = select_for_review(statements, assignments, vectors, n, config.seed)
 
     def reading_order(i: int) -> tuple[str, int, int, int]:

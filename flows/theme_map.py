@@ -25,12 +25,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
 from flows import io
-from flows.embed_cache import DEFAULT_CACHE_DIR, count_uncached, encode_cached
+from flows.cache_store import CacheStore, cache_dir_for
+from flows.embed_cache import count_uncached, encode_cached
+from flows.extract_cache import cached_document, extract_through_cache
 from flows.history import FINGERPRINT_KEY, fingerprint, last_fingerprint, last_run
-from flows.isolation import extract_file
 from flows.output_lock import output_lock, sweep_stale
 from flows.preflight import check_inputs
 from flows.progress import EMBED, READ, NullProgress, Progress
+from flows.statement_cache import Segmented, cached_statements, merge, store_statements
 from flows.task_runners import MappedEmbedder
 from pipeline.changes import changes_frame, changes_markdown, compare_runs
 from pipeline.config import Config, CsvDialect
@@ -76,16 +78,34 @@ class RunReport:
     latest_moved: bool = True  # false when no document could be read
 
 
+@task(name="cached-documents", cache_policy=NO_CACHE)
+def cached_documents_task(
+    files: Sequence[Path], corpus_dir: Path, config: Config, cache_dir: Path
+) -> dict[Path, Document]:
+    """The documents the cache store has from an earlier run (same bytes, reader version and
+    limits), by path: these files are not read again."""
+    store = CacheStore(cache_dir)
+    found = {
+        p: cached_document(p, p.relative_to(corpus_dir).as_posix(), config, store) for p in files
+    }
+    return {p: d for p, d in found.items() if d is not None}
+
+
 @task(name="extract", cache_policy=NO_CACHE)
 def extract_task(
-    path: Path, corpus_dir: Path, config: Config, furniture: Furniture | None = None
+    path: Path,
+    corpus_dir: Path,
+    config: Config,
+    cache_dir: Path,
+    furniture: Furniture | None = None,
 ) -> Document | DocumentError:
-    """One file → Document, or a DocumentError row (never raises for a bad file).
+    """One file → Document (stored in the cache store), or a DocumentError row (never raises
+    for a bad file).
 
     The file is read in a child process with a hard time limit and a memory cap."""
     name = path.relative_to(corpus_dir).as_posix()
     try:
-        return extract_file(path, name, config.limits, furniture)
+        return extract_through_cache(path, name, config, CacheStore(cache_dir), furniture)
     except ExtractError as exc:
         fix = exc.fix or _NO_DOCUMENT_HINT
         if exc.setting:
@@ -116,8 +136,12 @@ def regions_task(
     documents: Sequence[Document],
     statements: dict[str, tuple[Statement, ...]],
     data: io.ProjectData,
+    known: Mapping[str, Segmented] | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[list[Statement], list[DocumentInfo], list[DocumentError]]:
-    """Statements with their region, in document order, and each document's own facts."""
+    """Statements with their region, in document order, and each document's own facts; those
+    of the documents in `known` (from the cache store) are added as they are, and those of
+    `documents` are kept in the store in `cache_dir` for the next run."""
     done, errors = _per_document(
         [d for d in documents if d.name in statements],
         "regions",
@@ -125,8 +149,18 @@ def regions_task(
             d, statements[d.name], data.gazetteer, data.metadata.get(d.name)
         ),
     )
-    with_regions = [s for name in sorted(done) for s in done[name][0]]
-    return with_regions, [done[name][1] for name in sorted(done)], errors
+    if cache_dir is not None:
+        store_statements(documents, done, data, CacheStore(cache_dir))
+    with_regions, infos = merge(done, known or {})
+    return with_regions, infos, errors
+
+
+@task(name="cached-statements", cache_policy=NO_CACHE)
+def cached_statements_task(
+    documents: Sequence[Document], data: io.ProjectData, cache_dir: Path
+) -> dict[str, Segmented]:
+    """The statements and facts of the documents segmented before with the same inputs."""
+    return cached_statements(documents, data, CacheStore(cache_dir))
 
 
 def _per_document(
@@ -175,22 +209,25 @@ def embed_task(
     cache_dir: Path,
     progress: Progress,
     mapped: bool = False,
-) -> tuple[Vectors, Vectors, str]:
-    """(n, dim) float32 statement vectors and the codebook's, through the embedding cache, and
-    the content hash of the model that made them (for the manifest). `mapped`: the texts not
-    in the cache are embedded in batches mapped on the flow's task runner (Dask workers).
+) -> tuple[Vectors, Vectors, str, int]:
+    """(n, dim) float32 statement vectors and the codebook's, through the cache store, the
+    content hash of the model that made them and how many distinct texts the model embedded
+    (the rest came from the store) — for the manifest. `mapped`: the texts not in the store are
+    embedded in batches mapped on the flow's task runner (Dask workers).
 
     The progress bar counts the texts not in the cache yet (statements and codebook examples)."""
     embedder = MappedEmbedder(data.config) if mapped else project_embedder(data.config)
     texts, codebook_texts = [s.text for s in statements], list(data.codebook.texts)
-    progress.start(EMBED, count_uncached(texts + codebook_texts, embedder, cache_dir))
+    uncached = count_uncached(texts + codebook_texts, embedder, cache_dir)
+    get_run_logger().info("embedding %d new texts; the rest are in the cache store", uncached)
+    progress.start(EMBED, uncached)
 
     def advance(n: int) -> None:
         progress.advance(EMBED, n)
 
     vectors = encode_cached(texts, embedder, cache_dir, advance)
     codebook_vectors = encode_cached(codebook_texts, embedder, cache_dir, advance)
-    return vectors, codebook_vectors, embedder.content_hash
+    return vectors, codebook_vectors, embedder.content_hash, uncached
 
 
 @task(name="themes", cache_policy=NO_CACHE)
@@ -293,11 +330,11 @@ def theme_map(
     One run at a time per output folder (a second waits, `flows/output_lock.py`). When nothing
     the run reads changed since the last completed run it finishes at once, writing nothing
     (`force` reprocesses anyway). `progress` shows how far reading and embedding have come (the
-    CLI passes bars on a terminal); a scheduled run shows none. `mapped_embedding`: embed in
-    batches mapped on the task runner (with Dask, see flows/task_runners.py) instead of in the
-    flow's process."""
+    CLI passes bars on a terminal); a scheduled run shows none. `cache_dir` (--cache-dir)
+    overrides the config's cache store location. `mapped_embedding`: embed in batches mapped on
+    the task runner (with Dask, see flows/task_runners.py) instead of in the flow's process."""
     logger = get_run_logger()
-    cache_dir = cache_dir or DEFAULT_CACHE_DIR
+    cache_dir = cache_dir_for(config, cache_dir)
     # Everything the run reads is checked first: a bad input stops it here (InputError),
     # before any document is read or the model is loaded.
     check_inputs(corpus_dir, output_dir, config)
@@ -342,34 +379,46 @@ def _process(run: _Inputs, progress: Progress, mapped_embedding: bool) -> RunRep
     files = run.files
     data = io.load_project_data(config, corpus_dir)
     previous = last_run(run.output_dir)
+    store_dir = run.cache_dir
     with _timed(timings, "extract"):
+        cached = cached_documents_task(files, corpus_dir, config, store_dir)
+        to_read = [p for p in files if p not in cached]
+        get_run_logger().info(
+            "reading %d documents, %d from the cache store", len(to_read), len(cached)
+        )
         # Time and memory limits are enforced on the child process that reads each file:
         # a Prefect timeout cannot interrupt a task running in a worker thread.
         extracted = extract_task.map(
-            files,
+            to_read,
             corpus_dir=unmapped(corpus_dir),
             config=unmapped(config),
+            cache_dir=unmapped(store_dir),
             furniture=unmapped(data.furniture),
         )
         progress.start(READ, len(files))
+        if cached:
+            progress.advance(READ, len(cached))
         for _ in as_completed(list(extracted)):
             progress.advance(READ)
-        outcomes = [
-            _outcome(future, path, corpus_dir, config)
-            for future, path in zip(extracted, files, strict=True)
-        ]
+        read = {
+            path: _outcome(future, path, corpus_dir, config)
+            for future, path in zip(extracted, to_read, strict=True)
+        }
+        outcomes = [cached[p] if p in cached else read[p] for p in files]
     documents = [o for o in outcomes if isinstance(o, Document)]
     errors = [o for o in outcomes if isinstance(o, DocumentError)]
     with _timed(timings, "segment"):
-        found, segment_errors = segment_task(documents, data)
+        known = cached_statements_task(documents, data, store_dir)
+        fresh = [d for d in documents if d.name not in known]
+        found, segment_errors = segment_task(fresh, data)
     with _timed(timings, "regions"):
-        statements, infos, region_errors = regions_task(documents, found, data)
+        statements, infos, region_errors = regions_task(fresh, found, data, known, store_dir)
     with _timed(timings, "labels"):
         labels, label_errors = labels_task(statements, corpus_dir, data)
     errors += segment_errors + region_errors + label_errors
     with _timed(timings, "embed"):
-        vectors, codebook_vectors, model_hash = embed_task(
-            statements, data, run.cache_dir, progress, mapped_embedding
+        vectors, codebook_vectors, model_hash, n_embedded = embed_task(
+            statements, data, store_dir, progress, mapped_embedding
         )
     with _timed(timings, "themes"):
         result = themes_task(statements, vectors, codebook_vectors, data, labels)
@@ -385,6 +434,13 @@ def _process(run: _Inputs, progress: Progress, mapped_embedding: bool) -> RunRep
     )
     manifest[FINGERPRINT_KEY] = run.fingerprint
     manifest["previous_run"] = changes.previous_run_id
+    manifest["cache"] = {
+        "dir": str(store_dir),
+        "documents_read": len(to_read),
+        "documents_from_cache": len(cached),
+        "documents_segmented": len(fresh),
+        "texts_embedded": n_embedded,
+    }
     summary = _summary(run_id, tables, documents, errors, result, changes_markdown(changes))
     with _timed(timings, "write"):
         run_dir = write_task(
@@ -459,6 +515,7 @@ def project_embedder(config: Config) -> SentenceTransformerEmbedder:
         prompt=config.model.prompt,
         batch_size=config.model.batch_size,
         max_tokens=config.model.max_tokens,
+        threads=config.model.threads,
     )
 
 
@@ -497,7 +554,7 @@ def _manifest(
         "outputs": sorted(
             [
                 *io.OUTPUT_FILES.values(),
-                "errors.csv",
+                io.ERRORS_FILE,
                 "summary.md",
                 io.CHANGES_FILE,
                 io.WORKBOOK_FILE,

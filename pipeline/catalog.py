@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import Config
+from pipeline.vocabulary import VOCABULARY_FILE
 
 __all__ = [
     "DATA_FILES",
@@ -37,7 +38,7 @@ class DataFile:
     that names it, and what it holds."""
 
     key: str
-    config_key: str
+    config_key: str  # "" when the path is fixed
     holds: str
     _path: Callable[[Config], str]
 
@@ -52,6 +53,9 @@ DATA_FILES: tuple[DataFile, ...] = (
     DataFile("gazetteer", "gazetteer", "region names", lambda c: c.gazetteer),
     DataFile("furniture", "furniture", "web-page furniture", lambda c: c.furniture),
     DataFile("stopwords", "stopwords_extra", "stop words", lambda c: c.stopwords_extra),
+    # Read where it is used, inside every reader process too, so it has no config key: its path
+    # is fixed (pipeline/vocabulary.py), and it is hashed and checked like the others.
+    DataFile("vocabulary", "", "the meeting vocabulary", lambda c: VOCABULARY_FILE),
 )
 
 

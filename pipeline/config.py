@@ -35,6 +35,9 @@ class ModelConfig(_Strict):
     prompt: str = "query: "
     batch_size: int = Field(32, ge=1, le=1024)
     max_tokens: int = Field(512, ge=16, le=512)
+    # torch threads while embedding; 0: one per core this process may use. Nothing else of the
+    # run works while it embeds, so all cores go to one process (never several processes too).
+    threads: int = Field(0, ge=0, le=1024)
 
 
 class LimitsConfig(_Strict):
@@ -125,6 +128,10 @@ class Config(_Strict):
     segment: SegmentConfig = SegmentConfig()
     themes: ThemesConfig = ThemesConfig()
     outputs: OutputsConfig = OutputsConfig()
+    # Where the cache store (embeddings and extracted documents, flows/cache_store.py) lives;
+    # None: $XDG_CACHE_HOME/temakarta, else ~/.cache/temakarta. `temakarta run --cache-dir`
+    # overrides it for one run.
+    cache_dir: str | None = None
     # The file the config was read from, as the user named it (for hints); not a setting.
     _source: str = PrivateAttr(DEFAULT_CONFIG_NAME)
 

@@ -89,6 +89,7 @@ class SentenceTransformerEmbedder:
 
     `prompt` is prepended to every text (e5 wants "query: " or "passage: "); texts longer
     than `max_tokens` (incl. <s> and </s>) are windowed and averaged, never truncated.
+    `threads` is torch's intra-op thread count (0: every core this process may use).
     encode() returns float32 (n, 384), rows L2-normalized; deterministic for a given input.
     """
 
@@ -98,7 +99,10 @@ class SentenceTransformerEmbedder:
         prompt: str = "query: ",
         batch_size: int = 32,
         max_tokens: int = 512,
+        threads: int = 0,
     ) -> None:
+        if threads < 0:
+            raise ValueError(f"threads={threads}: give 0 (every core) or a positive count")
         if not 3 <= max_tokens <= 512:
             raise ValueError(f"max_tokens={max_tokens}: must be within 3..512 (model limit 512)")
         if batch_size < 1:
@@ -116,6 +120,7 @@ class SentenceTransformerEmbedder:
         self.prompt = prompt
         self.batch_size = batch_size
         self.max_tokens = max_tokens
+        self.threads = threads or max(1, len(os.sched_getaffinity(0)))
         self._model: Any = None  # loaded on first use: a fully cached run never needs it
 
     def _load(self) -> None:
@@ -124,7 +129,9 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
         from tokenizers import Tokenizer
 
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        # One process, one intra-op thread per core (`threads`): the run does nothing else
+        # while it embeds, and more threads than cores made a loaded machine 4x slower.
+        torch.set_num_threads(self.threads)
         self._torch = torch
         self._model = SentenceTransformer(
             str(self._path),
@@ -294,26 +301,51 @@ def texts_to_embed(
     return todo
 
 
+DEFAULT_CHUNK = 512
+"""Texts per chunk of `embed_with_cache`: a few seconds of model time, so a crash loses little
+and a progress bar moves, yet large enough that batches inside a chunk are full."""
+
+OnNew = Callable[[dict[str, npt.NDArray[np.float32]]], None]
+"""Told each chunk's new cache entries (key -> vector) as soon as the model made them."""
+
+
+def length_chunks(texts: Sequence[str], size: int) -> list[tuple[str, ...]]:
+    """The distinct `texts`, shortest first (ties in first-seen order), cut into chunks of at
+    most `size`: texts of similar length share a chunk, so its batches carry little padding."""
+    if size < 1:
+        raise ValueError(f"size={size}: a chunk holds at least one text")
+    first = {t: i for i, t in reversed(list(enumerate(texts)))}
+    ordered = sorted(first, key=lambda t: (len(t), first[t]))
+    return [tuple(ordered[a : a + size]) for a in range(0, len(ordered), size)]
+
+
 def embed_with_cache(
     texts: Sequence[str],
     embedder: Embedder,
     cache: Mapping[str, npt.NDArray[np.float32]],
     on_batch: OnBatch | None = None,
+    on_new: OnNew | None = None,
+    chunk: int = DEFAULT_CHUNK,
 ) -> tuple[Vectors, dict[str, npt.NDArray[np.float32]]]:
     """Embed `texts`, reusing `cache`; returns (vectors (n, dim), only the new cache entries).
 
-    Pure: `cache` is not modified. Duplicate texts are embedded once. `on_batch` (progress)
-    is passed to the embedder, so its numbers sum to the number of texts not in `cache`.
+    Pure: `cache` is not modified. Duplicate texts are embedded once; the texts not in `cache`
+    are sorted by length and embedded in chunks of `chunk`, and `on_new` (a store) is given
+    each chunk's entries as soon as they exist, so a crash keeps every finished chunk.
+    `on_batch` (progress) is passed to the embedder, so its numbers sum to the number of
+    distinct texts not in `cache`.
     """
     name = embedder.name
     keys = [cache_key(name, t) for t in texts]
     todo = texts_to_embed(texts, name, cache)
     new: dict[str, npt.NDArray[np.float32]] = {}
-    if todo:
-        batch = list(todo.values())
+    for part in length_chunks(list(todo.values()), chunk):
         # Passed only when asked for, so an embedder without `on_batch` (a test double) works.
-        vecs = embedder.encode(batch) if on_batch is None else embedder.encode(batch, on_batch)
-        new = {k: vecs[i] for i, k in enumerate(todo)}
+        vecs = embedder.encode(part) if on_batch is None else embedder.encode(part, on_batch)
+        done = {cache_key(name, t): vecs[i] for i, t in enumerate(part)}
+        if on_new is not None:
+            on_new(done)
+        new.update(done)
     if not texts:
         return np.zeros((0, 0), dtype=np.float32), new
     rows = [new[k] if k in new else np.asarray(cache[k], dtype=np.float32) for k in keys]

@@ -38,12 +38,8 @@ from pipeline.records import (
     Region,
     Statement,
 )
+from pipeline.vocabulary import vocabulary
 
-_MONTHS = {
-    "januari": 1, "februari": 2, "mars": 3, "april": 4, "maj": 5, "juni": 6, "juli": 7,
-    "augusti": 8, "september": 9, "oktober": 10, "november": 11, "december": 12,
-}  # fmt: skip
-_SV_DATE = re.compile(r"\b(\d{1,2})\s+(" + "|".join(_MONTHS) + r")\s+(\d{4})\b", re.IGNORECASE)
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 # A line that dates an update or review of the text, not the text itself.
 _UPDATED = re.compile(r"^\W*(senast\s+)?(uppdaterad|ändrad|granskad|reviderad)\b", re.IGNORECASE)
@@ -269,8 +265,7 @@ def _document_date(document: Document) -> str:
         iso = _ISO_DATE.search(block.text)
         if iso:
             return iso.group(0)
-        sv = _SV_DATE.search(block.text)
-        if sv:
-            day, month, year = int(sv.group(1)), _MONTHS[sv.group(2).lower()], int(sv.group(3))
-            return f"{year:04d}-{month:02d}-{day:02d}"
+        sv = vocabulary().swedish_date.search(block.text)
+        if sv and vocabulary().iso_date(sv):
+            return vocabulary().iso_date(sv)
     return ""

@@ -32,29 +32,13 @@ from spacy.symbols import ORTH
 
 from pipeline.config import SegmentConfig
 from pipeline.records import Block, BlockKind, Document, Location, Polarity, Statement
+from pipeline.vocabulary import vocabulary
 
-_POLARITY_WORDS: dict[str, Polarity] = {
-    "möjligheter": Polarity.MOJLIGHET,
-    "möjlighet": Polarity.MOJLIGHET,
-    "hinder": Polarity.HINDER,
-    "styrkor": Polarity.STYRKA,
-    "styrka": Polarity.STYRKA,
-    "svagheter": Polarity.SVAGHET,
-    "svaghet": Polarity.SVAGHET,
-}
-_GROUP = re.compile(r"^grupp\s+(\d+)\b", re.IGNORECASE)
-_GROUP_LEVEL = re.compile(r"^(grupp\s+\d+|gemensam\s+diskussion)\b", re.IGNORECASE)
-_DATE_ONLY = re.compile(
-    r"^\d{1,2}\s+(januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|"
-    r"november|december)(\s+\d{4})?$",
-    re.IGNORECASE,
-)
 _TIME = re.compile(r"^\d{1,2}[.:]\d{2}(\s*[-–]\s*\d{1,2}[.:]\d{2})?$")
 _HAS_LETTER = re.compile(r"[A-Za-zÅÄÖåäöÉéÜü]")
 # A digit and an operator or arrow: a formula such as "1+1-->3" or "> 50 %". Page numbers,
 # times, dates and dash rules use only digits, "." ":" "/" and dashes, so none of them matches.
 _FORMULA = re.compile(r"\d.*[+=<>→←⇒⇔]|[+=<>→←⇒⇔].*\d")
-_PAGE_NUMBER = re.compile(r"^(sid(an)?\.?\s*)?\d{1,4}(\s*(/|av)\s*\d{1,4})?$", re.IGNORECASE)
 
 
 def segment_document(
@@ -72,7 +56,7 @@ def segment_document(
         if block.kind is BlockKind.HEADING:
             while stack and stack[-1][0] >= block.level:
                 stack.pop()
-            if _GROUP_LEVEL.match(block.text):
+            if _group_level(block.text):
                 # Workshop groups are siblings whatever their markup level ("### Grupp 3" then
                 # "#### Grupp 4"): a new group or the joint discussion closes the previous group.
                 stack = _close_group(stack)
@@ -158,7 +142,8 @@ def _is_statement(text: str, config: SegmentConfig) -> bool:
         return False
     if not _HAS_LETTER.search(text) and not _FORMULA.search(text):
         return False
-    return not (_PAGE_NUMBER.match(text) or _TIME.match(text) or _DATE_ONLY.match(text))
+    vocab = vocabulary()
+    return not (vocab.page_number.match(text) or _TIME.match(text) or vocab.date_only.match(text))
 
 
 def _norm(text: str) -> str:
@@ -178,23 +163,29 @@ def _boilerplate(blocks: Sequence[Block], min_pages: int) -> frozenset[str]:
     return frozenset(text for text, pages in pages_of.items() if len(pages) >= min_pages)
 
 
+def _group_level(text: str) -> bool:
+    """A workshop group heading or the joint discussion after the groups."""
+    vocab = vocabulary()
+    return bool(vocab.group_heading.match(text) or vocab.joint_discussion.match(text))
+
+
 def _close_group(stack: list[tuple[int, str]]) -> list[tuple[int, str]]:
     for position, (_, text) in enumerate(stack):
-        if _GROUP_LEVEL.match(text):
+        if _group_level(text):
             return stack[:position]
     return stack
 
 
 def _group(headings: Iterable[tuple[int, str]]) -> str:
     for _, text in reversed(tuple(headings)):
-        match = _GROUP.match(text)
+        match = vocabulary().group_heading.match(text)
         if match:
             return f"Grupp {match.group(1)}"
     return ""
 
 
 def _polarity_of(text: str) -> Polarity:
-    return _POLARITY_WORDS.get(text.strip(" :*").lower(), Polarity.NONE)
+    return vocabulary().polarity_of(text)
 
 
 def _heading_polarity(headings: Iterable[tuple[int, str]]) -> Polarity:

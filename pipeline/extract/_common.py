@@ -16,6 +16,7 @@ from pipeline.config import LimitsConfig
 from pipeline.extract._errors import ExtractError
 
 _SPACE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000]+")
+_SPACE_NO_TAB = re.compile(r"[ \u00a0\u2000-\u200b\u202f\u3000]+")
 _LINE_BREAKS = str.maketrans({"\r": "\n", "\v": "\n", "\f": "\n"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff\u00ad]")
 
@@ -39,6 +40,15 @@ def clean(text: str) -> str:
     like a newline does."""
     text = _CONTROL.sub("", text.translate(_LINE_BREAKS))
     return _SPACE.sub(" ", " ".join(text.split("\n"))).strip()
+
+
+def clean_line(text: str) -> str:
+    """A typed line for structure recovery: like `clean`, but tabs (table columns) and the
+    leading indent (list nesting) are kept."""
+    text = _CONTROL.sub("", text.translate(_LINE_BREAKS).replace("\n", " "))
+    body = text.lstrip(" \t")
+    indent = text[: len(text) - len(body)]
+    return indent + "\t".join(_SPACE_NO_TAB.sub(" ", part).strip() for part in body.split("\t"))
 
 
 def check_zip(name: str, data: bytes, limits: LimitsConfig, kind: str) -> None:

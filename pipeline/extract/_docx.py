@@ -13,6 +13,11 @@ A paragraph's text is every w:t in it in document order — runs inside hyperlin
 insertions, fields, smart tags, content controls and text boxes included; tracked deletions
 and moved-away text left out. A table nested in a cell is folded into that cell's text (cells
 joined by spaces, as HTML does), so the outer table keeps its columns and header.
+
+A paragraph without a heading or list style is a typed line for the shared structure recovery
+(`_structure`): its tabs (w:tab) and leading spaces are kept, so text typed into Word ("- "
+bullets, tab columns, "Grupp 3", short title lines) reads like the same text in a .txt file.
+Empty paragraphs count as blank lines.
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ from pipeline.extract._common import (
     MAX_COLUMNS,
     check_zip,
     clean,
+    clean_line,
     describe_exception,
     error,
     lay_out_rows,
 )
 from pipeline.extract._errors import ExtractError
+from pipeline.extract._structure import recover_structure
 from pipeline.records import Block, BlockKind, Location
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -39,7 +46,7 @@ _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 # Subtrees that hold no visible text: deleted and moved-away revisions (the moved text is also
 # at its destination, w:moveTo), and run/paragraph properties.
 _NO_TEXT = {f"{_W}del", f"{_W}moveFrom", f"{_W}rPr", f"{_W}pPr"}
-_BREAKS = {f"{_W}tab", f"{_W}br", f"{_W}cr"}
+_BREAKS = {f"{_W}br", f"{_W}cr"}
 # A paragraph inside a text box, or a text box: kept apart from the text around it.
 _SEPARATE = {f"{_W}p", f"{_W}txbxContent"}
 _HEADING_STYLE = re.compile(r"^(?:heading|rubrik|überschrift|titre)\s*(\d)$", re.IGNORECASE)
@@ -65,7 +72,7 @@ def extract_docx(
     except Exception as exc:  # python-docx/lxml raise KeyError, XMLSyntaxError, ValueError...
         raise error(name, "file", f"not a readable DOCX ({describe_exception(exc)})", _FIX) from exc
     try:
-        blocks = tuple(_body_blocks(document, body))
+        blocks = recover_structure(tuple(_body_blocks(document, body)))
     except ExtractError:
         raise
     except Exception as exc:
@@ -106,6 +113,8 @@ def _text(paragraph: Any) -> str:
             parts.append(node.text or "")
         elif tag in _BREAKS:
             parts.append(" ")
+        elif tag == f"{_W}tab":
+            parts.append("\t")  # a typed column separator; `clean` folds it into a space
         elif tag == f"{_W}noBreakHyphen":
             parts.append("-")
         elif tag == f"{_MC}AlternateContent":
@@ -233,7 +242,8 @@ def _outline_level(chain: list[Any], paragraph: Any) -> int | None:
 
 
 def _paragraph_block(paragraph: Any, line: int) -> Block | None:
-    text = clean(_text(paragraph._p))
+    raw = _text(paragraph._p)
+    text = clean(raw)
     if not text:
         return None
     location = Location(line)
@@ -257,4 +267,5 @@ def _paragraph_block(paragraph: Any, line: int) -> Block | None:
     level = _num_level(paragraph, chain)
     if level is not None:
         return Block(BlockKind.LIST_ITEM, text, location, level=max(0, min(level, 8)))
-    return Block(BlockKind.PARAGRAPH, text, location)
+    # No structure from a style: the line as typed, for `recover_structure`.
+    return Block(BlockKind.PARAGRAPH, clean_line(raw), location)

@@ -18,13 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.problems import InputError, Key, Problem, dotted, parse_yaml, validation_problems
 from pipeline.records import Block, BlockKind
+from pipeline.vocabulary import vocabulary
 
-_MONTHS = {
-    "januari": 1, "februari": 2, "mars": 3, "april": 4, "maj": 5, "juni": 6, "juli": 7,
-    "augusti": 8, "september": 9, "oktober": 10, "november": 11, "december": 12,
-}  # fmt: skip
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_SV_DATE = re.compile(r"(\d{1,2})\s+(" + "|".join(_MONTHS) + r")\s+(\d{4})", re.IGNORECASE)
 _SPLIT_CLASS = re.compile(r"[\s_-]+")
 # A contact block ends at a heading of its own level or above, or at a block of more words.
 _CONTACT_KINDS = (BlockKind.HEADING, BlockKind.PARAGRAPH, BlockKind.NOTE)
@@ -234,11 +230,8 @@ def _iso(text: str) -> str:
 
 
 def _swedish(text: str) -> str:
-    found = _SV_DATE.match(text.strip())
-    if not found:
-        return ""
-    day, month, year = int(found.group(1)), _MONTHS[found.group(2).lower()], int(found.group(3))
-    return f"{year:04d}-{month:02d}-{day:02d}" if _valid(year, month, day) else ""
+    found = vocabulary().swedish_date.match(text.strip())
+    return vocabulary().iso_date(found) if found else ""
 
 
 def _valid(year: int, month: int, day: int) -> bool:

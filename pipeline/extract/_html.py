@@ -12,6 +12,10 @@ lxml closes elements the way browsers do, so valid HTML with omitted end tags
 the parser: a byte order mark wins, then a declared charset (meta or XML declaration) when the
 bytes fit it, else UTF-8 and then cp1252/latin-1 as for text files — never a guessed East
 Asian codec. The encoding used is reported in the Document.
+
+Paragraph text (a `<p>`, the lines of a `<pre>`) is a typed line for the shared structure
+recovery (`_structure`), tabs kept, an empty `<p>` a blank line: LibreOffice's HTML export of a
+typed document (one `<p>` per line) reads like the document.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pipeline.config import LimitsConfig
 from pipeline.extract._common import (
     MAX_COLUMNS,
     clean,
+    clean_line,
     decode_text,
     describe_exception,
     error,
@@ -37,6 +42,7 @@ from pipeline.extract._furniture import (
     is_furniture_element,
     published_date,
 )
+from pipeline.extract._structure import recover_structure
 from pipeline.records import Block, BlockKind, Location
 
 _SKIP = {
@@ -84,6 +90,8 @@ _BLOCK = {
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _FIX = "save the page again as UTF-8 HTML, or remove it"
 _DIGITS = re.compile(r"\d+")
+_SOURCE_LEAD = re.compile(r"^[ \t\r\n]*\n")
+_SOURCE_TRAIL = re.compile(r"\n[ \t\r\n]*$")
 # Labels that browsers read as windows-1252 (WHATWG Encoding Standard): pages labelled
 # latin-1 use its curly quotes and dashes in 0x80–0x9F.
 _READ_AS_CP1252 = {"iso8859-1", "ascii"}
@@ -130,6 +138,8 @@ def read_html(
             published = published_date(soup, walker.blocks, furniture)
             kept, dropped = drop_furniture_blocks(walker.blocks, furniture)
             walker.blocks, walker.dropped = list(kept), walker.dropped + dropped
+        # The page's own text, furniture gone, gets the shared structure recovery.
+        blocks = list(recover_structure(walker.blocks))
     except ExtractError:
         raise
     except RecursionError as exc:
@@ -143,7 +153,6 @@ def read_html(
         raise error(
             name, "document", f"not readable HTML ({describe_exception(exc)})", _FIX
         ) from exc
-    blocks = walker.blocks
     title_text = clean(title.get_text(" ")) if title is not None else ""
     if title_text and not any(b.kind is BlockKind.HEADING for b in blocks):
         text, title_text = title_text, ""
@@ -205,9 +214,23 @@ class _Walker:
         inner.flush()
         self.dropped += len(inner.blocks)
 
-    def emit(self, kind: BlockKind, text: str, level: int = 0, cells: tuple[str, ...] = ()) -> None:
-        text = clean(text)
-        if text:
+    def emit(
+        self,
+        kind: BlockKind,
+        text: str,
+        level: int = 0,
+        cells: tuple[str, ...] = (),
+        keep_indent: bool = False,
+    ) -> None:
+        # A paragraph keeps its tabs (and in <pre> its indent): it is a typed line for
+        # `recover_structure`. Source indentation of the markup means nothing.
+        if kind is BlockKind.PARAGRAPH:
+            if not keep_indent:  # white space up to a line break is the markup's indentation
+                text = _SOURCE_TRAIL.sub("", _SOURCE_LEAD.sub("", text)).strip(" ")
+            text = clean_line(text)
+        else:
+            text = clean(text)
+        if text.strip():
             self.blocks.append(
                 Block(kind, text, Location(len(self.blocks) + self.skipped + 1), level, cells)
             )
@@ -245,10 +268,20 @@ class _Walker:
             elif tag == "table":
                 self.flush()
                 self.walk_table(child)
+            elif tag == "pre":  # preformatted text: each of its lines is a line
+                self.flush()
+                for line in child.get_text().split("\n"):
+                    if line.strip():
+                        self.emit(BlockKind.PARAGRAPH, line, keep_indent=True)
+                    else:
+                        self.skipped += 1
             elif tag in _BLOCK:
                 self.flush()
+                before = len(self.blocks)
                 self.walk(child, depth)
                 self.flush()
+                if tag == "p" and len(self.blocks) == before:
+                    self.skipped += 1  # an empty paragraph is a blank line
             else:
                 self.walk(child, depth)
 

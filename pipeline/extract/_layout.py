@@ -12,21 +12,32 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pipeline.extract._common import clean
 from pipeline.records import Block, BlockKind, Location
+from pipeline.vocabulary import vocabulary
 
-#: A bullet or number at the start of a line: •, -, –, *, 1., 1), a., a), iv. ...
+#: A bullet or number at the start of a line: •, -, –, *, 1., 1), a., a), iv. ... (the glyphs
+#: from `pipeline.vocabulary`).
 LIST_MARKER = re.compile(
-    r"^\s*(?:[•·\-–—*▪◦●○■□►▸➢✓«»\uf0a7\uf0b7]|\(cid:\d+\)|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)])(?:\s+|$)"
+    rf"^\s*(?:{vocabulary().pdf_bullet}|\(cid:\d+\)|\(?(?:\d{{1,3}}|[a-zA-Z]|[ivxIVX]{{1,4}})[.)])"
+    r"(?:\s+|$)"
 )
+_ENUMERATOR = re.compile(r"(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]\s+")
 #: A gap wider than this many font sizes between two words separates table columns.
 COLUMN_GAP = 1.5
+#: A narrower gap still separates columns when it is this wide (in font sizes) and this many
+#: times the line's typical gap between words (a tab typed to the next tab stop).
+TAB_GAP = 0.42
+TAB_OVER_SPACE = 1.4
 #: Vertical whitespace (in font sizes) above which consecutive lines are separate blocks.
 PARAGRAPH_GAP = 0.7
 #: A heading continues on the next line only when the lines are this close (wrapped title).
 HEADING_WRAP_GAP = 0.45
+#: A table line this close under the row above (in font sizes) continues its cells: rows are
+#: set further apart (cell padding) than the lines of one cell.
+CELL_WRAP_GAP = 0.3
 #: Tolerance (points) when matching a cell's x-position to a column start.
 COLUMN_TOLERANCE = 8.0
 
@@ -42,6 +53,7 @@ class Word:
     bottom: float
     size: float
     bold: bool
+    style: str = ""  # font face and colour ("DejaVuSans-Oblique|(0.3, 0.5, 0.7)"); "" for OCR
 
 
 @dataclass(frozen=True)
@@ -86,15 +98,38 @@ class TextLine:
         """True when every word is set in a bold face."""
         return all(word.bold for word in self.words)
 
+    @property
+    def style(self) -> str:
+        """The font face and colour shared by all words, or "" when they differ."""
+        styles = {word.style for word in self.words}
+        return styles.pop() if len(styles) == 1 else ""
+
     def segments(self) -> list[tuple[float, str]]:
         """Runs of words split at column-sized gaps: (x0, text) each."""
+        return [(x0, text) for x0, _, text in self.spans()]
+
+    def spans(self) -> list[tuple[float, float, str]]:
+        """Runs of words split at column-sized gaps: (x0, x1, text) each."""
         runs: list[list[Word]] = [[self.words[0]]]
-        for prev, word in zip(self.words, self.words[1:], strict=False):
-            if word.x0 - prev.x1 > COLUMN_GAP * max(prev.size, word.size, 1.0):
+        gaps = [word.x0 - prev.x1 for prev, word in zip(self.words, self.words[1:], strict=False)]
+        for index, (prev, word) in enumerate(zip(self.words, self.words[1:], strict=False)):
+            size = max(prev.size, word.size, 1.0)
+            # A typed tab to the next tab stop may be barely wider than a space: a gap counts
+            # when it is wide for the font and wider than the line's other gaps (justified
+            # text stretches all of them alike).
+            others = gaps[:index] + gaps[index + 1 :]
+            typical = statistics.median(others) if len(others) >= 2 else 0.3 * size
+            # (Not in OCR text, whose word boxes space irregularly: it has no style.)
+            tab = (
+                bool(prev.style)
+                and gaps[index] > TAB_GAP * size
+                and gaps[index] > TAB_OVER_SPACE * typical
+            )
+            if gaps[index] > COLUMN_GAP * size or tab:
                 runs.append([word])
             else:
                 runs[-1].append(word)
-        return [(run[0].x0, clean(" ".join(w.text for w in run))) for run in runs]
+        return [(run[0].x0, run[-1].x1, clean(" ".join(w.text for w in run))) for run in runs]
 
 
 @dataclass(frozen=True)
@@ -147,14 +182,25 @@ def size_classes(sizes: Iterable[float], tolerance: float) -> list[tuple[float, 
     return classes[::-1]
 
 
+#: A heading is at most this long; a style used for any longer line is an emphasis, not a heading.
+HEADING_MAX_CHARS = 80
+
+
 @dataclass
 class SizeStats:
-    """Font-size statistics over a document, to tell headings from body text."""
+    """Font statistics over a document, to tell headings from body text.
+
+    Heading levels come from font sizes above the body size first, then from heading styles at
+    the body size: a style (face and colour) other than the body's that sets only short lines,
+    such as Word's and pandoc's level-3 and level-4 headings (bold or italic in the heading
+    colour), bold before the others.
+    """
 
     body: float
     heading_sizes: tuple[float, ...]  # smallest size of each heading class, largest first
     ratio: float
     tolerance: float = SIZE_TOLERANCE
+    style_levels: dict[str, int] = field(default_factory=dict)  # body-size heading styles
 
     @staticmethod
     def of(lines: Iterable[TextLine], ratio: float, tolerance: float = SIZE_TOLERANCE) -> SizeStats:
@@ -180,7 +226,8 @@ class SizeStats:
             ),
             tolerance,
         )
-        return SizeStats(body, tuple(low for low, _ in heading[:5]), ratio, tolerance)
+        sizes = tuple(low for low, _ in heading[:5])
+        return SizeStats(body, sizes, ratio, tolerance, _style_levels(all_lines, body, len(sizes)))
 
     def heading_level(self, line: TextLine) -> int | None:
         """The heading level of a line, or None for body text."""
@@ -193,9 +240,34 @@ class SizeStats:
                 if line.size >= heading_size - slack:
                     return index + 1
             return len(self.heading_sizes)
-        if line.bold and len(text) <= 80 and not text.endswith((".", ":", ",")):
+        short = len(text) <= HEADING_MAX_CHARS and not text.endswith((".", ":", ","))
+        if short and line.style in self.style_levels:
+            return self.style_levels[line.style]
+        if line.bold and short:
             return min(len(self.heading_sizes) + 1, 6)
         return None
+
+
+def _style_levels(lines: Sequence[TextLine], body: float, n_sizes: int) -> dict[str, int]:
+    """Levels of the body-size styles that set only short lines (bold styles first)."""
+    at_body = [line for line in lines if abs(line.size - body) <= 1.0 and line.style]
+    chars: Counter[str] = Counter()
+    for line in at_body:
+        chars[line.style] += len(line.text)
+    if not chars:
+        return {}
+    body_style = chars.most_common(1)[0][0]
+    candidates: dict[str, bool] = {}  # style → only short lines so far
+    for line in at_body:
+        if line.style == body_style or LIST_MARKER.match(line.text):
+            continue
+        short = len(line.text) <= HEADING_MAX_CHARS and not line.text.endswith((".", ","))
+        candidates[line.style] = candidates.get(line.style, True) and short
+    styles = sorted(
+        (style for style, only_short in candidates.items() if only_short),
+        key=lambda style: ("bold" not in style.lower(), style),
+    )
+    return {style: min(n_sizes + 1 + rank, 6) for rank, style in enumerate(styles[:3])}
 
 
 @dataclass
@@ -213,9 +285,44 @@ class _Pending:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+#: Words that follow a hyphen that ends a line and belongs there: "hälso- och sjukvård".
+_KEEP_HYPHEN_BEFORE = frozenset({"och", "eller", "samt", "som", "till", "respektive", "resp."})
+_HYPHENATED = re.compile(r"(?<=[a-zåäöéü])[-\u00ad]$")
+
+
+def join_lines(parts: Sequence[str]) -> str:
+    """The lines of one block (PDF text layer or OCR) as one text: a word hyphenated at a line
+    end is joined again ("möj-" / "ligheter" → "möjligheter"; "VFU-" / "platser" →
+    "VFU-platser"), a hyphen before "och" ("hälso-" / "och …") kept."""
+    out = ""
+    for part in parts:
+        part = clean(part)
+        if not part:
+            continue
+        first = part.split(" ", 1)[0]
+        if (
+            out
+            and _HYPHENATED.search(out)
+            and first[:1].islower()
+            and first.lower() not in _KEEP_HYPHEN_BEFORE
+        ):
+            out = out[:-1] + part
+        elif out.endswith("-") and out[-2:-1].isupper() and first[:1].islower():
+            out += part  # a compound with an acronym keeps its hyphen: "VFU-platser"
+        else:
+            out = f"{out} {part}" if out else part
+    return out
+
+
 def _strip_marker(text: str) -> str:
+    """The item's text without its marker: a bullet, an enumerator, or both ("- a. Om …",
+    what a nested Word list typed or exported as text looks like)."""
     match = LIST_MARKER.match(text)
-    return clean(text[match.end() :]) if match else text
+    if not match:
+        return text
+    rest = text[match.end() :]
+    enumerator = _ENUMERATOR.match(rest)
+    return clean(rest[enumerator.end() :] if enumerator else rest)
 
 
 def _gap(upper: TextLine, lower: TextLine) -> float:
@@ -254,7 +361,7 @@ def page_blocks(
     def flush() -> None:
         nonlocal pending
         if pending is not None:
-            text = clean(" ".join(pending.parts))
+            text = join_lines(pending.parts)
             if text:
                 cells: tuple[str, ...] = (text,) if pending.kind is BlockKind.TABLE_ROW else ()
                 blocks.append(
@@ -295,16 +402,52 @@ def page_blocks(
             continue
         segments = line.segments()
         # A row of the open borderless table?
-        if table_last is not None and _gap(table_last, line) <= 1.2:
-            placed = [(column_of(x0), cell) for x0, cell in segments]
-            if all(index is not None for index, _ in placed) and not LIST_MARKER.match(text):
+        # A heading (by its size or style) ends the table: the headings between two tables are
+        # not cells of the first.
+        if (
+            table_last is not None
+            and _gap(table_last, line) <= 1.2
+            and stats.heading_level(line) is None
+        ):
+            spans = line.spans()
+            placed = [(column_of(x0), cell) for x0, _, cell in spans]
+            # Text running into the next column's space is prose under the table, not a cell.
+            fits = all(
+                index is None
+                or index + 1 >= len(columns)
+                or x1 <= columns[index + 1] - COLUMN_TOLERANCE
+                for (index, _), (_, x1, _) in zip(placed, spans, strict=True)
+            )
+            if (
+                fits
+                and all(index is not None for index, _ in placed)
+                and not LIST_MARKER.match(text)
+            ):
                 cells = [""] * len(columns)
                 for index, cell in placed:
                     assert index is not None
                     cells[index] = clean(f"{cells[index]} {cell}")
-                add_row(cells, line_no)
+                last = blocks[-1] if blocks else None
+                if (
+                    _gap(table_last, line) <= CELL_WRAP_GAP
+                    and last is not None
+                    and last.kind is BlockKind.TABLE_ROW
+                    and len(last.cells) == len(cells)
+                ):
+                    # Closer than rows are: the cells' text wrapped onto another line.
+                    joined = tuple(
+                        clean(f"{old} {new}") for old, new in zip(last.cells, cells, strict=True)
+                    )
+                    text = " | ".join(cell for cell in joined if cell)
+                    blocks[-1] = replace(last, text=text, cells=joined)
+                    line_no -= 1  # the row's lines keep one number: its table stays contiguous
+                else:
+                    add_row(cells, line_no)
                 table_last = prev = line
                 continue
+        near_table = table_last is not None and _gap(table_last, line) <= 1.2
+        if table_last is not None and not (near_table and len(segments) >= 2):
+            line_no += 1  # a gap in the numbering: the next table is not this one's rest
         table_last = None
         if len(segments) >= 2 and not LIST_MARKER.match(text):
             # A new borderless table; a single short line right above it is its title row.
@@ -362,15 +505,24 @@ def page_blocks(
                 text_x0=text_x0,
             )
         elif (
-            pending is not None
-            and pending.kind is BlockKind.LIST_ITEM
-            and pending.last is not None
-            and _gap(pending.last, line) <= PARAGRAPH_GAP
-            and line.x0 >= pending.text_x0 - 3.0
-        ) or (
-            pending is not None
-            and pending.kind is BlockKind.PARAGRAPH
-            and not _new_paragraph(pending.last, line)
+            (
+                pending is not None
+                and pending.kind is BlockKind.LIST_ITEM
+                and pending.last is not None
+                and _gap(pending.last, line) <= PARAGRAPH_GAP
+                and (
+                    line.x0 >= pending.text_x0 - 3.0
+                    # A typed "- " item wraps to the paragraph's edge, not under its text: a
+                    # line set as close as wrapped lines are that goes on in lower case is
+                    # its rest.
+                    or (_gap(pending.last, line) <= HEADING_WRAP_GAP and text[:1].islower())
+                )
+            )
+            or (
+                pending is not None
+                and pending.kind is BlockKind.PARAGRAPH
+                and not _new_paragraph(pending.last, line)
+            )
         ):
             pending.parts.append(text)
             pending.last = line

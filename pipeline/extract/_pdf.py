@@ -7,7 +7,10 @@ and `line` the line's ordinal on that page.
 
 No BREAK is emitted between pages: a PDF page break falls wherever the paper ran out, so the
 headings above it (polarity, group, section) still hold for the text that continues on the
-next page. A page that opens with its own title replaces them as any heading does.
+next page. A page that opens with its own title replaces them as any heading does. A PDF whose
+pages are all landscape is a slide deck saved as PDF: each page opens with a BREAK.
+
+Paragraphs the layout could not type go through the shared structure recovery (`_structure`).
 
 A page is a scan, and is OCR'd, when it has no text layer, or only a few characters (a stamp
 such as "Sida 1") over images covering most of the page; the OCR text replaces the text layer
@@ -35,7 +38,9 @@ from pipeline.extract._layout import (
     group_lines,
     page_blocks,
 )
-from pipeline.records import Block, BlockKind
+from pipeline.extract._structure import recover_structure
+from pipeline.records import Block, BlockKind, Location
+from pipeline.vocabulary import vocabulary
 
 #: Heading threshold: font size at least this times the body size (text layer / OCR heights).
 HEADING_RATIO = 1.15
@@ -92,7 +97,9 @@ def _words(page: Any, tables: list[Any]) -> list[Word]:
         return not any(x0 <= cx <= x1 and top <= cy <= bottom for x0, top, x1, bottom in boxes)
 
     source = page.filter(outside) if boxes else page
-    raw = source.extract_words(extra_attrs=["size", "fontname"], keep_blank_chars=False)
+    raw = source.extract_words(
+        extra_attrs=["size", "fontname", "non_stroking_color"], keep_blank_chars=False
+    )
     words: list[Word] = []
     for item in raw:
         text = clean(str(item["text"]))
@@ -106,9 +113,19 @@ def _words(page: Any, tables: list[Any]) -> list[Word]:
                     float(item["bottom"]),
                     float(item.get("size") or 0.0),
                     "bold" in str(item.get("fontname", "")).lower(),
+                    _style(item),
                 )
             )
     return words
+
+
+def _style(item: dict[str, Any]) -> str:
+    """A word's font face (without the subset prefix "ABCDEF+") and fill colour."""
+    face = str(item.get("fontname", "")).split("+")[-1]
+    color = item.get("non_stroking_color")
+    if isinstance(color, list | tuple):
+        color = tuple(round(float(c), 2) for c in color if isinstance(c, int | float))
+    return f"{face}|{color}"
 
 
 def _ruled_tables(page: Any) -> tuple[list[Any], list[TableRows]]:
@@ -391,10 +408,12 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
         check_image_total(name, images, n_pages, limits)
         text_pages: dict[int, list[Element]] = {}
         scanned: list[int] = []
+        landscape: list[bool] = []
         for index, page in enumerate(pages):
             where = f"page {index + 1}"
             deadline.check(where)
             try:
+                landscape.append(float(page.width) > float(page.height))
                 n_chars = len(page.chars)
                 if n_chars == 0 or (
                     n_chars < SCAN_TEXT_CHARS and _image_cover(page) >= SCAN_IMAGE_COVER
@@ -434,6 +453,7 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
     )
     _repeat_headers(text_pages)
     per_page: list[list[Block]] = []
+    page_numbers: list[int] = []
     open_list: list[float] = []  # a list running on from one page to the next keeps its levels
     for index in range(n_pages):
         page_no = index + 1
@@ -444,7 +464,19 @@ def extract_pdf(name: str, data: bytes, limits: LimitsConfig) -> tuple[str, str,
         else:
             continue
         per_page.append(page_blocks(elements, page_no, stats, ocr, open_list))
-    blocks = _join_continued(per_page)
+        page_numbers.append(page_no)
+    # Paragraphs the layout could not type (no larger font, no marker) get the plain-text rules:
+    # "Grupp 3", short title lines over a list or table. The layout has joined wrapped lines.
+    if n_pages > 1 and all(landscape):
+        # A slide deck saved as PDF: each page is a slide, and a slide's headings end with it.
+        joined = [
+            block
+            for number, blocks in zip(page_numbers, per_page, strict=True)
+            for block in (Block(BlockKind.BREAK, "", Location(1, number)), *blocks)
+        ]
+    else:
+        joined = _join_continued(per_page)
+    blocks = recover_structure(joined, join_wraps=False, breaks_from_gaps=False)
     if not any(block.text for block in blocks):
         raise error(
             name,
@@ -481,7 +513,6 @@ def _n_chars(elements: Sequence[Element]) -> int:
     return count
 
 
-_PAGE_NUMBER = re.compile(r"^(sid(an)?\.?\s*)?\d{1,4}(\s*(/|av)\s*\d{1,4}|\s*\(\d{1,4}\))?$", re.I)
 _SENTENCE_END = (".", "!", "?", ":", ";", "…")
 #: Text on this many pages is a running header or footer, or a logo.
 FURNITURE_PAGES = 3
@@ -502,7 +533,8 @@ def _join_continued(pages: list[list[Block]]) -> list[Block]:
     furniture = {key for key, seen in seen_on.items() if len(seen) >= FURNITURE_PAGES}
 
     def is_furniture(block: Block) -> bool:
-        return bool(_PAGE_NUMBER.match(block.text)) or _furniture_key(block) in furniture
+        page_number = vocabulary().page_number.match(block.text)
+        return bool(page_number) or _furniture_key(block) in furniture
 
     out: list[Block] = []
     for blocks in pages:

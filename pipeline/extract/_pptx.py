@@ -8,7 +8,8 @@ with one cell per grid column (merged cells laid out by `lay_out_rows`: a merged
 once, in its first column, a header repeated over the columns it spans); speaker notes → NOTE
 per paragraph. A line break inside a paragraph reads as a space. Shapes are read top to
 bottom, left to right; groups are entered. `page` is the slide number and `line` the ordinal
-of the paragraph or table row on that slide.
+of the paragraph or table row on that slide. Paragraphs without a bullet go through the shared
+structure recovery (`_structure`): "- " typed in a text box is a list item there too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pipeline.extract._common import (
     lay_out_rows,
 )
 from pipeline.extract._errors import ExtractError
+from pipeline.extract._structure import recover_structure
 from pipeline.records import Block, BlockKind, Location
 
 _A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
@@ -71,7 +73,9 @@ def extract_pptx(
             raise error(
                 name, where, f"cannot read the slide ({describe_exception(exc)})", _FIX
             ) from exc
-    return "pptx", "binary", tuple(blocks)
+    # Text typed into a text box ("- " bullets, tab columns, "Grupp 3") gets its structure too;
+    # lines on a slide are its paragraphs, so nothing is joined and slides are the breaks.
+    return "pptx", "binary", recover_structure(blocks, join_wraps=False, breaks_from_gaps=False)
 
 
 def _table_rows(table: Any) -> list[tuple[tuple[str, ...], str]]:

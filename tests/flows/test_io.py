@@ -54,6 +54,7 @@ def test_data_file_hashes_cover_what_a_run_reads(config: Config) -> None:
         "models/furniture.yaml",
         "models/gazetteer.yaml",
         "models/stopwords_extra.txt",
+        "models/vocabulary.yaml",
     }
     assert hashes["models/codebook.yaml"] == io.sha256_file(config.resolve("models/codebook.yaml"))
 

@@ -75,3 +75,31 @@ def test_reader_stopped_for_time_says_what_to_do(monkeypatch: pytest.MonkeyPatch
         r"seconds and was stopped; split the file, or raise limits.timeout_seconds",
     ):
         extract_file(path, path.name, hurried)
+
+
+@pytest.fixture(scope="module")
+def odt_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 001 notes typed into Word and saved as ODT by LibreOffice."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline" / "extract"))
+    from roundtrip import soffice, typed_docx, typed_lines
+
+    folder = tmp_path_factory.mktemp("odt")
+    docx_path = folder / "notes.docx"
+    text = (CORPUS / "001_aeb9084501ce30c8.txt").read_text(encoding="utf-8")
+    docx_path.write_bytes(typed_docx(typed_lines(text)))
+    return soffice(docx_path, "odt", folder)
+
+
+def test_libreoffice_converts_inside_the_reader_process(odt_file: Path) -> None:
+    document = extract_file(odt_file, "notes.odt", LIMITS)
+    assert document.format == "odt"
+    assert any(b.cells == ("Möjligheter", "Hinder") for b in document.blocks)
+
+
+def test_a_conversion_past_its_time_is_stopped(odt_file: Path) -> None:
+    from flows.convert import soffice_convert
+
+    with pytest.raises(ExtractError, match=r"LibreOffice took longer than 0\.01 seconds; "):
+        soffice_convert("notes.odt", odt_file.read_bytes(), ".odt", ".docx", 0.01)

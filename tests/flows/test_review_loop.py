@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from flows import io
+from flows.cache_store import CacheStore
 from flows.cli import main
 from flows.embed_cache import DEFAULT_CACHE_DIR
 from flows.review import REVIEW_COLUMNS, ReviewReport, write_review
@@ -53,8 +54,7 @@ def loop(prefect_harness: None, config: Config, tmp_path_factory: pytest.TempPat
         shutil.copy(path, corpus / path.name)
     output = tmp_path_factory.mktemp("outputs")
     cache = tmp_path_factory.mktemp("cache")
-    for path in DEFAULT_CACHE_DIR.glob("*.npz"):  # a head start; the flow adds what is missing
-        shutil.copy(path, cache / path.name)
+    CacheStore(DEFAULT_CACHE_DIR).copy_to(cache)  # a head start; the flow adds what is missing
 
     first = theme_map(corpus, output, config, cache_dir=cache)
     before = _snapshot(cache)

@@ -19,16 +19,7 @@ from flows.theme_map import theme_map
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 # Every table a run writes (summary.md too, once its run id is masked).
-COMPARED = (
-    "statements.csv",
-    "themes.csv",
-    "theme_region_counts.csv",
-    "theme_region_shares.csv",
-    "theme_region_uncertainty.csv",
-    "theme_region_polarity.csv",
-    "documents.csv",
-    "errors.csv",
-)
+COMPARED = (*io.OUTPUT_FILES.values(), io.ERRORS_FILE)
 
 
 def test_default_runner_is_prefects_and_refuses_a_dask_address() -> None:

@@ -11,7 +11,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from flows.embed_cache import cache_path, encode_cached, load_cache
+from flows.cache_store import CacheStore
+from flows.embed_cache import DEFAULT_CACHE_DIR, encode_cached
 from pipeline.embed import SentenceTransformerEmbedder, cache_key
 from pipeline.records import Statement
 
@@ -54,8 +55,9 @@ def encode(built_model_dir: Path) -> Iterator[Callable[[Sequence[str]], npt.NDAr
 
     def _encode(texts: Sequence[str]) -> npt.NDArray[np.float32]:
         if not embedder.loaded:
-            cached = load_cache(cache_path(embedder.name))
-            if any(cache_key(embedder.name, t) not in cached for t in texts):
+            keys = [cache_key(embedder.name, t) for t in texts]
+            cached = CacheStore(DEFAULT_CACHE_DIR).get_vectors(keys)
+            if any(k not in cached for k in keys):
                 _ = embedder.sentence_transformer  # loading sets torch to every core...
                 torch.set_num_threads(1)  # ...and the tests share two
         return encode_cached(list(texts), embedder)

@@ -14,6 +14,7 @@ from pipeline.embed import (
     Vectors,
     cache_key,
     embed_with_cache,
+    length_chunks,
     model_content_hash,
     window_spans,
 )
@@ -56,9 +57,41 @@ def test_embed_with_cache_returns_only_new_entries() -> None:
     assert len(cache) == 2  # input mapping untouched
 
 
+def test_length_chunks_sort_distinct_texts_by_length() -> None:
+    texts = ["ccc", "a", "bb", "a", "dd", "e"]
+    assert length_chunks(texts, 2) == [("a", "e"), ("bb", "dd"), ("ccc",)]
+    assert length_chunks([], 3) == []
+    with pytest.raises(ValueError, match="size=0"):
+        length_chunks(texts, 0)
+
+
+def test_chunks_reach_the_store_one_by_one_with_the_unsorted_vectors() -> None:
+    texts = ["ccc", "a", "bb", "a", "dddd", "e", "ccc"]
+    stored: list[dict[str, Vectors]] = []
+    emb = _CountingEmbedder()
+    vecs, new = embed_with_cache(texts, emb, {}, on_new=stored.append, chunk=2)
+    assert emb.seen == ["a", "e", "bb", "ccc", "dddd"]  # each text once, shortest first
+    assert [len(c) for c in stored] == [2, 2, 1]
+    assert {k for c in stored for k in c} == set(new)
+    one_by_one = np.concatenate([_CountingEmbedder().encode([t]) for t in texts])
+    np.testing.assert_array_equal(vecs, one_by_one)
+
+
 @pytest.fixture(scope="module")
 def st_embedder(built_model_dir: Path) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(built_model_dir)
+    return SentenceTransformerEmbedder(built_model_dir, threads=1)
+
+
+@pytest.mark.slow
+def test_sorted_deduplicated_chunks_match_embedding_each_text_alone(
+    st_embedder: SentenceTransformerEmbedder, statements: list[str]
+) -> None:
+    texts = [*statements[:30], *statements[5:10]]  # five duplicates, lengths mixed
+    vecs, new = embed_with_cache(texts, st_embedder, {}, chunk=8)
+    assert len(new) == len(set(texts))
+    alone = np.concatenate([st_embedder.encode([t]) for t in texts])
+    np.testing.assert_allclose(vecs, alone, atol=2e-6)  # padding changes only rounding
+    np.testing.assert_array_equal(vecs[30:], vecs[5:10])  # a duplicate is the same vector
 
 
 @pytest.fixture(scope="module")

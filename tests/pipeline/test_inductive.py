@@ -31,25 +31,11 @@ from pipeline.inductive import (
 )
 from pipeline.records import Location, Statement
 from pipeline.themes import load_stopwords
+from pipeline.vocabulary import vocabulary
 
 Vectors = npt.NDArray[np.float32]
 
-MONTHS = frozenset(
-    {
-        "januari",
-        "februari",
-        "mars",
-        "april",
-        "maj",
-        "juni",
-        "juli",
-        "augusti",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    }
-)
+MONTHS = frozenset(vocabulary().months)
 
 # A topic the codebook does not name: IT and journal systems (one statement a line).
 IT_STATEMENTS = tuple(

@@ -110,3 +110,58 @@ def test_mutated_corpus_text() -> None:
         check("fuzz.txt", data)
 
     run()
+
+
+@pytest.fixture(scope="module")
+def sheets_and_legacy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """003's typed lines as XLSX and CSV, and (by LibreOffice) as ODT and DOC."""
+    from roundtrip import soffice, typed_csv, typed_docx, typed_lines, typed_xlsx
+
+    lines = typed_lines((CORPUS / "003_fb89202d20482178.txt").read_text(encoding="utf-8"))[:120]
+    folder = tmp_path_factory.mktemp("fuzz-legacy")
+    docx_path = folder / "typed.docx"
+    docx_path.write_bytes(typed_docx(lines))
+    out = {"xlsx": typed_xlsx(lines), "csv": typed_csv(lines)}
+    for suffix in ("odt", "doc"):
+        out[suffix] = soffice(docx_path, suffix, folder).read_bytes()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("suffix", "strategy", "examples"),
+    [
+        ("xlsx", mutated, 40),
+        ("xlsx", mutated_member, 40),
+        ("csv", mutated, 40),
+        # Each case starts LibreOffice (about a second): a few cases of each.
+        ("odt", mutated, 6),
+        ("doc", mutated, 6),
+    ],
+    ids=["xlsx", "xlsx-member", "csv", "odt-libreoffice", "doc-libreoffice"],
+)
+def test_mutated_spreadsheets_and_converted_formats(
+    suffix: str,
+    strategy: Callable[[bytes], st.SearchStrategy[bytes]],
+    examples: int,
+    sheets_and_legacy: dict[str, bytes],
+) -> None:
+    from flows.convert import soffice_convert
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(strategy(sheets_and_legacy[suffix]))
+    def run(data: bytes) -> None:
+        name = f"fuzz.{suffix}"
+        try:
+            result = extract_document(name, data, LIMITS, convert=soffice_convert)
+        except ExtractError as exc:
+            assert str(exc).startswith(f"{name}: "), exc
+            return
+        assert isinstance(result, Document)
+
+    run()

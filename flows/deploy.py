@@ -8,11 +8,16 @@ the body of `theme_map`, so its flow run holds the logs and artifacts of the run
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import multiprocessing
+import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from prefect import flow, get_run_logger
+from prefect.runner import Runner
 
 from flows import io
 from flows.theme_map import theme_map
@@ -53,13 +58,19 @@ def serve(
     config_path: Path | None = None,
 ) -> None:
     """Serve `scheduled_theme_map` as deployment `temakarta-scheduled/<name>` on the server in
-    PREFECT_API_URL, running it on `schedule` until stopped (Ctrl-C, SIGTERM)."""
+    PREFECT_API_URL, running it on `schedule` until stopped (Ctrl-C, SIGTERM: the run in
+    progress is cancelled, its process ended, the schedule paused; then this returns)."""
+    from prefect.types.entrypoint import EntrypointType
+
     parameters: dict[str, str] = {"corpus_dir": str(corpus_dir), "output_dir": str(output_dir)}
     if config_path is not None:
         parameters["config_path"] = str(config_path)
-    from prefect.types.entrypoint import EntrypointType
-
-    scheduled_theme_map.serve(
+    # One flow run at a time: each run is a process of its own (~300 MB before it loads the
+    # model) and runs into one output folder, so a run that starts while another is going
+    # would only wait for the output lock. Runs due meanwhile start when the slot frees.
+    runner = _Runner(name=name, limit=1, pause_on_shutdown=True)
+    runner.add_flow(
+        scheduled_theme_map,
         name=name,
         # By module (flows.deploy), not by file: loading flows/deploy.py as a script puts
         # flows/ first on sys.path, where flows/io.py shadows the standard library's io.
@@ -68,8 +79,75 @@ def serve(
         interval=schedule.interval,
         parameters=parameters,
         description=f"temakarta theme map of {corpus_dir} into {output_dir}",
-        print_starting_message=True,
     )
+    print(
+        f"Serving deployment {FLOW_NAME}/{name} (one run at a time); run it now with "
+        f"`temakarta trigger {name}`; stop with Ctrl-C or SIGTERM.",
+        flush=True,
+    )
+    previous = {sig: signal.signal(sig, runner.handle_sigterm) for sig in _STOP_SIGNALS}
+    try:
+        asyncio.run(runner.serve_until_stopped())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _end_children()
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Runner(Runner):
+    """Prefect's runner, stopped cleanly by SIGTERM and SIGINT, whenever they come.
+
+    Prefect 3.8's own SIGTERM handler calls the coroutine `stop()` without awaiting it and
+    raises SystemExit into the event loop, whose shutdown then waits forever on the threads
+    joining the flow-run processes: the processes were never told to end."""
+
+    _stop_requested = False
+    _stop: asyncio.Event | None = None
+    _stop_loop: asyncio.AbstractEventLoop | None = None
+
+    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        """The handler of SIGTERM and SIGINT (`Runner.start` installs it for SIGTERM)."""
+        if self._stop_requested:
+            return  # already stopping; a second Ctrl-C must not start another shutdown
+        self._stop_requested = True
+        self._logger.info("stopping: cancelling the run in progress and pausing the schedule")
+        if self._stop_loop is not None and self._stop is not None:
+            # From a signal handler: wake the loop (it may be waiting in select) to stop.
+            self._stop_loop.call_soon_threadsafe(self._stop.set)
+
+    async def serve_until_stopped(self) -> None:
+        """Run `start()` until a stop signal; then cancel the runs in progress (their processes
+        end) and stop, or, when the signal came before the runner was up, just stop."""
+        self._stop = asyncio.Event()
+        self._stop_loop = asyncio.get_running_loop()
+        if self._stop_requested:  # a signal before the loop ran
+            self._stop.set()
+        serving = asyncio.ensure_future(self.start())
+        stopping = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not serving.done():
+            if self.started:
+                await self.astop()
+            else:
+                serving.cancel()
+        stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
+
+def _end_children(grace: float = 10.0) -> None:
+    """End the flow-run processes the runner leaves (SIGTERM, then SIGKILL after `grace`)."""
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(grace)
+        if child.is_alive():
+            child.kill()
+            child.join()
 
 
 def deployment_name(name: str) -> str:

@@ -195,9 +195,10 @@ def corpus_statements(config: Config, corpus_dir: Path = CORPUS_DIR) -> list[Sta
     """Statements of corpus_dir/*.txt: extract, segment, regions, in file-name order."""
     abbreviations = io.load_abbreviations(config)
     gazetteer = io.load_gazetteer(config)
-    metadata = io.load_metadata(corpus_dir)
+    files = sorted(corpus_dir.glob("*.txt"))
+    metadata = io.load_metadata(corpus_dir, files)
     out: list[Statement] = []
-    for path in sorted(corpus_dir.glob("*.txt")):
+    for path in files:
         document = extract_document(path.name, path.read_bytes(), config.limits)
         found = segment_document(document, config.segment, abbreviations)
         out += attribute_regions(document, found, gazetteer, metadata.get(path.name))[0]

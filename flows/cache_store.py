@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -90,13 +91,7 @@ class CacheStore:
             legacy_npz_dir = LEGACY_NPZ_DIR
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-                db.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (_SCHEMA_VERSION,)
-                )
-                found = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            found = self._create()
         except (OSError, sqlite3.Error) as exc:
             raise CacheStoreError(
                 f"{self.path}: cannot open the cache store ({exc}); check the folder is writable "
@@ -109,6 +104,36 @@ class CacheStore:
             )
         if legacy_npz_dir is not None:
             self._import_npz_once(legacy_npz_dir)
+
+    def _create(self) -> tuple[str]:
+        """Switch the file to WAL, create the tables; the stored schema version.
+
+        Runs opening a new store at the same moment race here, and SQLite answers "database is
+        locked" at once, without waiting for its busy timeout, while another connection changes
+        the journal mode or recovers the WAL; so retry until `_BUSY_SECONDS` have passed.
+        """
+        deadline = time.monotonic() + _BUSY_SECONDS
+        pause = 0.01
+        while True:
+            try:
+                with self._connect() as db:
+                    mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+                    if mode != "wal":
+                        db.execute("PRAGMA journal_mode=WAL")
+                    db.executescript(_SCHEMA)
+                    db.execute(
+                        "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                        (_SCHEMA_VERSION,),
+                    )
+                    found: tuple[str] = db.execute(
+                        "SELECT value FROM meta WHERE key='schema_version'"
+                    ).fetchone()
+                return found
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -187,3 +189,22 @@ def test_a_store_of_another_schema_says_what_to_do(tmp_path: Path) -> None:
         db.execute("UPDATE meta SET value='0' WHERE key='schema_version'")
     with pytest.raises(CacheStoreError, match=r"schema 0.*delete the file"):
         CacheStore(tmp_path)
+
+
+def test_a_store_being_created_by_another_run_is_waited_for(tmp_path: Path) -> None:
+    # Two runs creating one store at once: one is writing the new file before it is in WAL mode,
+    # the other's switch to WAL gets "database is locked" at once (SQLite's busy timeout does not
+    # apply to it). CI hit this; the opener must wait and retry, not fail.
+    other = sqlite3.connect(tmp_path / STORE_FILE, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE early (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO early VALUES (1)")
+    finish = threading.Timer(1.0, lambda: other.execute("COMMIT"))
+    finish.start()
+    try:
+        store = CacheStore(tmp_path)
+    finally:
+        finish.join()
+        other.close()
+    store.put_texts("documents", {"ab" * 32: "x"})
+    assert store.counts()["documents"] == 1

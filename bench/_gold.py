@@ -45,6 +45,7 @@ import numpy.typing as npt  # noqa: E402
 from flows import io  # noqa: E402
 from flows.embed_cache import DEFAULT_CACHE_DIR, encode_cached  # noqa: E402
 from flows.evaluate import read_table  # noqa: E402
+from flows.theme_map import project_embedder  # noqa: E402
 from pipeline.config import PROJECT_ROOT, Config  # noqa: E402
 from pipeline.embed import SentenceTransformerEmbedder  # noqa: E402
 from pipeline.evaluate import DEFAULT_SEED, N_BOOT, Evaluation, Table, evaluate  # noqa: E402
@@ -140,14 +141,7 @@ class OneThreadEmbedder:
 
 def embedder(config: Config) -> OneThreadEmbedder:
     """The run's embedder (models/e5-small-st, prompt "query: "), on one torch thread."""
-    return OneThreadEmbedder(
-        SentenceTransformerEmbedder(
-            config.resolve(config.model.path),
-            prompt=config.model.prompt,
-            batch_size=config.model.batch_size,
-            max_tokens=config.model.max_tokens,
-        )
-    )
+    return OneThreadEmbedder(project_embedder(config))
 
 
 @dataclass(frozen=True)

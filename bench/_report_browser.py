@@ -22,9 +22,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from flows import io
 from flows.embed_cache import encode_cached
-from flows.theme_map import report_info
+from flows.theme_map import project_embedder, report_info
 from pipeline.config import PROJECT_ROOT, Config
-from pipeline.embed import SentenceTransformerEmbedder
 from pipeline.extract import extract_document
 from pipeline.matrix import Tables, build_tables
 from pipeline.records import DocumentInfo, Statement
@@ -61,9 +60,7 @@ def sample_themes(
         with_regions, info = attribute_regions(document, found, data.gazetteer)
         statements += with_regions
         infos.append(info)
-    embedder = SentenceTransformerEmbedder(
-        config.resolve(config.model.path), prompt=config.model.prompt
-    )
+    embedder = project_embedder(config)
     vectors = encode_cached([s.text for s in statements], embedder)
     codebook_vectors = encode_cached(list(data.codebook.texts), embedder)
     result = assign_themes(

@@ -22,7 +22,7 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import TaskRunner
 
 from pipeline.config import Config
-from pipeline.embed import OnBatch, SentenceTransformerEmbedder, Vectors
+from pipeline.embed import OnBatch, Precision, SentenceTransformerEmbedder, Vectors
 
 Runner = TaskRunner[PrefectFuture[Any]]
 TaskRunnerName = Literal["default", "dask"]
@@ -68,7 +68,7 @@ def task_runner(
 
 @functools.cache
 def _worker_embedder(
-    path: str, prompt: str, batch_size: int, max_tokens: int
+    path: str, prompt: str, batch_size: int, max_tokens: int, precision: Precision
 ) -> SentenceTransformerEmbedder:
     """The embedder of this worker process, loaded once whatever the number of batches it gets.
 
@@ -76,7 +76,7 @@ def _worker_embedder(
     import torch
 
     embedder = SentenceTransformerEmbedder(
-        path, prompt=prompt, batch_size=batch_size, max_tokens=max_tokens
+        path, prompt=prompt, batch_size=batch_size, max_tokens=max_tokens, precision=precision
     )
     _ = embedder.sentence_transformer  # load now, then fix the thread count it set
     torch.set_num_threads(1)
@@ -88,7 +88,11 @@ def embed_batch_task(texts: Sequence[str], config: Config) -> Vectors:
     """Vectors of one batch of texts, with the worker's model."""
     model = config.model
     embedder = _worker_embedder(
-        str(config.resolve(model.path)), model.prompt, model.batch_size, model.max_tokens
+        str(config.resolve(model.path)),
+        model.prompt,
+        model.batch_size,
+        model.max_tokens,
+        model.precision,
     )
     return embedder.encode(list(texts))
 

@@ -516,6 +516,7 @@ def project_embedder(config: Config) -> SentenceTransformerEmbedder:
         batch_size=config.model.batch_size,
         max_tokens=config.model.max_tokens,
         threads=config.model.threads,
+        precision=config.model.precision,
     )
 
 

@@ -87,7 +87,7 @@ def sample_tables(
     embeddings cached under models/.cache), as a run builds them."""
     from flows import io
     from flows.embed_cache import encode_cached
-    from pipeline.embed import SentenceTransformerEmbedder
+    from flows.theme_map import project_embedder
     from pipeline.matrix import build_tables
     from pipeline.themes import assign_themes
 
@@ -99,9 +99,7 @@ def sample_tables(
         statements += with_regions
         infos.append(info)
     data = io.load_project_data(config, CORPUS)
-    embedder = SentenceTransformerEmbedder(
-        config.resolve(config.model.path), prompt=config.model.prompt
-    )
+    embedder = project_embedder(config)
     vectors = encode_cached([s.text for s in statements], embedder)
     codebook_vectors = encode_cached(list(data.codebook.texts), embedder)
     result = assign_themes(

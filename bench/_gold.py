@@ -47,7 +47,7 @@ from flows.embed_cache import DEFAULT_CACHE_DIR, encode_cached  # noqa: E402
 from flows.evaluate import read_table  # noqa: E402
 from flows.theme_map import project_embedder  # noqa: E402
 from pipeline.config import PROJECT_ROOT, Config  # noqa: E402
-from pipeline.embed import SentenceTransformerEmbedder  # noqa: E402
+from pipeline.embed import OnBatch, SentenceTransformerEmbedder  # noqa: E402
 from pipeline.evaluate import DEFAULT_SEED, N_BOOT, Evaluation, Table, evaluate  # noqa: E402
 from pipeline.extract import extract_document  # noqa: E402
 from pipeline.labels import match_labels  # noqa: E402
@@ -134,9 +134,9 @@ class OneThreadEmbedder:
         _ = self.inner.sentence_transformer
         torch.set_num_threads(1)
 
-    def encode(self, texts: Sequence[str]) -> FloatArray:
+    def encode(self, texts: Sequence[str], on_batch: OnBatch | None = None) -> FloatArray:
         self.load()
-        return self.inner.encode(texts)
+        return self.inner.encode(texts, on_batch)
 
 
 def embedder(config: Config) -> OneThreadEmbedder:

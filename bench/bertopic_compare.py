@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import os
 import re
@@ -488,7 +489,7 @@ def run(gold_path: Path) -> dict[str, Any]:
         model = make()
         # A copy each time: guided topic modelling rewrites the embeddings array in place.
         (topics, _), secs = _timed(
-            lambda m=model: m.fit_transform(texts, embeddings=vectors.copy())
+            functools.partial(model.fit_transform, texts, embeddings=vectors.copy())
         )
         rows.append(_bertopic_row(name, [int(t) for t in topics], secs, matched))
         keywords[name] = {

@@ -11,6 +11,7 @@ cosine >= 0.999 on every statement and more speed). Needs `pip install '.[bench]
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import tempfile
 import time
@@ -140,7 +141,8 @@ def main() -> int:
                 return session.run(None, {"input_ids": tokens, "attention_mask": mask})[0]
 
             _encode(ids[:32], forward, bos, eos, pad, args.batch)
-            paths.append((label, lambda f=forward: _encode(ids, f, bos, eos, pad, args.batch)))
+            timed = functools.partial(_encode, ids, forward, bos, eos, pad, args.batch)
+            paths.append((label, timed))
         # Rounds over every path, best time of each: a shared machine's load moves between
         # paths measured one after the other, much less between rounds.
         best = {label: float("inf") for label, _ in paths}

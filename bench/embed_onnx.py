@@ -1,10 +1,11 @@
-"""ONNX Runtime (fp32, fused fp32, dynamic int8) against the torch path of the built model.
+"""ONNX Runtime (fp32, fused fp32, dynamic int8) and torch bf16 against torch float32.
 
 Run: ``nice -n 10 HF_HUB_OFFLINE=1 python bench/embed_onnx.py [--threads 1] [--n 600]``.
 Exports `models/e5-small-st`'s transformer to ONNX (offline, from the local weights) in a temp
 folder, runs the same length-sorted batches with the same mean pooling, and prints statements
-per second and the cosine of each path's vectors to today's torch vectors (adoption needs
-cosine >= 0.999 on every statement and more speed). Needs `pip install '.[bench]'`
+per second and the cosine of each path's vectors to the torch float32 vectors (adoption needs
+cosine >= 0.999 on every statement and more speed; torch bf16 autocast is what
+`model.precision: auto` runs on CPUs with native bf16). Needs `pip install '.[bench]'`
 (onnx, onnxruntime).
 """
 
@@ -102,8 +103,13 @@ def main() -> int:
     vocab = emb._tok.get_vocab()
     bos, eos, pad = vocab["<s>"], vocab["</s>"], vocab["<pad>"]
 
+    bf16 = SentenceTransformerEmbedder(
+        ROOT / "models" / "e5-small-st", threads=args.threads, precision="bfloat16"
+    )
+    bf16.encode(texts[:32])
     paths: list[tuple[str, Callable[[], Any]]] = [
-        ("torch (today's path)", lambda: emb.encode(texts))
+        ("torch float32", lambda: emb.encode(texts)),
+        ("torch bfloat16 autocast", lambda: bf16.encode(texts)),
     ]
     with tempfile.TemporaryDirectory(prefix="onnx-") as tmp:
         fp32 = Path(tmp) / "e5.onnx"

@@ -60,6 +60,7 @@ SCALE_MAX ?= 100000
 
 bench: setup $(VENV)/.bench-installed
 	SCALE_MAX=$(SCALE_MAX) OMP_NUM_THREADS=1 nice -n 10 $(BIN)/python bench/scale.py
+	SCALE_MAX=$(SCALE_MAX) nice -n 10 $(BIN)/python bench/scale_flow.py
 	OMP_NUM_THREADS=1 nice -n 10 $(BIN)/python bench/dask_throughput.py
 	$(BIN)/python bench/bench_embed.py
 	$(BIN)/python bench/embed_onnx.py --threads $$(nproc)

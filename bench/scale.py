@@ -103,7 +103,7 @@ def _stage(name: str, row: dict[str, Any], watch: _PeakRss) -> Iterator[None]:
     )
 
 
-def _embed(
+def sample_and_predicted_vectors(
     texts: Sequence[str], config: Any, sample: int, seed: int, row: dict[str, Any]
 ) -> np.ndarray:
     """Real vectors for a seeded sample of distinct texts, predicted ones for the rest."""
@@ -182,7 +182,7 @@ def run_one(n: int, work: Path, embed_sample: int) -> dict[str, Any]:
     del found, attributed
     with _stage("embed", row, watch):
         texts = [s.text for s in statements]
-        vectors = _embed(texts, config, embed_sample, config.seed, row)
+        vectors = sample_and_predicted_vectors(texts, config, embed_sample, config.seed, row)
         from flows.theme_map import project_embedder
 
         codebook_vectors = project_embedder(config).encode(list(data.codebook.texts))
@@ -236,18 +236,22 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args(description: str) -> argparse.Namespace:
+    """The command line of the scale benches (this one and `bench/scale_flow.py`)."""
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
     parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES))
     parser.add_argument("--embed-sample", type=int, default=2000)
     parser.add_argument("--work", type=Path, default=None, help="where corpora are generated")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    work = args.work or Path(tempfile.gettempdir()) / "temakarta-scale"
-    if args.one is not None:
-        print(json.dumps(run_one(args.one, work, args.embed_sample)))
-        return
+    args.work = args.work or Path(tempfile.gettempdir()) / "temakarta-scale"
+    return args
+
+
+def run_sizes(script: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Each size of `--sizes` (up to $SCALE_MAX) by `script --one N` in a child process of
+    its own (so each row's peak RSS is its own), one BLAS thread; the rows it printed."""
     limit = int(os.environ.get("SCALE_MAX", "0") or 0)
     sizes = [int(s) for s in args.sizes.split(",") if not limit or int(s) <= limit]
     env = {
@@ -260,11 +264,21 @@ def main() -> None:
     for n in sizes:
         print(f"{n} statements ...", file=sys.stderr)
         done = subprocess.run(
-            [sys.executable, __file__, "--one", str(n), "--work", str(work),
+            [sys.executable, script, "--one", str(n), "--work", str(args.work),
              "--embed-sample", str(args.embed_sample)],
-            env=env, capture_output=False, stdout=subprocess.PIPE, text=True, check=True,
+            env=env, stdout=subprocess.PIPE, text=True, check=True,
         )  # fmt: skip
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(f"  {json.dumps(rows[-1])}", file=sys.stderr)
+    return rows
+
+
+def main() -> None:
+    args = parse_args(__doc__ or "")
+    if args.one is not None:
+        print(json.dumps(run_one(args.one, args.work, args.embed_sample)))
+        return
+    rows = run_sizes(__file__, args)
     print(table(rows))
     real = ", ".join(
         f"{r['embed_real_texts']} at {r['embed_per_s']}/s (held-out cosine of the synthetic "

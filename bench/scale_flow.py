@@ -26,7 +26,6 @@ timed apart and not part of the run's figures.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import math
@@ -34,7 +33,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,7 +41,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.generate_corpus import generate, sample_sources
-from bench.scale import _embed
+from bench.scale import parse_args, run_sizes, sample_and_predicted_vectors
 from flows import io
 from flows.cache_store import CacheStore
 from flows.theme_map import project_embedder
@@ -56,7 +54,6 @@ STAGES = ("extract", "segment", "regions", "labels", "embed", "themes", "matrix"
 OTHER = "other"
 """Wall time outside the stages: Prefect's start-up, fingerprinting, the lock, writing the run
 folder (CSV, workbook, report)."""
-DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 TEMAKARTA = Path(sys.executable).parent / "temakarta"
 
 
@@ -77,7 +74,7 @@ def prepare(n: int, work: Path, embed_sample: int) -> dict[str, Any]:
             texts[statement.text] = None
     distinct = list(texts)
     row: dict[str, Any] = {"target": n, "documents": len(files), "distinct_texts": len(distinct)}
-    vectors = _embed(distinct, config, embed_sample, config.seed, row)
+    vectors = sample_and_predicted_vectors(distinct, config, embed_sample, config.seed, row)
     store_dir = work / f"store-{n}"
     if store_dir.exists():
         for stale in store_dir.iterdir():
@@ -157,33 +154,14 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES))
-    parser.add_argument("--embed-sample", type=int, default=2000)
-    parser.add_argument("--work", type=Path, default=None, help="where corpora are generated")
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    work = args.work or Path(tempfile.gettempdir()) / "temakarta-scale"
+    args = parse_args(__doc__ or "")
     if args.one is not None:
-        row = prepare(args.one, work, args.embed_sample)
+        row = prepare(args.one, args.work, args.embed_sample)
         print(f"  prepared in {row['prepare_s']} s; running the flow ...", file=sys.stderr)
-        row.update(run_flow(args.one, work))
+        row.update(run_flow(args.one, args.work))
         print(json.dumps(row))
         return
-    limit = int(os.environ.get("SCALE_MAX", "0") or 0)
-    sizes = [int(s) for s in args.sizes.split(",") if not limit or int(s) <= limit]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    rows = []
-    for n in sizes:
-        print(f"{n} statements ...", file=sys.stderr)
-        done = subprocess.run(
-            [sys.executable, __file__, "--one", str(n), "--work", str(work),
-             "--embed-sample", str(args.embed_sample)],
-            env=env, stdout=subprocess.PIPE, text=True, check=True,
-        )  # fmt: skip
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(f"  {json.dumps(rows[-1])}", file=sys.stderr)
+    rows = run_sizes(__file__, args)
     print(table(rows))
     for r in rows:
         print(

@@ -36,7 +36,7 @@ from flows.statement_cache import Segmented, cached_statements, merge, store_sta
 from flows.task_runners import MappedEmbedder
 from pipeline.changes import changes_frame, changes_markdown, compare_runs
 from pipeline.config import Config, CsvDialect
-from pipeline.embed import SentenceTransformerEmbedder, Vectors
+from pipeline.embed import SentenceTransformerEmbedder, Vectors, resolve_precision
 from pipeline.extract import ExtractError, Furniture
 from pipeline.labels import STAGE as LABELS_STAGE
 from pipeline.labels import match_labels
@@ -545,7 +545,12 @@ def _manifest(
         "inputs": dict(inputs),
         "data_files": dict(data_files),
         "config": config.model_dump(mode="json"),
-        "model": {"path": str(model_dir), "content_sha256": model_hash},
+        "model": {
+            "path": str(model_dir),
+            "content_sha256": model_hash,
+            # what `model.precision` resolved to on this machine (auto: its CPU decides)
+            "precision": resolve_precision(config.model.precision),
+        },
         "classifier": result.classifier.summary() if result.classifier else None,
         "inductive_min_cohesion": result.min_cohesion,
         "versions": io.package_versions(),

@@ -22,6 +22,7 @@ from flows.cli import main
 from flows.progress import EMBED, READ
 from flows.theme_map import RunReport, theme_map
 from pipeline.config import Config
+from pipeline.embed import native_bf16
 from pipeline.records import SIX_REGIONS
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
@@ -267,6 +268,7 @@ def test_manifest_describes_the_run(runs: tuple[RunReport, RunReport]) -> None:
     assert all(len(digest) == 64 for digest in manifest["data_files"].values())
     assert len(manifest["model"]["content_sha256"]) == 64
     assert manifest["model"]["path"].endswith("models/e5-small-st")
+    assert manifest["model"]["precision"] == ("bfloat16" if native_bf16() else "float32")
     assert set(manifest["inputs"]) == {p.name for p in CORPUS.glob("*.txt")} | {
         "tom.txt",
         "bild.xyz",

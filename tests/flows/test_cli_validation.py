@@ -348,3 +348,18 @@ def test_console_shows_no_traceback(corpus: Path, tmp_path: Path) -> None:
         "  fix: write one of the allowed regions, spelled as listed",
     ]
     assert not (tmp_path / "ut").exists() or not list((tmp_path / "ut").iterdir())
+
+
+def test_output_disk_without_room_for_the_run(run: Run, corpus: Path, tmp_path: Path) -> None:
+    # A sparse file takes no room but counts at its size: the run folder of a corpus that big
+    # would not fit on the disk of the output folder (tmp_path's).
+    free = shutil.disk_usage(tmp_path).free
+    with (corpus / "stor.txt").open("wb") as handle:
+        handle.truncate(free // 6 + 2**30)
+    limits = f"max_file_bytes: {2**60}"
+    config = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
+    code, err = run(config=config.replace("max_file_bytes: 50000000", limits))
+    assert code == EXIT_USAGE
+    assert f"{tmp_path / 'ut'}: only " in err
+    assert "MB free on its disk; this run needs about" in err
+    assert "give --output a folder on another disk" in err

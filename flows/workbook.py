@@ -5,11 +5,14 @@ format, so Excel shows 12,3 % for 12.3); headers are the CSV column names. The c
 get a white-to-blue colour scale over the theme × region cells (one hue, so it reads the same
 for colour-blind readers and in grey print). The bytes depend on the tables only: the document
 properties carry a fixed date and XlsxWriter, writing in memory, stamps every zip entry
-1980-01-01, so a rerun on the same input writes an identical file.
+1980-01-01, so a rerun on the same input writes an identical file. A table longer than an
+Excel sheet (1 048 576 rows with the header) continues on sheets named "Påståenden 2", "… 3":
+Excel would drop the rows past its limit without a word.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 from collections.abc import Sequence
@@ -51,6 +54,7 @@ _WRAPPED = {
 }
 _MAX_WIDTH = 40  # other columns: as wide as their longest value, up to this many characters
 _FOOTER_ROWS = (ROW_N_STATEMENTS, ROW_N_DOCUMENTS)
+XLSX_DATA_ROWS = 1_048_575  # rows below the header on one sheet (Excel's limit, 2**20, - 1)
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,12 @@ class _Sheet:
     percent: bool = False  # numbers are percentages (shown with a percent number format)
 
 
-def workbook_bytes(tables: Tables, errors: pd.DataFrame) -> bytes:
-    """The workbook of a run's `tables` and its `errors` table (the rows of errors.csv)."""
-    sheets = (
+def workbook_bytes(
+    tables: Tables, errors: pd.DataFrame, rows_per_sheet: int = XLSX_DATA_ROWS
+) -> bytes:
+    """The workbook of a run's `tables` and its `errors` table (the rows of errors.csv); a
+    table longer than `rows_per_sheet` data rows goes on as many sheets as it needs."""
+    tables_sheets = (
         _Sheet("Antal", tables.counts, matrix=True),
         _Sheet("Andelar", tables.shares, matrix=True, percent=True),
         _Sheet("Polaritet", tables.polarity),
@@ -73,6 +80,7 @@ def workbook_bytes(tables: Tables, errors: pd.DataFrame) -> bytes:
         _Sheet("Dokument", tables.documents),
         _Sheet("Fel", errors),
     )
+    sheets = [part for sheet in tables_sheets for part in _split(sheet, rows_per_sheet)]
     buffer = io.BytesIO()
     # in_memory: zip entries get XlsxWriter's fixed 1980 date (temp files would carry their
     # local mtime). Strings are never turned into formulas or links.
@@ -96,6 +104,20 @@ def workbook_bytes(tables: Tables, errors: pd.DataFrame) -> bytes:
         _write_sheet(workbook.add_worksheet(sheet.name), sheet, formats)
     workbook.close()
     return buffer.getvalue()
+
+
+def _split(sheet: _Sheet, rows: int) -> list[_Sheet]:
+    """`sheet`, or its rows in parts of `rows`, named "<name>", "<name> 2", …"""
+    if len(sheet.frame) <= rows:
+        return [sheet]
+    return [
+        dataclasses.replace(
+            sheet,
+            name=sheet.name if a == 0 else f"{sheet.name} {a // rows + 1}",
+            frame=sheet.frame.iloc[a : a + rows],
+        )
+        for a in range(0, len(sheet.frame), rows)
+    ]
 
 
 def _write_sheet(worksheet: Worksheet, sheet: _Sheet, formats: dict[str, Format]) -> None:

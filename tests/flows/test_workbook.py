@@ -14,7 +14,7 @@ import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 
 from flows import io
-from flows.workbook import workbook_bytes
+from flows.workbook import XLSX_DATA_ROWS, workbook_bytes
 from pipeline.matrix import COL_TEXT, REGION_COLUMNS, ROW_N_STATEMENTS, Tables
 from pipeline.records import DocumentError
 
@@ -134,3 +134,25 @@ def test_workbook_is_byte_identical_across_reruns(
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         core = archive.read("docProps/core.xml").decode("utf-8")
     assert "1980-01-01T00:00:00Z" in core
+
+
+def test_a_table_longer_than_a_sheet_goes_on_further_sheets(
+    sample_tables: Tables, run_dir: Path, tmp_path: Path
+) -> None:
+    assert XLSX_DATA_ROWS == 2**20 - 1  # Excel's rows per sheet, less the header
+    path = tmp_path / "split.xlsx"
+    path.write_bytes(workbook_bytes(sample_tables, io.errors_frame(ERRORS), rows_per_sheet=200))
+    book = openpyxl.load_workbook(path)
+    parts = [name for name in book.sheetnames if name.startswith("Påståenden")]
+    assert parts == ["Påståenden", "Påståenden 2", "Påståenden 3"]  # 531 statements
+    header, *expected = _csv_rows(run_dir / "statements.csv")
+    rows = []
+    for name in parts:
+        sheet_rows = [[c.value for c in row] for row in book[name].iter_rows()]
+        assert sheet_rows[0] == header
+        rows += sheet_rows[1:]
+    assert len(rows) == len(expected) == 531
+    assert [row[header.index(COL_TEXT)] for row in rows] == [
+        row[header.index(COL_TEXT)] for row in expected
+    ]
+    assert book.sheetnames[-1] == "Fel"  # the other sheets as before

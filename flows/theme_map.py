@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import (
@@ -23,6 +23,7 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
+from prefect.utilities.annotations import quote
 
 from flows import io
 from flows.cache_store import CacheStore, cache_dir_for
@@ -408,23 +409,32 @@ def _process(run: _Inputs, progress: Progress, mapped_embedding: bool) -> RunRep
     documents = [o for o in outcomes if isinstance(o, Document)]
     errors = [o for o in outcomes if isinstance(o, DocumentError)]
     with _timed(timings, "segment"):
-        known = cached_statements_task(documents, data, store_dir)
+        known = cached_statements_task(_unwalked(documents), data, store_dir)
         fresh = [d for d in documents if d.name not in known]
-        found, segment_errors = segment_task(fresh, data)
+        found, segment_errors = segment_task(_unwalked(fresh), data)
     with _timed(timings, "regions"):
-        statements, infos, region_errors = regions_task(fresh, found, data, known, store_dir)
+        statements, infos, region_errors = regions_task(
+            _unwalked(fresh), _unwalked(found), data, _unwalked(known), store_dir
+        )
     with _timed(timings, "labels"):
-        labels, label_errors = labels_task(statements, corpus_dir, data)
+        labels, label_errors = labels_task(_unwalked(statements), corpus_dir, data)
     errors += segment_errors + region_errors + label_errors
     with _timed(timings, "embed"):
         vectors, codebook_vectors, model_hash, n_embedded = embed_task(
-            statements, data, store_dir, progress, mapped_embedding
+            _unwalked(statements), data, store_dir, progress, mapped_embedding
         )
     with _timed(timings, "themes"):
-        result = themes_task(statements, vectors, codebook_vectors, data, labels)
+        result = themes_task(
+            _unwalked(statements), _unwalked(vectors), codebook_vectors, data, _unwalked(labels)
+        )
         result = keep_theme_ids(result, statements, previous.theme_of if previous else {})
     with _timed(timings, "matrix"):
-        tables = matrix_task(statements, result, infos, config.themes.representatives)
+        tables = matrix_task(
+            _unwalked(statements),
+            _unwalked(result),
+            _unwalked(infos),
+            config.themes.representatives,
+        )
         changes = compare_runs(
             previous, tables.counts, _statements_per_document(tables), run.inputs
         )
@@ -446,8 +456,8 @@ def _process(run: _Inputs, progress: Progress, mapped_embedding: bool) -> RunRep
         run_dir = write_task(
             run.output_dir,
             run_id,
-            tables,
-            errors,
+            _unwalked(tables),
+            _unwalked(errors),
             manifest,
             summary,
             config.outputs.csv_dialect,
@@ -518,6 +528,13 @@ def project_embedder(config: Config) -> SentenceTransformerEmbedder:
         threads=config.model.threads,
         precision=config.model.precision,
     )
+
+
+def _unwalked(value: _T) -> _T:
+    """`value` as a task argument Prefect passes on without walking every object in it to look
+    for futures (with a million statements that walk took minutes between one task's end and
+    the next's start); typed as the value, which the task receives."""
+    return cast(_T, quote(value))
 
 
 @contextmanager

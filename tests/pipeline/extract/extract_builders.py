@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from hypothesis import strategies as st
+
 from pipeline.config import LimitsConfig
 from pipeline.extract import extract_document
 from pipeline.records import Block, BlockKind
@@ -485,3 +487,18 @@ MERGED_TABLE_STATEMENTS = [
     ("Gemensam finansiering", "Möjlighet", "Möjligheter"),
     ("Kortsiktiga lösningar", "Hinder", "Hinder"),
 ]
+
+
+@st.composite
+def mutated(draw: st.DrawFn, data: bytes) -> bytes:
+    """`data` with a few byte flips, a truncation and/or an inserted chunk."""
+    out = bytearray(data)
+    for _ in range(draw(st.integers(0, 8))):
+        position = draw(st.integers(0, len(out) - 1))
+        out[position] = draw(st.integers(0, 255))
+    if draw(st.booleans()):
+        out = out[: draw(st.integers(0, len(out)))]
+    if draw(st.booleans()):
+        position = draw(st.integers(0, len(out)))
+        out[position:position] = draw(st.binary(min_size=1, max_size=64))
+    return bytes(out)

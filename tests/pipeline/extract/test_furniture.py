@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from extract_builders import mutated
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from pipeline.config import Config, LimitsConfig
 from pipeline.extract import (
@@ -262,18 +262,6 @@ def test_mutated_pages_give_a_document_or_an_extract_error(furniture: Furniture)
     original = (PAGES / "furniture" / "region_halland_vfu.html").read_bytes()
     limits = LimitsConfig(timeout_seconds=20)
 
-    @st.composite
-    def mutated(draw: st.DrawFn) -> bytes:
-        out = bytearray(original)
-        for _ in range(draw(st.integers(0, 8))):
-            out[draw(st.integers(0, len(out) - 1))] = draw(st.integers(0, 255))
-        if draw(st.booleans()):
-            out = out[: draw(st.integers(0, len(out)))]
-        if draw(st.booleans()):
-            position = draw(st.integers(0, len(out)))
-            out[position:position] = draw(st.binary(min_size=1, max_size=64))
-        return bytes(out)
-
     @settings(
         max_examples=40,
         deadline=None,
@@ -281,7 +269,7 @@ def test_mutated_pages_give_a_document_or_an_extract_error(furniture: Furniture)
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    @given(mutated())
+    @given(mutated(original))
     def run(data: bytes) -> None:
         try:
             document = extract_document("fuzz.html", data, limits, furniture)

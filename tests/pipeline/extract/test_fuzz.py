@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from extract_builders import CORPUS
+from extract_builders import CORPUS, mutated
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,21 +21,6 @@ from pipeline.extract import ExtractError, extract_document
 from pipeline.records import Document
 
 LIMITS = LimitsConfig(timeout_seconds=20)
-
-
-@st.composite
-def mutated(draw: st.DrawFn, data: bytes) -> bytes:
-    """`data` with a few byte flips, a truncation and/or an inserted chunk."""
-    out = bytearray(data)
-    for _ in range(draw(st.integers(0, 8))):
-        position = draw(st.integers(0, len(out) - 1))
-        out[position] = draw(st.integers(0, 255))
-    if draw(st.booleans()):
-        out = out[: draw(st.integers(0, len(out)))]
-    if draw(st.booleans()):
-        position = draw(st.integers(0, len(out)))
-        out[position:position] = draw(st.binary(min_size=1, max_size=64))
-    return bytes(out)
 
 
 @st.composite

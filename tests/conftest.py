@@ -84,7 +84,7 @@ def sample_tables(
     gazetteer: Gazetteer,
 ) -> Tables:
     """The output tables of the five sample documents, themed with the real model (its
-    embeddings cached under models/.cache), as a run builds them."""
+    embeddings cached in the default cache store), as a run builds them."""
     from flows import io
     from flows.embed_cache import encode_cached
     from flows.theme_map import project_embedder

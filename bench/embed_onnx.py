@@ -109,7 +109,7 @@ def main() -> int:
     bf16.encode(texts[:32])
     paths: list[tuple[str, Callable[[], Any]]] = [
         ("torch float32", lambda: emb.encode(texts)),
-        ("torch bfloat16 autocast", lambda: bf16.encode(texts)),
+        ("torch bfloat16, packed engine", lambda: bf16.encode(texts)),
     ]
     with tempfile.TemporaryDirectory(prefix="onnx-") as tmp:
         fp32 = Path(tmp) / "e5.onnx"

@@ -38,8 +38,8 @@ class ModelConfig(_Strict):
     # torch threads while embedding; 0: one per core this process may use. Nothing else of the
     # run works while it embeds, so all cores go to one process (never several processes too).
     threads: int = Field(0, ge=0, le=1024)
-    # Arithmetic of the matrix products (pipeline.embed.Precision): auto is bfloat16 on CPUs
-    # with native bf16 (about 1.8x faster, cosine >= 0.9999 to float32), else float32.
+    # Arithmetic of the encoder (pipeline.embed.Precision): auto is bfloat16 on CPUs with
+    # native bf16 (about 2.2x faster, cosine >= 0.9999 to float32), else float32.
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
 
 

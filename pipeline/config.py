@@ -113,6 +113,10 @@ class OutputsConfig(_Strict):
     """How the files of a run folder are written (flows/io.py)."""
 
     csv_dialect: CsvDialect = "comma"
+    # Statements report.html carries per theme × region cell (a spread sample in reading order
+    # beyond that; statements.csv and the workbook have them all): a million-statement run
+    # would otherwise write a page of 240 MB that no browser opens.
+    report_statements_per_cell: int = Field(200, ge=1, le=1_000_000)
 
 
 class Config(_Strict):

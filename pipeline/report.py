@@ -78,7 +78,8 @@ class RunInfo:
 
     `date` is shown as given (the flow passes the run's start time); `config` is (key, value)
     pairs, e.g. from `config_summary`; `errors` are the run's error rows: skipped files with what
-    to do, and `labels.csv` rows that were not used."""
+    to do, and `labels.csv` rows that were not used; `per_cell` caps the statements the page
+    carries per theme × region cell (`_sample_cells`)."""
 
     run_id: str
     date: str = ""
@@ -86,6 +87,7 @@ class RunInfo:
     model_hash: str = ""
     config: tuple[tuple[str, str], ...] = ()
     errors: tuple[DocumentError, ...] = ()
+    per_cell: int = 200  # statements carried per theme × region cell (outputs config)
 
 
 def config_summary(config: Config) -> tuple[tuple[str, str], ...]:
@@ -126,7 +128,8 @@ def build_report(tables: Tables, run_info: RunInfo) -> str:
         _errors_section(run_info.errors),
         _run_section(run_info),
         "</main>",
-        f'<script type="application/json" id="report-data">{_data_json(tables)}</script>',
+        f'<script type="application/json" id="report-data">'
+        f"{_data_json(tables, run_info.per_cell)}</script>",
         f"<script>{JS}</script>",
         "</body></html>",
     ]
@@ -341,15 +344,16 @@ def _run_section(run_info: RunInfo) -> str:
     )
 
 
-def _data_json(tables: Tables) -> str:
-    """The statements (reading order) and the polarity split per cell, as JSON safe to put
-    inside a <script> element."""
+def _data_json(tables: Tables, per_cell: int) -> str:
+    """The statements (reading order; at most `per_cell` per theme × region cell) and the
+    polarity split per cell, as JSON safe to put inside a <script> element."""
     frame = tables.statements
     records = [
         [_json_value(column, row[column]) for column in DATA_COLUMNS]
         for row in frame.to_dict("records")
     ]
     records.sort(key=_reading_key)
+    records = _sample_cells(records, per_cell)
     polarity: dict[str, dict[str, list[int]]] = {}
     for row in tables.polarity.to_dict("records"):
         split = polarity.setdefault(str(row[COL_THEME_ID]), {})
@@ -365,6 +369,22 @@ def _data_json(tables: Tables) -> str:
     text = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     # `</` could close the script element and `<!--` open an HTML comment inside it.
     return text.replace("</", "<\\/").replace("<!--", "<\\u0021--")
+
+
+def _sample_cells(records: list[list[object]], per_cell: int) -> list[list[object]]:
+    """`records` (reading order) with at most `per_cell` per (theme, region): from a larger
+    cell every (n / per_cell)-th, so the sample spans all its documents, not only the first."""
+    theme, region = DATA_COLUMNS.index(COL_THEME_ID), DATA_COLUMNS.index(COL_REGION)
+    cells: dict[tuple[object, object], list[int]] = {}
+    for i, record in enumerate(records):
+        cells.setdefault((record[theme], record[region]), []).append(i)
+    keep: set[int] = set()
+    for members in cells.values():
+        n = len(members)
+        keep.update(
+            members if n <= per_cell else (members[k * n // per_cell] for k in range(per_cell))
+        )
+    return [record for i, record in enumerate(records) if i in keep]
 
 
 def _json_value(column: str, value: object) -> object:

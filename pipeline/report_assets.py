@@ -139,8 +139,11 @@ JS = r"""
     }
     body.textContent = "";
     body.appendChild(frag);
+    // A large cell carries a sample (report.py: _sample_cells); its true size is data-count.
+    var all = selected ? +selected.getAttribute("data-count") : current.length;
     document.getElementById("panel-count").textContent =
-      q ? shown + " av " + current.length + " påståenden" : current.length + " påståenden";
+      (q ? shown + " av " + current.length + " påståenden" : current.length + " påståenden") +
+      (all > current.length ? " (ett urval av " + all + ": alla finns i statements.csv)" : "");
   }
 
   function polarity(theme, region) {

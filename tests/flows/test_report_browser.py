@@ -133,6 +133,33 @@ def test_click_lists_exactly_the_cells_statements(
     assert _listed(page) == _cell_ids(statements, theme, "Totalt")
 
 
+def test_a_large_cell_lists_a_spread_sample_and_says_how_many_it_has(
+    helper: ModuleType, statements: list[dict[str, str]], tmp_path: Path
+) -> None:
+    from flows import io
+
+    config = io.load_config()
+    outputs = config.outputs.model_copy(update={"report_statements_per_cell": 3})
+    capped = helper.write_sample_run(tmp_path, config.model_copy(update={"outputs": outputs}))
+    theme, region = _largest_cell(statements)
+    expected = _cell_ids(statements, theme, region)
+    assert len(expected) > 3
+    with helper.chromium_page() as page:
+        helper.open_report(page, capped)
+        page.click(f'#heatmap td.cell[data-theme="{theme}"][data-region="{region}"]')
+        n = len(expected)
+        assert _listed(page) == [expected[k * n // 3] for k in range(3)]
+        assert page.inner_text("#panel-count") == (
+            f"3 påståenden (ett urval av {n}: alla finns i statements.csv)"
+        )
+        page.fill("#search", "zzqxj-inget-sådant")
+        assert page.inner_text("#panel-count") == (
+            f"0 av 3 påståenden (ett urval av {n}: alla finns i statements.csv)"
+        )
+    with (capped / "statements.csv").open(encoding="utf-8", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == len(statements)  # the CSV has them all
+
+
 def test_keyboard_moves_between_cells_and_enter_opens_one(
     page: Any, statements: list[dict[str, str]]
 ) -> None:

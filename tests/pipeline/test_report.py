@@ -192,6 +192,27 @@ def test_a_corpus_sized_report_stays_under_2_mb() -> None:
     assert len(html.encode("utf-8")) < 2_000_000
 
 
+def test_a_large_cell_carries_a_sample_spread_over_it_in_reading_order() -> None:
+    tables = _tables(n=3000)
+    full = _blob(build_report(tables, RunInfo(**{**INFO.__dict__, "per_cell": 10**6})))["rows"]
+    assert len(_blob(build_report(tables, INFO))["rows"]) == 12 * 200  # type: ignore[arg-type]
+    capped = _blob(build_report(tables, RunInfo(**{**INFO.__dict__, "per_cell": 40})))["rows"]
+    assert isinstance(full, list) and isinstance(capped, list) and len(full) == 3000
+    theme, region = DATA_COLUMNS.index("theme_id"), DATA_COLUMNS.index("region")
+    cells: dict[tuple[str, str], list[str]] = {}
+    for row in full:
+        cells.setdefault((row[theme], row[region]), []).append(row[0])
+    kept: dict[tuple[str, str], list[str]] = {}
+    for row in capped:
+        kept.setdefault((row[theme], row[region]), []).append(row[0])
+    assert kept.keys() == cells.keys()
+    for cell, ids in cells.items():
+        n = len(ids)
+        assert n > 40 and kept[cell] == [ids[k * n // 40] for k in range(40)]
+    assert [row[0] for row in capped] == [row[0] for row in full if row in capped]  # order kept
+    assert len(build_report(tables, RunInfo(**{**INFO.__dict__, "per_cell": 40}))) < 200_000
+
+
 def test_config_summary_flattens_the_config() -> None:
     pairs = dict(config_summary(Config()))
     assert pairs["model.path"] == "models/e5-small-st"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -24,6 +27,7 @@ from pipeline.segment import segment_document
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
+SAMPLE_RUN_HELPER = ROOT / "bench" / "_report_browser.py"
 
 
 @pytest.fixture(scope="session")
@@ -77,32 +81,23 @@ def prefect_harness() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def sample_tables(
-    documents: dict[str, Document],
-    config: Config,
-    abbreviations: frozenset[str],
-    gazetteer: Gazetteer,
-) -> Tables:
+def sample_run() -> ModuleType:
+    """bench/_report_browser.py: the sample corpus run as `temakarta run` builds it, and
+    headless Chromium; one module for the benches and the tests (bench/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("_report_browser", SAMPLE_RUN_HELPER)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def sample_tables(sample_run: ModuleType, config: Config) -> Tables:
     """The output tables of the five sample documents, themed with the real model (its
     embeddings cached in the default cache store), as a run builds them."""
-    from flows import io
-    from flows.embed_cache import encode_cached
-    from flows.theme_map import project_embedder
     from pipeline.matrix import build_tables
-    from pipeline.themes import assign_themes
 
-    statements: list[Statement] = []
-    infos = []
-    for key in sorted(documents):
-        found = segment_document(documents[key], config.segment, abbreviations)
-        with_regions, info = attribute_regions(documents[key], found, gazetteer)
-        statements += with_regions
-        infos.append(info)
-    data = io.load_project_data(config, CORPUS)
-    embedder = project_embedder(config)
-    vectors = encode_cached([s.text for s in statements], embedder)
-    codebook_vectors = encode_cached(list(data.codebook.texts), embedder)
-    result = assign_themes(
-        statements, vectors, data.codebook, codebook_vectors, config.themes, data.stopwords
-    )
-    return build_tables(statements, result, infos)
+    statements, infos, result, _, _ = sample_run.sample_themes(config)
+    tables: Tables = build_tables(statements, result, infos)
+    return tables

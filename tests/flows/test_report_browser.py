@@ -8,8 +8,6 @@ make docs/report.png. Chromium is Debian's `chromium` (deps/apt.txt) driven by P
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -17,7 +15,6 @@ from typing import Any
 
 import pytest
 
-HELPER = Path(__file__).resolve().parents[2] / "bench" / "_report_browser.py"
 CHROMIUM = Path("/usr/bin/chromium")
 
 pytestmark = [
@@ -30,18 +27,9 @@ pytestmark = [
 ]
 
 
-def _helper() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_report_browser", HELPER)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def helper() -> ModuleType:
-    return _helper()
+def helper(sample_run: ModuleType) -> ModuleType:
+    return sample_run
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ packed tokens (`_PackedBertBf16`; about 2.4x the float32 rate on CPUs with nativ
 elsewhere, where bf16 would be emulated and slower."""
 
 TOKEN_BUDGET = 2048
+_ROW_STEP = 128  # token rows of a bf16 batch are padded to a multiple of this (see means)
 """Tokens per bf16 batch: big enough that each matrix product runs at the matmul's full rate
 (measured: 512 to 4096 tokens all within 2 %), small enough to stay in cache-sized pieces."""
 
@@ -340,10 +341,10 @@ class _PackedBertBf16:
     Why not the model's own forward under autocast: on 20-token statements it spent a third
     of its time outside the matrix products (padding, mask, fp32<->bf16 casts around every
     layer, flash attention's per-call cost). Here sequences of equal length form groups, so
-    nothing is padded or masked; every token of a batch goes through each linear layer as one
+    nothing is masked; every token of a batch goes through each linear layer as one
     (tokens, 384) matrix with bias and residual fused into the product (oneDNN), and only
-    attention works per group. Weights are cast to bf16 once; LayerNorm, softmax and the
-    pooled means accumulate in fp32. A sequence's result does not depend on its batch.
+    attention works per group (in float32). Weights are cast to bf16 once; LayerNorm, softmax
+    and the pooled means accumulate in fp32. A sequence's result does not depend on its batch.
     """
 
     def __init__(self, bert: Any) -> None:
@@ -411,18 +412,27 @@ class _PackedBertBf16:
             positions = torch.cat([torch.arange(n).repeat(b) for b, n in groups])
             x = self._word[ids] + self._position[positions] + self._token_type
             x = F.layer_norm(x, (d,), *self._norm, self._eps).to(torch.bfloat16)
+            # oneDNN keeps compiled bf16 kernels per matrix shape, so every new token count grew
+            # the process by up to a megabyte (2 GB over a long run): the rows are padded with
+            # zero rows to a multiple of _ROW_STEP (at most 16 shapes; a row never meets another
+            # in a linear layer) and attention, whose shapes vary most, runs in float32 through
+            # torch's flash kernel, which keeps no kernel per shape and treats each sequence
+            # alone (float32 batched matmuls came out different for a text alone and in a batch).
+            rows = x.shape[0]
+            padding = -rows % _ROW_STEP
+            x = F.pad(x, (0, 0, 0, padding))
             for layer in self._layers:
                 qkv = linear(x, layer["qkv"], layer["qkv_b"], "none", [], "")
                 context = []
                 start = 0
                 for b, n in groups:
                     part = qkv[start : start + b * n].view(b, n, 3, heads, d // heads)
-                    q, k, v = part.permute(2, 0, 3, 1, 4)
-                    scores = torch.matmul(q, k.transpose(-1, -2))
-                    weights = torch.softmax(scores, -1, dtype=torch.float32).to(torch.bfloat16)
-                    context.append(torch.matmul(weights, v).transpose(1, 2).reshape(b * n, d))
+                    q, k, v = part.permute(2, 0, 3, 1, 4).to(torch.float32)
+                    ctx = F.scaled_dot_product_attention(q, k, v, scale=1.0).transpose(1, 2)
+                    context.append(ctx.to(torch.bfloat16).reshape(b * n, d))
                     start += b * n
-                attended = context[0] if len(context) == 1 else torch.cat(context)
+                context.append(x.new_zeros((padding, d)))
+                attended = torch.cat(context)
                 x = linear.binary(attended, x, layer["out"], layer["out_b"], "add")
                 x = F.layer_norm(x, (d,), layer["norm1"], layer["norm1_b"], self._eps)
                 up = F.gelu(linear(x, layer["up"], layer["up_b"], "none", [], ""))

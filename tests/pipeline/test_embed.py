@@ -262,3 +262,33 @@ def test_auto_precision_keeps_float32_for_a_model_the_bf16_engine_cannot_run(
         assert SentenceTransformerEmbedder(other, precision="auto").precision == "float32"
     with pytest.raises(ModelDirError, match=r"relu-model: precision bfloat16 runs BERT .*'relu'"):
         SentenceTransformerEmbedder(other, precision="bfloat16")
+
+
+@pytest.mark.slow
+def test_bfloat16_engine_does_not_grow_with_each_new_batch_shape(built_model_dir: Path) -> None:
+    # oneDNN keeps kernels per matrix shape; a long run meets thousands of token counts and
+    # group shapes, which once grew the process by about a megabyte each.
+    import random
+
+    bf16 = SentenceTransformerEmbedder(built_model_dir, threads=1, precision="bfloat16")
+    bf16.encode(["värmeböljor och vårdplatser"])
+    engine = bf16._packed
+    assert engine is not None
+
+    def batch(n: int, b: int) -> list[list[int]]:
+        return [[0, *[2000 + i + j for j in range(n - 2)], 2] for i in range(b)]
+
+    for rows in range(128, 1025, 128):  # every padded row count the batches below can reach
+        engine.means(batch(128, rows // 128))
+
+    def rss_mb() -> int:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+    before = rss_mb() // 1024
+    draw = random.Random(7)
+    for _ in range(150):
+        n = draw.randint(4, 40)
+        engine.means(batch(n, draw.randint(1, 1000 // n)))
+    grown = rss_mb() // 1024 - before
+    assert grown < 64, f"{grown} MB more after 150 batch shapes"

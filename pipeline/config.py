@@ -39,7 +39,7 @@ class ModelConfig(_Strict):
     # run works while it embeds, so all cores go to one process (never several processes too).
     threads: int = Field(0, ge=0, le=1024)
     # Arithmetic of the encoder (pipeline.embed.Precision): auto is bfloat16 on CPUs with
-    # native bf16 (about 2.2x faster, cosine >= 0.9999 to float32), else float32.
+    # native bf16 (about 2x faster, cosine >= 0.9999 to float32), else float32.
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
 
 

@@ -368,31 +368,25 @@ class _PackedBertBf16:
         self._token_type = w["embeddings.token_type_embeddings.weight"][0]
         self._norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         scale = (self._dim // self._heads) ** -0.5  # folded into the query projection
-        self._layers = []
+        self._layers: list[dict[str, Any]] = []
         for n in range(int(config.num_hidden_layers)):
             p = f"encoder.layer.{n}."
             q, k, v = (f"{p}attention.self.{x}" for x in ("query", "key", "value"))
-            self._layers.append(
-                {
-                    "qkv": torch.cat(
-                        [w[f"{q}.weight"] * scale, w[f"{k}.weight"], w[f"{v}.weight"]]
-                    ),
-                    "qkv_b": torch.cat([w[f"{q}.bias"] * scale, w[f"{k}.bias"], w[f"{v}.bias"]]),
-                    "out": w[f"{p}attention.output.dense.weight"],
-                    "out_b": w[f"{p}attention.output.dense.bias"],
-                    "norm1": w[f"{p}attention.output.LayerNorm.weight"],
-                    "norm1_b": w[f"{p}attention.output.LayerNorm.bias"],
-                    "up": w[f"{p}intermediate.dense.weight"],
-                    "up_b": w[f"{p}intermediate.dense.bias"],
-                    "down": w[f"{p}output.dense.weight"],
-                    "down_b": w[f"{p}output.dense.bias"],
-                    "norm2": w[f"{p}output.LayerNorm.weight"],
-                    "norm2_b": w[f"{p}output.LayerNorm.bias"],
-                }
-            )
-        self._layers = [
-            {k: t.to(bf16).contiguous() for k, t in layer.items()} for layer in self._layers
-        ]
+            layer = {
+                "qkv": torch.cat([w[f"{q}.weight"] * scale, w[f"{k}.weight"], w[f"{v}.weight"]]),
+                "qkv_b": torch.cat([w[f"{q}.bias"] * scale, w[f"{k}.bias"], w[f"{v}.bias"]]),
+                "out": w[f"{p}attention.output.dense.weight"],
+                "out_b": w[f"{p}attention.output.dense.bias"],
+                "norm1": w[f"{p}attention.output.LayerNorm.weight"],
+                "norm1_b": w[f"{p}attention.output.LayerNorm.bias"],
+                "up": w[f"{p}intermediate.dense.weight"],
+                "up_b": w[f"{p}intermediate.dense.bias"],
+                "down": w[f"{p}output.dense.weight"],
+                "down_b": w[f"{p}output.dense.bias"],
+                "norm2": w[f"{p}output.LayerNorm.weight"],
+                "norm2_b": w[f"{p}output.LayerNorm.bias"],
+            }
+            self._layers.append({key: t.to(bf16).contiguous() for key, t in layer.items()})
 
     def means(self, seqs: Sequence[Sequence[int]]) -> npt.NDArray[np.float64]:
         """Mean of the last hidden states over every token of each sequence (ids incl. <s>

@@ -22,6 +22,7 @@ CsvDialect = Literal["comma", "excel-sv"]
 
 
 MAX_REPRESENTATIVES = 10
+REPORT_STATEMENTS_PER_CELL = 200  # outputs.report_statements_per_cell's default
 
 
 class _Strict(BaseModel):
@@ -116,7 +117,7 @@ class OutputsConfig(_Strict):
     # Statements report.html carries per theme × region cell (a spread sample in reading order
     # beyond that; statements.csv and the workbook have them all): a million-statement run
     # would otherwise write a page of 240 MB that no browser opens.
-    report_statements_per_cell: int = Field(200, ge=1, le=1_000_000)
+    report_statements_per_cell: int = Field(REPORT_STATEMENTS_PER_CELL, ge=1, le=1_000_000)
 
 
 class Config(_Strict):

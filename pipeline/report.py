@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.config import MAX_REPRESENTATIVES, Config
+from pipeline.config import MAX_REPRESENTATIVES, REPORT_STATEMENTS_PER_CELL, Config
 from pipeline.labels import STAGE as LABELS_STAGE
 from pipeline.matrix import (
     COL_CONFIDENCE,
@@ -87,7 +87,7 @@ class RunInfo:
     model_hash: str = ""
     config: tuple[tuple[str, str], ...] = ()
     errors: tuple[DocumentError, ...] = ()
-    per_cell: int = 200  # statements carried per theme × region cell (outputs config)
+    per_cell: int = REPORT_STATEMENTS_PER_CELL  # per theme × region cell (outputs config)
 
 
 def config_summary(config: Config) -> tuple[tuple[str, str], ...]:

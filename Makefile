@@ -17,7 +17,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # torch first, pinned, so pip takes the CPU build instead of pulling a multi-GB CUDA one.
-$(VENV)/.installed: pyproject.toml deps/apt.txt | $(BIN)/python
+$(VENV)/.installed: pyproject.toml setup.py deps/apt.txt pipeline/_attend.c | $(BIN)/python
 	$(MAKE) system-deps
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -8,10 +8,15 @@ then L2-normalized.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
+import importlib.util
+import itertools
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -127,7 +132,8 @@ class SentenceTransformerEmbedder:
     than `max_tokens` (incl. <s> and </s>) are windowed and averaged, never truncated.
     `threads` is torch's intra-op thread count (0: every core this process may use).
     `precision` is that of the matrix products (`Precision`); bf16 vectors get their own name,
-    so they are never mixed with float32 ones in a cache.
+    so they are never mixed with float32 ones in a cache. `c_attention` runs bf16 attention
+    in pipeline/_attend.c (None: wherever it is built and the CPU runs it; False: torch's).
     encode() returns float32 (n, 384), rows L2-normalized; deterministic for a given input.
     """
 
@@ -139,6 +145,7 @@ class SentenceTransformerEmbedder:
         max_tokens: int = 512,
         threads: int = 0,
         precision: Precision = "float32",
+        c_attention: bool | None = None,
     ) -> None:
         if threads < 0:
             raise ValueError(f"threads={threads}: give 0 (every core) or a positive count")
@@ -170,6 +177,15 @@ class SentenceTransformerEmbedder:
                     f"{self._path}: precision bfloat16 runs BERT encoders with GELU and absolute "
                     f"positions, and {unsupported}; set model.precision: float32 or auto"
                 )
+        # Decided before any vector is named: the C attention's vectors differ in the last bits.
+        available = self.precision == "bfloat16" and _c_attention_for(_model_config(self._path))
+        if c_attention and not available:
+            raise ModelDirError(
+                f"{self._path}: the C attention runs only in bf16 on a BERT whose head size is a "
+                "multiple of 16, on a CPU with avx512_bf16, with pipeline/_attend.c built; "
+                "reinstall with 'make setup' or leave c_attention unset"
+            )
+        self.c_attention = available if c_attention is None else c_attention
         self._model: Any = None  # loaded on first use: a fully cached run never needs it
         self._packed: _PackedBertBf16 | None = None
 
@@ -198,7 +214,9 @@ class SentenceTransformerEmbedder:
         self._bos, self._eos, self._pad = vocab["<s>"], vocab["</s>"], vocab["<pad>"]
         self._dim = int(self._model.get_embedding_dimension() or 384)
         self._packed = (
-            _PackedBertBf16(self._model[0].auto_model) if self.precision == "bfloat16" else None
+            _PackedBertBf16(self._model[0].auto_model, self.threads, c_attention=self.c_attention)
+            if self.precision == "bfloat16"
+            else None
         )
 
     @property
@@ -206,8 +224,11 @@ class SentenceTransformerEmbedder:
         """Model dir name, content hash, prompt and window size (all change the vectors)."""
         name = f"{self._path.name}@{self.content_hash}|prompt={self.prompt!r}|max={self.max_tokens}"
         # float32 vectors keep the name they had before bf16 existed, so their caches stay valid;
-        # "packed" names the bf16 engine, whose vectors differ in the last bits from autocast's.
-        return name if self.precision == "float32" else f"{name}|{self.precision}-packed"
+        # "packed" names the bf16 engine, whose vectors differ in the last bits from autocast's,
+        # "c-attention" its attention in pipeline/_attend.c (last bits again).
+        if self.precision == "float32":
+            return name
+        return f"{name}|{self.precision}-packed" + ("|c-attention" if self.c_attention else "")
 
     @property
     def loaded(self) -> bool:
@@ -319,20 +340,58 @@ def _packed_unsupported(config: Mapping[str, Any]) -> str | None:
 
 
 def _token_batches(order: Sequence[int], lengths: Sequence[int], budget: int) -> list[list[int]]:
-    """Cut `order` (indices sorted by length) into runs of at most `budget` tokens by
-    `lengths` (a longer sequence goes alone)."""
+    """Cut `order` (indices sorted by length) into batches of at most `budget` tokens by
+    `lengths` (a longer sequence goes alone), each sorted by (length, position in `order`).
+
+    Why not consecutive runs: a run stops short of the budget by up to a sequence's length,
+    and those rows are padded and multiplied for nothing (5 % of the time on the sample
+    statements). Each batch takes the longest sequences left, then fills its gap with the
+    shortest, so every batch but the last misses the budget by less than the shortest
+    sequence left. A sequence's vector does not depend on its batch, so this changes no vector.
+    """
+    rank = {i: r for r, i in enumerate(order)}
+    longest_first = list(reversed(order))
+    lo, hi = 0, len(longest_first)
     batches: list[list[int]] = []
-    current: list[int] = []
-    tokens = 0
-    for i in order:
-        if current and tokens + lengths[i] > budget:
-            batches.append(current)
-            current, tokens = [], 0
-        current.append(i)
-        tokens += lengths[i]
-    if current:
-        batches.append(current)
+    while lo < hi:
+        batch = [longest_first[lo]]
+        tokens = lengths[longest_first[lo]]
+        lo += 1
+        while lo < hi and tokens + lengths[longest_first[lo]] <= budget:
+            batch.append(longest_first[lo])
+            tokens += lengths[longest_first[lo]]
+            lo += 1
+        while lo < hi and tokens + lengths[longest_first[hi - 1]] <= budget:
+            hi -= 1
+            batch.append(longest_first[hi])
+            tokens += lengths[longest_first[hi]]
+        batches.append(sorted(batch, key=rank.__getitem__))
     return batches
+
+
+@functools.cache
+def _c_attention_library() -> Any | None:
+    """pipeline/_attend.c as built at install time, when this CPU runs it (else None)."""
+    spec = importlib.util.find_spec("pipeline._attend")
+    if spec is None or spec.origin is None:
+        return None  # not built (the extension is optional): torch's attention
+    lib = ctypes.CDLL(spec.origin)
+    if not lib.temakarta_attend_supported():
+        return None
+    p, i64 = ctypes.c_void_p, ctypes.c_int64
+    lib.temakarta_attend.argtypes = [p, p, i64, i64, p, p, i64]
+    lib.temakarta_attend.restype = ctypes.c_int
+    return lib
+
+
+def _c_attention_for(config: Mapping[str, Any]) -> bool:
+    """Whether the C attention runs this (transformers) config's model here: head size a
+    multiple of 16 up to 128, the library built and this CPU able to run it."""
+    heads, hidden = config.get("num_attention_heads"), config.get("hidden_size")
+    if not isinstance(heads, int) or not isinstance(hidden, int) or heads < 1:
+        return False
+    head_dim, rest = divmod(hidden, heads)
+    return rest == 0 and head_dim % 16 == 0 and head_dim <= 128 and bool(_c_attention_library())
 
 
 class _PackedBertBf16:
@@ -343,14 +402,25 @@ class _PackedBertBf16:
     layer, flash attention's per-call cost). Here sequences of equal length form groups, so
     nothing is masked; every token of a batch goes through each linear layer as one
     (tokens, 384) matrix with bias and residual fused into the product (oneDNN), and only
-    attention works per group (in float32). Weights are cast to bf16 once; LayerNorm, softmax
-    and the pooled means accumulate in fp32. A sequence's result does not depend on its batch.
+    attention works per sequence: in pipeline/_attend.c with `c_attention` (the whole batch in
+    one call, split over `threads`), else per group through torch (in float32). Weights are
+    cast to bf16 once; LayerNorm, softmax and the pooled means accumulate in fp32. A
+    sequence's result depends neither on its batch nor on the thread count.
     """
 
-    def __init__(self, bert: Any) -> None:
+    def __init__(self, bert: Any, threads: int = 1, c_attention: bool = False) -> None:
         import torch
 
         config = bert.config
+        if c_attention and not _c_attention_for(config.to_dict()):
+            raise ModelDirError(
+                "the C attention (pipeline/_attend.c) is not built, this CPU lacks avx512_bf16 "
+                "or the model's head size is not a multiple of 16; reinstall with 'make setup' "
+                "or use torch's attention"
+            )
+        self._attend = _c_attention_library() if c_attention else None
+        self._threads = threads
+        self._pool = ThreadPoolExecutor(threads) if c_attention and threads > 1 else None
         unsupported = _packed_unsupported(config.to_dict())
         if unsupported:
             raise ModelDirError(
@@ -400,7 +470,7 @@ class _PackedBertBf16:
                 groups[-1] = (groups[-1][0] + 1, len(q))
             else:
                 groups.append((1, len(q)))
-        heads, d = self._heads, self._dim
+        d = self._dim
         with torch.inference_mode():
             ids = torch.tensor([t for q in seqs for t in q], dtype=torch.long)
             positions = torch.cat([torch.arange(n).repeat(b) for b, n in groups])
@@ -415,18 +485,16 @@ class _PackedBertBf16:
             rows = x.shape[0]
             padding = -rows % _ROW_STEP
             x = F.pad(x, (0, 0, 0, padding))
+            lengths = np.array([len(q) for q in seqs], dtype=np.int64)
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
             for layer in self._layers:
                 qkv = linear(x, layer["qkv"], layer["qkv_b"], "none", [], "")
-                context = []
-                start = 0
-                for b, n in groups:
-                    part = qkv[start : start + b * n].view(b, n, 3, heads, d // heads)
-                    q, k, v = part.permute(2, 0, 3, 1, 4).to(torch.float32)
-                    ctx = F.scaled_dot_product_attention(q, k, v, scale=1.0).transpose(1, 2)
-                    context.append(ctx.to(torch.bfloat16).reshape(b * n, d))
-                    start += b * n
-                context.append(x.new_zeros((padding, d)))
-                attended = torch.cat(context)
+                if self._attend is not None:
+                    attended = x.new_empty(x.shape)
+                    attended[rows:].zero_()
+                    self._c_attention(qkv, attended, starts, lengths)
+                else:
+                    attended = self._torch_attention(qkv, groups, padding)
                 x = linear.binary(attended, x, layer["out"], layer["out_b"], "add")
                 x = F.layer_norm(x, (d,), layer["norm1"], layer["norm1_b"], self._eps)
                 up = F.gelu(linear(x, layer["up"], layer["up_b"], "none", [], ""))
@@ -439,6 +507,52 @@ class _PackedBertBf16:
                 start += b * n
             out: npt.NDArray[np.float64] = torch.cat(means).numpy().astype(np.float64)
         return out
+
+    def _torch_attention(self, qkv: Any, groups: list[tuple[int, int]], padding: int) -> Any:
+        """Attention per group of equal-length sequences through torch's flash kernel, in
+        float32: (rows + padding, dim) bf16, zero padding rows."""
+        torch = self._torch
+        F = torch.nn.functional
+        heads, d = self._heads, self._dim
+        context = []
+        start = 0
+        for b, n in groups:
+            part = qkv[start : start + b * n].view(b, n, 3, heads, d // heads)
+            q, k, v = part.permute(2, 0, 3, 1, 4).to(torch.float32)
+            ctx = F.scaled_dot_product_attention(q, k, v, scale=1.0).transpose(1, 2)
+            context.append(ctx.to(torch.bfloat16).reshape(b * n, d))
+            start += b * n
+        context.append(qkv.new_zeros((padding, d)))
+        return torch.cat(context)
+
+    def _c_attention(
+        self,
+        qkv: Any,
+        out: Any,
+        starts: npt.NDArray[np.int64],
+        lengths: npt.NDArray[np.int64],
+    ) -> None:
+        """pipeline/_attend.c on every sequence, into `out`; the sequences are split into
+        `threads` runs of about equal work (ctypes lets go of the GIL during each call)."""
+        heads, dh = self._heads, self._dim // self._heads
+        lib: Any = self._attend
+
+        def run(a: int, b: int) -> None:
+            code = lib.temakarta_attend(
+                qkv.data_ptr(), out.data_ptr(), heads, dh,
+                starts[a:b].ctypes.data, lengths[a:b].ctypes.data, b - a,
+            )  # fmt: skip
+            if code != 0:
+                raise MemoryError(f"pipeline/_attend.c: no memory for {b - a} sequences")
+
+        if self._pool is None:
+            run(0, len(lengths))
+            return
+        work = np.cumsum(lengths * (lengths + dh))  # scores and weighted sums per sequence
+        cuts = np.searchsorted(work, work[-1] * np.arange(1, self._threads) / self._threads)
+        bounds = [0, *sorted({int(c) for c in cuts}), len(lengths)]
+        for f in [self._pool.submit(run, a, b) for a, b in itertools.pairwise(bounds) if b > a]:
+            f.result()
 
 
 def _texts_done(owner: Sequence[int], on_batch: OnBatch) -> Callable[[list[int]], None]:

@@ -17,9 +17,20 @@ from pipeline.embed import (
     embed_with_cache,
     length_chunks,
     model_content_hash,
+    native_bf16,
     resolve_precision,
     window_spans,
 )
+
+C_ATTENTION = [
+    False,
+    pytest.param(
+        True,
+        marks=pytest.mark.skipif(
+            not native_bf16(), reason="pipeline/_attend.c needs a CPU with avx512_bf16"
+        ),
+    ),
+]
 
 
 class _CountingEmbedder:
@@ -180,22 +191,47 @@ def test_bfloat16_vectors_are_within_cosine_0_9999_and_named_apart(
     assert not np.array_equal(fast, reference)  # the products really ran in bf16
     np.testing.assert_array_equal(bf16.encode(texts), fast)  # and deterministically
     # Never mixed in a cache: the float32 name is the one vectors had before bf16 existed.
-    assert bf16.name == f"{st_embedder.name}|bfloat16-packed"
+    suffix = "|bfloat16-packed|c-attention" if bf16.c_attention else "|bfloat16-packed"
+    assert bf16.name == st_embedder.name + suffix
     assert not st_embedder.name.endswith("float32")
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("c_attention", C_ATTENTION)
 def test_bfloat16_vector_does_not_depend_on_what_it_is_batched_with(
-    built_model_dir: Path, statements: list[str]
+    built_model_dir: Path, statements: list[str], c_attention: bool
 ) -> None:
     # A cache mixes vectors made in different runs, so a text's vector must be the same
-    # whether it was embedded alone or packed with others (and windowed alike when long).
-    bf16 = SentenceTransformerEmbedder(built_model_dir, threads=1, precision="bfloat16")
+    # whether it was embedded alone or packed with others (and windowed alike when long),
+    # and whatever the thread count.
+    def embedder(threads: int) -> SentenceTransformerEmbedder:
+        return SentenceTransformerEmbedder(
+            built_model_dir, threads=threads, precision="bfloat16", c_attention=c_attention
+        )
+
     texts = [*statements[:40], " ".join(statements[:120])]
-    assert len(bf16.content_ids(texts[-1:])[0]) > 510  # windowed
-    together = bf16.encode(texts)
-    alone = np.concatenate([bf16.encode([t]) for t in texts])
-    np.testing.assert_array_equal(together, alone)
+    alone = embedder(1)
+    assert len(alone.content_ids(texts[-1:])[0]) > 510  # windowed
+    together = embedder(2).encode(texts)
+    np.testing.assert_array_equal(together, np.concatenate([alone.encode([t]) for t in texts]))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not native_bf16(), reason="pipeline/_attend.c needs avx512_bf16")
+def test_c_attention_is_built_used_and_agrees_with_torchs(
+    built_model_dir: Path, statements: list[str]
+) -> None:
+    # `make setup` builds pipeline/_attend.c; a CPU with native bf16 runs it by default.
+    default = SentenceTransformerEmbedder(built_model_dir, threads=1, precision="auto")
+    torch_attention = SentenceTransformerEmbedder(
+        built_model_dir, threads=1, precision="bfloat16", c_attention=False
+    )
+    assert default.c_attention and default.name == torch_attention.name + "|c-attention"
+    texts = statements[:200]
+    ours, theirs = default.encode(texts), torch_attention.encode(texts)
+    cosine = (ours * theirs).sum(axis=1)
+    assert cosine.min() >= 0.99995, cosine.min()
+    assert not np.array_equal(ours, theirs)  # the C kernel really ran
 
 
 def _tiny_bert(**overrides: object) -> object:
@@ -204,26 +240,28 @@ def _tiny_bert(**overrides: object) -> object:
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=50,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=128,
-        max_position_embeddings=64,
-        **overrides,
-    )
+    settings: dict[str, object] = {
+        "vocab_size": 50,
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 128,
+        "max_position_embeddings": 64,
+    }
+    config = BertConfig(**{**settings, **overrides})
     return BertModel(config, add_pooling_layer=False).eval()
 
 
-def test_packed_bf16_engine_matches_the_models_own_padded_forward() -> None:
+@pytest.mark.parametrize("c_attention", C_ATTENTION)
+def test_packed_bf16_engine_matches_the_models_own_padded_forward(c_attention: bool) -> None:
     import torch
 
     from pipeline.embed import _PackedBertBf16
 
     bert = _tiny_bert()
-    seqs = [[0, 5, 2], [0, 7, 9, 2], [0, 7, 9, 2], [0, *range(3, 40), 2]]  # sorted by length
-    packed = _PackedBertBf16(bert).means(seqs)
+    # sorted by length; 17 and 33 tokens cross the kernel's 16-column and 4-row blocks
+    seqs = [[0, 5, 2], [0, 7, 9, 2], [0, 7, 9, 2], [0, *range(3, 18), 2], [0, *range(3, 34), 2]]
+    packed = _PackedBertBf16(bert, threads=2, c_attention=c_attention).means(seqs)
     width = max(len(q) for q in seqs)
     ids = torch.tensor([[*q, *[1] * (width - len(q))] for q in seqs])
     mask = torch.tensor([[1] * len(q) + [0] * (width - len(q)) for q in seqs])
@@ -232,7 +270,7 @@ def test_packed_bf16_engine_matches_the_models_own_padded_forward() -> None:
     reference = ((hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)).numpy()
     cosine = (packed * reference).sum(1) / np.linalg.norm(packed, axis=1)
     cosine /= np.linalg.norm(reference, axis=1)
-    assert packed.shape == (4, 64) and packed.dtype == np.float64
+    assert packed.shape == (5, 64) and packed.dtype == np.float64
     assert cosine.min() >= 0.999, cosine
     np.testing.assert_array_equal(packed[1], packed[2])
 
@@ -244,6 +282,37 @@ def test_packed_bf16_engine_refuses_a_model_it_does_not_implement() -> None:
         ModelDirError, match=r"this model's hidden_act is 'relu'; set model.precision: float32"
     ):
         _PackedBertBf16(_tiny_bert(hidden_act="relu"))
+
+
+def test_c_attention_refuses_a_head_size_it_does_not_implement() -> None:
+    from pipeline.embed import _PackedBertBf16
+
+    bert = _tiny_bert(hidden_size=40)  # 4 heads of 10
+    with pytest.raises(ModelDirError, match=r"head size is not a multiple of 16; reinstall"):
+        _PackedBertBf16(bert, c_attention=True)
+    _PackedBertBf16(bert, c_attention=False)  # torch's attention runs it
+
+
+def test_token_batches_fill_the_budget_and_keep_each_sequence_once() -> None:
+    import random
+
+    from pipeline.embed import _token_batches
+
+    draw = random.Random(3)
+    lengths = [draw.choice([3, 3, 5, 8, 12, 20, 31, 64, 200, 700]) for _ in range(600)]
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    batches = _token_batches(order, lengths, 512)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    rank = {i: r for r, i in enumerate(order)}
+    for b in batches:
+        assert b == sorted(b, key=rank.__getitem__)  # in the order given: groups stay together
+        assert sum(lengths[i] for i in b) <= 512 or len(b) == 1  # a 700 goes alone
+    for k, b in enumerate(batches[:-1]):  # each misses the budget by less than any left
+        left = min(lengths[i] for later in batches[k + 1 :] for i in later)
+        assert 512 - sum(lengths[i] for i in b) < left or len(b) == 1
+    alone = sum(n > 512 for n in lengths)
+    packed = sum(n for n in lengths if n <= 512)
+    assert len(batches) <= alone + -(-packed // 512) + 1  # hardly more than the fewest possible
 
 
 @pytest.mark.slow

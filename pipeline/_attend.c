@@ -1,0 +1,164 @@
+/* Attention of the packed bf16 BERT encoder (pipeline/embed.py:_PackedBertBf16) in one call.
+ *
+ * Why: on 20-token statements torch runs attention as one flash-kernel iteration per
+ * (sequence, head), about 5 us each: 11 % of the encoder's time on one thread, and it hardly
+ * gains from a second. Here one call does a whole batch of sequences, each (sequence, head)
+ * from fp32 copies in L1/L2, 4 query rows at a time.
+ *
+ * Loaded with ctypes (calls release the GIL, so Python threads split the work). Built for
+ * x86-64 with AVX-512 per function (target attributes), so it compiles with any gcc/clang;
+ * `temakarta_attend_supported` says whether this CPU runs it (it needs avx512_bf16, which the
+ * bf16 engine needs anyway). Elsewhere every entry point is a stub and Python keeps torch.
+ *
+ * Numbers: bf16 in, bf16 out (round to nearest even), fp32 inside. A sequence's result never
+ * depends on the other sequences of the call or on how the call is split across threads.
+ */
+#include <stddef.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define TILE 4 /* query rows per pass */
+#define TK_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+
+int temakarta_attend_supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512bf16");
+}
+
+TK_TARGET static inline __m512 tk_load_bf16(const uint16_t *p) {
+    __m256i h = _mm256_loadu_si256((const __m256i *)p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+TK_TARGET static inline void tk_store_bf16(uint16_t *p, __m512 v) {
+    _mm256_storeu_si256((__m256i *)p, (__m256i)_mm512_cvtneps_pbh(v));
+}
+
+/* exp(x) for x <= 0 (and -inf -> 0): 2^k * 2^f, f in [0, 1); relative error < 2e-7. */
+TK_TARGET static inline __m512 tk_exp_neg(__m512 x) {
+    __m512 t = _mm512_max_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.4426950408889634f)),
+                             _mm512_set1_ps(-150.f));
+    __m512 k = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(t, k);
+    __m512 p = _mm512_set1_ps(1.5403530393381606e-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146428443e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076284772e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108664821580e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650695910071e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718055994531e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
+    return _mm512_scalef_ps(p, k);
+}
+
+/* Softmax attention of every (sequence, head): qkv rows hold [q | k | v], each `heads` x `dh`
+ * wide (q already scaled by 1/sqrt(dh)); out rows get the heads' contexts side by side.
+ * Sequence s is rows [starts[s], starts[s] + lengths[s]). dh is a multiple of 16, <= 128.
+ * Returns 0, or -1 when out of memory or dh is not supported. */
+TK_TARGET int temakarta_attend(const uint16_t *qkv, uint16_t *out, int64_t heads, int64_t dh,
+                               const int64_t *starts, const int64_t *lengths, int64_t nseq) {
+    if (dh <= 0 || dh % 16 != 0 || dh > 128) return -1;
+    const int64_t d = heads * dh, width = 3 * d, vecs = dh / 16;
+    int64_t longest = 0;
+    for (int64_t s = 0; s < nseq; s++) longest = lengths[s] > longest ? lengths[s] : longest;
+    const int64_t cols = (longest + 15) / 16 * 16;
+    /* Per head: kt, the keys transposed (dh x cols); v and q (longest x dh). p: weights of
+     * TILE query rows. A sequence is converted to fp32 in one pass over its rows first, as
+     * reading one head's 64 bytes from each row stalled on the cache a third of the time. */
+    const int64_t per_head = dh * cols;
+    float *buf = aligned_alloc(64, sizeof(float) * (size_t)(3 * heads * per_head + TILE * cols));
+    if (buf == NULL) return -1;
+    float *kt_all = buf, *v_all = kt_all + heads * per_head, *q_all = v_all + heads * per_head;
+    float *p = q_all + heads * per_head;
+    for (int64_t s = 0; s < nseq; s++) {
+        const int64_t n = lengths[s], row0 = starts[s], blocks = (n + 15) / 16;
+        const int64_t stride = blocks * 16; /* kt's and p's row stride for this sequence */
+        const __mmask16 tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xFFFF);
+        for (int64_t j = 0; j < n; j++) {
+            const uint16_t *src = qkv + (row0 + j) * width;
+            for (int64_t h = 0; h < heads; h++) {
+                float *q = q_all + h * per_head, *v = v_all + h * per_head;
+                float *kt = kt_all + h * per_head;
+                for (int64_t c = 0; c < vecs; c++) {
+                    const int64_t at = h * dh + c * 16;
+                    _mm512_store_ps(q + j * dh + c * 16, tk_load_bf16(src + at));
+                    _mm512_store_ps(v + j * dh + c * 16, tk_load_bf16(src + 2 * d + at));
+                    float key[16] __attribute__((aligned(64)));
+                    _mm512_store_ps(key, tk_load_bf16(src + d + at));
+                    for (int e = 0; e < 16; e++) kt[(c * 16 + e) * stride + j] = key[e];
+                }
+            }
+        }
+        for (int64_t h = 0; h < heads; h++) /* padding columns: masked, but never garbage */
+            for (int64_t c = 0; c < dh; c++)
+                for (int64_t j = n; j < stride; j++) kt_all[h * per_head + c * stride + j] = 0.f;
+        for (int64_t h = 0; h < heads; h++) {
+            const float *q = q_all + h * per_head, *v = v_all + h * per_head;
+            const float *kt = kt_all + h * per_head;
+            /* TILE query rows at a time: independent FMA chains hide the FMA latency; a tile
+             * past the last row repeats that row and does not store it. */
+            for (int64_t i = 0; i < n; i += TILE) {
+                const float *qr[TILE];
+                for (int r = 0; r < TILE; r++) qr[r] = q + (i + r < n ? i + r : n - 1) * dh;
+                __m512 top[TILE];
+                for (int r = 0; r < TILE; r++) top[r] = _mm512_set1_ps(-INFINITY);
+                for (int64_t b = 0; b < blocks; b++) {
+                    __m512 acc[TILE];
+                    for (int r = 0; r < TILE; r++) acc[r] = _mm512_setzero_ps();
+                    for (int64_t c = 0; c < dh; c++) {
+                        const __m512 key = _mm512_loadu_ps(kt + c * stride + b * 16);
+                        for (int r = 0; r < TILE; r++)
+                            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(qr[r][c]), key, acc[r]);
+                    }
+                    const __mmask16 live = b == blocks - 1 ? tail : (__mmask16)0xFFFF;
+                    for (int r = 0; r < TILE; r++) {
+                        _mm512_store_ps(p + r * stride + b * 16, acc[r]);
+                        top[r] = _mm512_mask_max_ps(top[r], live, top[r], acc[r]);
+                    }
+                }
+                __m512 inv[TILE];
+                for (int r = 0; r < TILE; r++) {
+                    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(top[r]));
+                    __m512 total = _mm512_setzero_ps();
+                    for (int64_t b = 0; b < blocks; b++) {
+                        float *pb = p + r * stride + b * 16;
+                        __m512 e = tk_exp_neg(_mm512_sub_ps(_mm512_load_ps(pb), m));
+                        if (b == blocks - 1) e = _mm512_maskz_mov_ps(tail, e);
+                        _mm512_store_ps(pb, e);
+                        total = _mm512_add_ps(total, e);
+                    }
+                    inv[r] = _mm512_set1_ps(1.f / _mm512_reduce_add_ps(total));
+                }
+                for (int64_t c = 0; c < vecs; c++) {
+                    __m512 o[TILE];
+                    for (int r = 0; r < TILE; r++) o[r] = _mm512_setzero_ps();
+                    for (int64_t j = 0; j < n; j++) {
+                        const __m512 val = _mm512_load_ps(v + j * dh + c * 16);
+                        for (int r = 0; r < TILE; r++)
+                            o[r] = _mm512_fmadd_ps(_mm512_set1_ps(p[r * stride + j]), val, o[r]);
+                    }
+                    for (int r = 0; r < TILE && i + r < n; r++)
+                        tk_store_bf16(out + (row0 + i + r) * d + h * dh + c * 16,
+                                      _mm512_mul_ps(o[r], inv[r]));
+                }
+            }
+        }
+    }
+    free(buf);
+    return 0;
+}
+
+#else /* not x86-64: Python keeps torch */
+
+int temakarta_attend_supported(void) { return 0; }
+int temakarta_attend(const uint16_t *qkv, uint16_t *out, int64_t heads, int64_t dh,
+                     const int64_t *starts, const int64_t *lengths, int64_t nseq) {
+    (void)qkv; (void)out; (void)heads; (void)dh; (void)starts; (void)lengths; (void)nseq;
+    return -1;
+}
+
+#endif

@@ -416,7 +416,7 @@ class _PackedBertBf16:
             raise ModelDirError(
                 "the C attention (pipeline/_attend.c) is not built, this CPU lacks avx512_bf16 "
                 "or the model's head size is not a multiple of 16; reinstall with 'make setup' "
-                "or use torch's attention"
+                "or pass c_attention=False (torch's attention)"
             )
         self._attend = _c_attention_library() if c_attention else None
         self._threads = threads

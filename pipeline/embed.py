@@ -344,10 +344,10 @@ def _token_batches(order: Sequence[int], lengths: Sequence[int], budget: int) ->
     `lengths` (a longer sequence goes alone), each sorted by (length, position in `order`).
 
     Why not consecutive runs: a run stops short of the budget by up to a sequence's length,
-    and those rows are padded and multiplied for nothing (5 % of the time on the sample
-    statements). Each batch takes the longest sequences left, then fills its gap with the
-    shortest, so every batch but the last misses the budget by less than the shortest
-    sequence left. A sequence's vector does not depend on its batch, so this changes no vector.
+    and those rows are padded and multiplied for nothing (2.1 % of the rows on the bench's
+    statements; 0.9 % this way). Each batch takes the longest sequences left, then fills its
+    gap with the shortest, so every batch but the last misses the budget by less than the
+    shortest sequence left. A sequence's vector does not depend on its batch: no vector changes.
     """
     rank = {i: r for r, i in enumerate(order)}
     longest_first = list(reversed(order))
@@ -382,6 +382,12 @@ def _c_attention_library() -> Any | None:
     lib.temakarta_attend.argtypes = [p, p, i64, i64, p, p, i64]
     lib.temakarta_attend.restype = ctypes.c_int
     return lib
+
+
+@functools.cache
+def _attention_pool(threads: int) -> ThreadPoolExecutor:
+    """One pool per thread count for the process: engines come and go, threads stay few."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="temakarta-attention")
 
 
 def _c_attention_for(config: Mapping[str, Any]) -> bool:
@@ -420,7 +426,7 @@ class _PackedBertBf16:
             )
         self._attend = _c_attention_library() if c_attention else None
         self._threads = threads
-        self._pool = ThreadPoolExecutor(threads) if c_attention and threads > 1 else None
+        self._pool = _attention_pool(threads) if c_attention and threads > 1 else None
         unsupported = _packed_unsupported(config.to_dict())
         if unsupported:
             raise ModelDirError(

@@ -5,8 +5,8 @@
  * gains from a second. Here one call does a whole batch of sequences, each (sequence, head)
  * from fp32 copies in L1/L2, 4 query rows at a time.
  *
- * Loaded with ctypes (calls release the GIL, so Python threads split the work). Built for
- * x86-64 with AVX-512 per function (target attributes), so it compiles with any gcc/clang;
+ * Loaded with ctypes; temakarta_attend_parallel splits it over torch's own OpenMP threads.
+ * Built for x86-64 with AVX-512 per function (target attributes), so any gcc/clang builds it;
  * `temakarta_attend_supported` says whether this CPU runs it (it needs avx512_bf16, which the
  * bf16 engine needs anyway). Elsewhere every entry point is a stub and Python keeps torch.
  *
@@ -152,12 +152,56 @@ TK_TARGET int temakarta_attend(const uint16_t *qkv, uint16_t *out, int64_t heads
     return 0;
 }
 
+/* temakarta_attend over `threads` OpenMP threads of the caller's own runtime (torch's libgomp:
+ * its `GOMP_parallel` and `omp_get_thread_num`/`omp_get_num_threads`, passed in by address),
+ * so the work goes to the threads torch already keeps, not to new ones that would compete with
+ * them. Part t is sequences [cuts[t], cuts[t + 1]); a thread the runtime did not grant leaves
+ * its part to the others. Returns 0, or -1 when any part failed. */
+typedef void (*tk_gomp_parallel)(void (*)(void *), void *, unsigned, unsigned);
+typedef int (*tk_omp_int)(void);
+struct tk_job {
+    const uint16_t *qkv;
+    uint16_t *out;
+    int64_t heads, dh, parts;
+    const int64_t *starts, *lengths, *cuts;
+    tk_omp_int thread_num, num_threads;
+    int failed;
+};
+
+static void tk_job_part(void *arg) {
+    struct tk_job *job = arg;
+    for (int64_t t = job->thread_num(); t < job->parts; t += job->num_threads()) {
+        const int64_t a = job->cuts[t], b = job->cuts[t + 1];
+        if (b > a && temakarta_attend(job->qkv, job->out, job->heads, job->dh, job->starts + a,
+                                      job->lengths + a, b - a) != 0)
+            __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+    }
+}
+
+int temakarta_attend_parallel(void *gomp_parallel, void *thread_num, void *num_threads,
+                              int64_t parts, const int64_t *cuts, const uint16_t *qkv,
+                              uint16_t *out, int64_t heads, int64_t dh, const int64_t *starts,
+                              const int64_t *lengths) {
+    struct tk_job job = {qkv, out, heads, dh, parts, starts, lengths, cuts,
+                         (tk_omp_int)thread_num, (tk_omp_int)num_threads, 0};
+    ((tk_gomp_parallel)gomp_parallel)(tk_job_part, &job, (unsigned)parts, 0);
+    return job.failed ? -1 : 0;
+}
+
 #else /* not x86-64: Python keeps torch */
 
 int temakarta_attend_supported(void) { return 0; }
 int temakarta_attend(const uint16_t *qkv, uint16_t *out, int64_t heads, int64_t dh,
                      const int64_t *starts, const int64_t *lengths, int64_t nseq) {
     (void)qkv; (void)out; (void)heads; (void)dh; (void)starts; (void)lengths; (void)nseq;
+    return -1;
+}
+int temakarta_attend_parallel(void *gomp_parallel, void *thread_num, void *num_threads,
+                              int64_t parts, const int64_t *cuts, const uint16_t *qkv,
+                              uint16_t *out, int64_t heads, int64_t dh, const int64_t *starts,
+                              const int64_t *lengths) {
+    (void)gomp_parallel; (void)thread_num; (void)num_threads; (void)parts; (void)cuts;
+    (void)qkv; (void)out; (void)heads; (void)dh; (void)starts; (void)lengths;
     return -1;
 }
 

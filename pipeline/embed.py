@@ -12,11 +12,9 @@ import ctypes
 import functools
 import hashlib
 import importlib.util
-import itertools
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -381,13 +379,30 @@ def _c_attention_library() -> Any | None:
     p, i64 = ctypes.c_void_p, ctypes.c_int64
     lib.temakarta_attend.argtypes = [p, p, i64, i64, p, p, i64]
     lib.temakarta_attend.restype = ctypes.c_int
+    lib.temakarta_attend_parallel.argtypes = [p, p, p, i64, p, p, p, i64, i64, p, p]
+    lib.temakarta_attend_parallel.restype = ctypes.c_int
     return lib
 
 
 @functools.cache
-def _attention_pool(threads: int) -> ThreadPoolExecutor:
-    """One pool per thread count for the process: engines come and go, threads stay few."""
-    return ThreadPoolExecutor(threads, thread_name_prefix="temakarta-attention")
+def _torch_openmp() -> tuple[int, int, int] | None:
+    """Addresses of `GOMP_parallel`, `omp_get_thread_num` and `omp_get_num_threads` in the
+    GNU OpenMP runtime torch runs its threads on (None: torch uses another runtime)."""
+    import torch
+
+    if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
+        return None
+    maps = Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace")
+    torch_lib = Path(torch.__file__).parent / "lib"
+    loaded = sorted({line.split()[-1] for line in maps.splitlines() if "libgomp" in line})
+    ours = [path for path in loaded if Path(path).parent == torch_lib]
+    if not ours:
+        return None
+    gomp = ctypes.CDLL(ours[0])  # already loaded: the same handle and the same threads
+    names = ("GOMP_parallel", "omp_get_thread_num", "omp_get_num_threads")
+    found = [ctypes.cast(getattr(gomp, n), ctypes.c_void_p).value for n in names]
+    addresses = [a for a in found if a]
+    return (addresses[0], addresses[1], addresses[2]) if len(addresses) == 3 else None
 
 
 def _c_attention_for(config: Mapping[str, Any]) -> bool:
@@ -409,9 +424,10 @@ class _PackedBertBf16:
     nothing is masked; every token of a batch goes through each linear layer as one
     (tokens, 384) matrix with bias and residual fused into the product (oneDNN), and only
     attention works per sequence: in pipeline/_attend.c with `c_attention` (the whole batch in
-    one call, split over `threads`), else per group through torch (in float32). Weights are
-    cast to bf16 once; LayerNorm, softmax and the pooled means accumulate in fp32. A
-    sequence's result depends neither on its batch nor on the thread count.
+    one call, split over `threads` of torch's OpenMP threads), else per group through torch
+    (in float32). Weights are cast to bf16 once; LayerNorm, softmax and the pooled means
+    accumulate in fp32. A sequence's result depends neither on its batch nor on the thread
+    count.
     """
 
     def __init__(self, bert: Any, threads: int = 1, c_attention: bool = False) -> None:
@@ -426,7 +442,6 @@ class _PackedBertBf16:
             )
         self._attend = _c_attention_library() if c_attention else None
         self._threads = threads
-        self._pool = _attention_pool(threads) if c_attention and threads > 1 else None
         unsupported = _packed_unsupported(config.to_dict())
         if unsupported:
             raise ModelDirError(
@@ -538,27 +553,27 @@ class _PackedBertBf16:
         starts: npt.NDArray[np.int64],
         lengths: npt.NDArray[np.int64],
     ) -> None:
-        """pipeline/_attend.c on every sequence, into `out`; the sequences are split into
-        `threads` runs of about equal work (ctypes lets go of the GIL during each call)."""
+        """pipeline/_attend.c on every sequence, into `out`. With more than one thread the
+        sequences are cut into `threads` parts of about equal work, run on torch's own OpenMP
+        threads: Python threads of our own ran no faster, as torch's threads spun beside them."""
         heads, dh = self._heads, self._dim // self._heads
         lib: Any = self._attend
-
-        def run(a: int, b: int) -> None:
+        openmp = _torch_openmp() if self._threads > 1 else None
+        if openmp is None:
             code = lib.temakarta_attend(
                 qkv.data_ptr(), out.data_ptr(), heads, dh,
-                starts[a:b].ctypes.data, lengths[a:b].ctypes.data, b - a,
+                starts.ctypes.data, lengths.ctypes.data, len(lengths),
             )  # fmt: skip
-            if code != 0:
-                raise MemoryError(f"pipeline/_attend.c: no memory for {b - a} sequences")
-
-        if self._pool is None:
-            run(0, len(lengths))
-            return
-        work = np.cumsum(lengths * (lengths + dh))  # scores and weighted sums per sequence
-        cuts = np.searchsorted(work, work[-1] * np.arange(1, self._threads) / self._threads)
-        bounds = [0, *sorted({int(c) for c in cuts}), len(lengths)]
-        for f in [self._pool.submit(run, a, b) for a, b in itertools.pairwise(bounds) if b > a]:
-            f.result()
+        else:
+            work = np.cumsum(lengths * (lengths + dh))  # scores and weighted sums per sequence
+            inner = np.searchsorted(work, work[-1] * np.arange(1, self._threads) / self._threads)
+            cuts = np.array([0, *inner, len(lengths)], dtype=np.int64)
+            code = lib.temakarta_attend_parallel(
+                *openmp, self._threads, cuts.ctypes.data, qkv.data_ptr(), out.data_ptr(),
+                heads, dh, starts.ctypes.data, lengths.ctypes.data,
+            )  # fmt: skip
+        if code != 0:
+            raise MemoryError(f"pipeline/_attend.c: no memory for {len(lengths)} sequences")
 
 
 def _texts_done(owner: Sequence[int], on_batch: OnBatch) -> Callable[[list[int]], None]:

@@ -227,6 +227,9 @@ def test_c_attention_is_built_used_and_agrees_with_torchs(
         built_model_dir, threads=1, precision="bfloat16", c_attention=False
     )
     assert default.c_attention and default.name == torch_attention.name + "|c-attention"
+    from pipeline.embed import _torch_openmp
+
+    assert _torch_openmp() is not None  # more threads run it on torch's own OpenMP threads
     texts = statements[:200]
     ours, theirs = default.encode(texts), torch_attention.encode(texts)
     cosine = (ours * theirs).sum(axis=1)

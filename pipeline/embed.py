@@ -392,7 +392,10 @@ def _torch_openmp() -> tuple[int, int, int] | None:
 
     if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
         return None
-    maps = Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace")
+    try:
+        maps = Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None  # not Linux: the C attention then runs on one thread
     torch_lib = Path(torch.__file__).parent / "lib"
     loaded = sorted({line.split()[-1] for line in maps.splitlines() if "libgomp" in line})
     ours = [path for path in loaded if Path(path).parent == torch_lib]
@@ -555,7 +558,8 @@ class _PackedBertBf16:
     ) -> None:
         """pipeline/_attend.c on every sequence, into `out`. With more than one thread the
         sequences are cut into `threads` parts of about equal work, run on torch's own OpenMP
-        threads: Python threads of our own ran no faster, as torch's threads spun beside them."""
+        threads (one thread where torch runs another runtime): Python threads of our own ran
+        no faster, as torch's threads spun beside them."""
         heads, dh = self._heads, self._dim // self._heads
         lib: Any = self._attend
         openmp = _torch_openmp() if self._threads > 1 else None

@@ -69,24 +69,26 @@ def serve(
     # model) and runs into one output folder, so a run that starts while another is going
     # would only wait for the output lock. Runs due meanwhile start when the slot frees.
     runner = _Runner(name=name, limit=1, pause_on_shutdown=True)
-    runner.add_flow(
-        scheduled_theme_map,
-        name=name,
-        # By module (flows.deploy), not by file: loading flows/deploy.py as a script puts
-        # flows/ first on sys.path, where flows/io.py shadows the standard library's io.
-        entrypoint_type=EntrypointType.MODULE_PATH,
-        cron=schedule.cron,
-        interval=schedule.interval,
-        parameters=parameters,
-        description=f"temakarta theme map of {corpus_dir} into {output_dir}",
-    )
-    print(
-        f"Serving deployment {FLOW_NAME}/{name} (one run at a time); run it now with "
-        f"`temakarta trigger {name}`; stop with Ctrl-C or SIGTERM.",
-        flush=True,
-    )
+    # From here on a stop signal is the runner's: `add_flow` already creates the deployment,
+    # and a Ctrl-C in it must still end in a paused schedule, not a traceback.
     previous = {sig: signal.signal(sig, runner.handle_sigterm) for sig in _STOP_SIGNALS}
     try:
+        runner.add_flow(
+            scheduled_theme_map,
+            name=name,
+            # By module (flows.deploy), not by file: loading flows/deploy.py as a script puts
+            # flows/ first on sys.path, where flows/io.py shadows the standard library's io.
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            cron=schedule.cron,
+            interval=schedule.interval,
+            parameters=parameters,
+            description=f"temakarta theme map of {corpus_dir} into {output_dir}",
+        )
+        print(
+            f"Serving deployment {FLOW_NAME}/{name} (one run at a time); run it now with "
+            f"`temakarta trigger {name}`; stop with Ctrl-C or SIGTERM.",
+            flush=True,
+        )
         asyncio.run(runner.serve_until_stopped())
     finally:
         for sig, handler in previous.items():
@@ -95,6 +97,7 @@ def serve(
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_STARTUP_GRACE = 60.0  # seconds a stop signal waits for the runner to finish starting
 
 
 class _Runner(Runner):
@@ -120,14 +123,21 @@ class _Runner(Runner):
 
     async def serve_until_stopped(self) -> None:
         """Run `start()` until a stop signal; then cancel the runs in progress (their processes
-        end) and stop, or, when the signal came before the runner was up, just stop."""
+        end), pause the schedule and stop. A signal during start-up waits for the runner to be
+        up (at most `_STARTUP_GRACE` seconds), else just stops."""
         self._stop = asyncio.Event()
-        self._stop_loop = asyncio.get_running_loop()
+        loop = self._stop_loop = asyncio.get_running_loop()
         if self._stop_requested:  # a signal before the loop ran
             self._stop.set()
         serving = asyncio.ensure_future(self.start())
         stopping = asyncio.ensure_future(self._stop.wait())
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        # Start-up registers the deployment before the runner counts as started: cancelling
+        # it then left a deployment whose schedule nothing would pause (seen on a loaded CI
+        # machine, Ctrl-C a moment after the deployment appeared).
+        deadline = loop.time() + _STARTUP_GRACE
+        while not self.started and not serving.done() and loop.time() < deadline:
+            await asyncio.sleep(0.05)
         if not serving.done():
             if self.started:
                 await self.astop()

@@ -238,9 +238,11 @@ def test_ctrl_c_stops_serve(prefect_server: str, tmp_path: Path) -> None:
         stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + STARTUP
+    # Ctrl-C as soon as the deployment exists, while the runner may still be starting: that
+    # moment once left the schedule unpaused.
     while not _deployments(prefect_server, name) and time.monotonic() < deadline:
         assert serve.poll() is None, serve.communicate()[0]
-        time.sleep(1)
+        time.sleep(0.05)
     serve.send_signal(signal.SIGINT)
     output, _ = serve.communicate(timeout=120)
     assert serve.returncode == 0, output

@@ -25,7 +25,7 @@ from pathlib import Path
 from flows import io
 from pipeline.catalog import LABELS_FILE, MODEL_FILES, data_paths, model_dir
 from pipeline.config import Config
-from pipeline.embed import HASH_FILE
+from pipeline.embed import HASH_FILE, bf16_refused, native_bf16
 from pipeline.labels import header_problem
 from pipeline.problems import InputError, Problem
 
@@ -103,6 +103,17 @@ def _model_problems(config: Config) -> list[Problem]:
                 f"not a built model: {', '.join(missing)} missing "
                 f"(a model folder holds {', '.join((*MODEL_FILES, HASH_FILE))})",
                 f"{fix}; `temakarta build-model --force` rebuilds it",
+            )
+        ]
+    # torch is imported only for an explicit bfloat16 on a CPU without native bf16 flags.
+    refused = config.model.precision == "bfloat16" and not native_bf16() and bf16_refused()
+    if refused:
+        return [
+            Problem(
+                config.source,
+                f"model.precision is bfloat16, but torch's oneDNN refuses bf16 matrix products "
+                f"on this CPU ({refused}; it lacks avx512_bf16 and amx_bf16)",
+                "set model.precision: auto (bf16 only where the CPU has it) or float32",
             )
         ]
     return []

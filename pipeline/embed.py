@@ -100,6 +100,20 @@ def native_bf16(cpuinfo: str | None = None) -> bool:
     return False
 
 
+@functools.cache
+def bf16_refused() -> str | None:
+    """Why torch's oneDNN refuses the packed engine's bf16 linear layers on this CPU (its
+    message), or None when it runs them (natively, or emulated on plain AVX-512)."""
+    import torch
+
+    x = torch.zeros((16, 32), dtype=torch.bfloat16)
+    try:
+        torch.ops.mkldnn._linear_pointwise(x, x.new_zeros((32, 32)), x[0], "none", [], "")
+    except RuntimeError as error:
+        return str(error).split(". ", 1)[0]
+    return None
+
+
 def resolve_precision(precision: Precision, cpuinfo: str | None = None) -> str:
     """`float32` or `bfloat16`: `auto` decided by `native_bf16`."""
     if precision == "auto":
@@ -175,6 +189,14 @@ class SentenceTransformerEmbedder:
                     f"{self._path}: precision bfloat16 runs BERT encoders with GELU and absolute "
                     f"positions, and {unsupported}; set model.precision: float32 or auto"
                 )
+        # An explicit bfloat16 without native bf16 flags runs only where oneDNN runs it at all.
+        refused = self.precision == "bfloat16" and not native_bf16() and bf16_refused()
+        if refused:
+            raise ModelDirError(
+                f"{self._path}: precision bfloat16 needs bf16 matrix products, which torch's "
+                f"oneDNN refuses on this CPU ({refused}; it lacks avx512_bf16 and amx_bf16); "
+                "set model.precision: auto or float32"
+            )
         # Decided before any vector is named: the C attention's vectors differ in the last bits.
         available = self.precision == "bfloat16" and _c_attention_for(_model_config(self._path))
         if c_attention and not available:

@@ -291,6 +291,22 @@ def test_model_folder_without_its_files(run: Run, tmp_path: Path) -> None:
     )
 
 
+def test_bfloat16_on_a_cpu_whose_onednn_refuses_it(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The probe itself runs for real in tests/pipeline/test_embed.py; here this CPU is one
+    # without bf16, whatever the test machine is.
+    monkeypatch.setattr(preflight, "native_bf16", lambda: False)
+    monkeypatch.setattr(preflight, "bf16_refused", lambda: "no inner product for bf16")
+    code, err = run(config="model:\n  precision: bfloat16\n")
+    assert code == EXIT_USAGE
+    assert (
+        f"{tmp_path / 'min-config.yaml'}: model.precision is bfloat16, but torch's oneDNN refuses "
+        "bf16 matrix products on this CPU (no inner product for bf16; it lacks avx512_bf16 and "
+        "amx_bf16)\n  fix: set model.precision: auto (bf16 only where the CPU has it) or float32"
+    ) in err
+
+
 def test_output_folder_that_cannot_be_written(run: Run, tmp_path: Path) -> None:
     blocker = tmp_path / "en-fil"
     blocker.write_text("", encoding="utf-8")  # root can write anywhere, but not below a file

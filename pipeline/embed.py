@@ -104,7 +104,7 @@ def native_bf16(cpuinfo: str | None = None) -> bool:
 @functools.cache
 def bf16_refused() -> str | None:
     """Why torch's oneDNN refuses the packed engine's bf16 linear layers on this CPU (its
-    message), or None when it runs them (natively, or emulated on plain AVX-512)."""
+    message; on an AVX2-only CPU it has no bf16 kernel at all), or None when it runs them."""
     import torch
 
     x = torch.zeros((16, 32), dtype=torch.bfloat16)

@@ -233,6 +233,18 @@ def test_bfloat16_vectors_are_within_cosine_0_9999_and_named_apart(
     assert own.name.endswith("|max=512")
 
 
+def test_the_float32_kernel_is_built_wherever_the_cpu_runs_it() -> None:
+    # The extension is optional at install time; on x86-64 with AVX2 and FMA a missing build
+    # would only make the kernel's tests skip, so it is checked here.
+    import platform
+
+    cpuinfo = Path("/proc/cpuinfo")
+    words = set(cpuinfo.read_text(encoding="utf-8").split()) if cpuinfo.exists() else set()
+    if platform.machine() != "x86_64" or not {"avx2", "fma"} <= words:
+        pytest.skip("not an x86-64 Linux CPU with AVX2 and FMA")
+    assert F32_KERNEL, "pipeline/_attend.c was not built or not loaded: run 'make setup'"
+
+
 @pytest.mark.slow
 def test_float32_engines_agree_with_the_models_own_forward_and_are_named_apart(
     built_model_dir: Path, statements: list[str]

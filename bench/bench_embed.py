@@ -196,11 +196,11 @@ def main() -> int:
     if args.worker:
         print(json.dumps(_worker(args.worker, args.texts, args.threads)))
         return 0
-    from pipeline.embed import bf16_refused, native_bf16
+    from pipeline.embed import bf16_refused
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     # Where oneDNN has no bf16 kernel (e.g. AVX2 only), the bf16 engine and its limit are absent.
-    refused = None if native_bf16() else bf16_refused()
+    refused = bf16_refused()
     kinds = ("st", "packed-f32", *(() if refused else ("packed-bf16",)), "nano", "flow")
     dtypes = ("float32",) if refused else ("float32", "bfloat16")
     texts = _statements(args.n)

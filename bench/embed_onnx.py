@@ -79,7 +79,7 @@ def main() -> int:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from pipeline.embed import SentenceTransformerEmbedder, bf16_refused, native_bf16
+    from pipeline.embed import SentenceTransformerEmbedder, bf16_refused
 
     texts = _texts(args.n)
     emb = SentenceTransformerEmbedder(ROOT / "models" / "e5-small-st", threads=args.threads)
@@ -104,7 +104,7 @@ def main() -> int:
     bos, eos, pad = vocab["<s>"], vocab["</s>"], vocab["<pad>"]
 
     paths: list[tuple[str, Callable[[], Any]]] = [("torch float32", lambda: emb.encode(texts))]
-    refused = None if native_bf16() else bf16_refused()
+    refused = bf16_refused()
     if refused:
         print(f"(torch bfloat16 skipped: oneDNN refuses bf16 on this CPU: {refused})")
     else:

@@ -25,7 +25,7 @@ from pathlib import Path
 from flows import io
 from pipeline.catalog import LABELS_FILE, MODEL_FILES, data_paths, model_dir
 from pipeline.config import Config
-from pipeline.embed import HASH_FILE, bf16_refused, native_bf16
+from pipeline.embed import HASH_FILE, bf16_refused
 from pipeline.labels import header_problem
 from pipeline.problems import InputError, Problem
 
@@ -106,7 +106,7 @@ def _model_problems(config: Config) -> list[Problem]:
             )
         ]
     # torch is imported only for an explicit bfloat16 on a CPU without native bf16 flags.
-    refused = config.model.precision == "bfloat16" and not native_bf16() and bf16_refused()
+    refused = config.model.precision == "bfloat16" and bf16_refused()
     if refused:
         return [
             Problem(

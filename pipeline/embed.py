@@ -104,7 +104,10 @@ def native_bf16(cpuinfo: str | None = None) -> bool:
 @functools.cache
 def bf16_refused() -> str | None:
     """Why torch's oneDNN refuses the packed engine's bf16 linear layers on this CPU (its
-    message; on an AVX2-only CPU it has no bf16 kernel at all), or None when it runs them."""
+    message; on an AVX2-only CPU it has no bf16 kernel at all), or None when it runs them.
+    A CPU with native bf16 (`native_bf16`) runs them: torch is imported only to probe others."""
+    if native_bf16():
+        return None
     import torch
 
     x = torch.zeros((16, 32), dtype=torch.bfloat16)
@@ -187,8 +190,9 @@ class SentenceTransformerEmbedder:
         self.precision = resolve_precision(precision)
         if packed is False and self.precision == "bfloat16":
             raise ModelDirError(f"{self._path}: bfloat16 runs on the packed engine only")
+        config = _model_config(self._path)
+        unsupported = _packed_unsupported(config)
         if self.precision == "bfloat16":
-            unsupported = _packed_unsupported(_model_config(self._path))
             if unsupported and precision == "auto":
                 self.precision = "float32"  # decided before any vector is named or made
             elif unsupported:
@@ -196,8 +200,8 @@ class SentenceTransformerEmbedder:
                     f"{self._path}: precision bfloat16 runs BERT encoders with GELU and absolute "
                     f"positions, and {unsupported}; set model.precision: float32 or auto"
                 )
-        # An explicit bfloat16 without native bf16 flags runs only where oneDNN runs it at all.
-        refused = self.precision == "bfloat16" and not native_bf16() and bf16_refused()
+        # An explicit bfloat16 runs only where oneDNN runs it at all.
+        refused = self.precision == "bfloat16" and bf16_refused()
         if refused:
             raise ModelDirError(
                 f"{self._path}: precision bfloat16 needs bf16 matrix products, which torch's "
@@ -205,14 +209,14 @@ class SentenceTransformerEmbedder:
                 "set model.precision: auto or float32"
             )
         # Decided before any vector is named: each engine's vectors differ in the last bits.
-        implemented = _packed_unsupported(_model_config(self._path)) is None
+        implemented = unsupported is None
         if packed and not implemented:
             raise ModelDirError(
                 f"{self._path}: the packed engine runs BERT encoders with GELU and absolute "
                 "positions only; leave packed unset"
             )
         self.packed = implemented if packed is None else packed
-        available = self.packed and _c_attention_for(_model_config(self._path), self.precision)
+        available = self.packed and _c_attention_for(config, self.precision)
         if c_attention and not available:
             raise ModelDirError(
                 f"{self._path}: the C attention runs only in the packed engine, on a BERT whose "

@@ -296,7 +296,6 @@ def test_bfloat16_on_a_cpu_whose_onednn_refuses_it(
 ) -> None:
     # The probe itself runs for real in tests/pipeline/test_embed.py; here this CPU is one
     # without bf16, whatever the test machine is.
-    monkeypatch.setattr(preflight, "native_bf16", lambda: False)
     monkeypatch.setattr(preflight, "bf16_refused", lambda: "no inner product for bf16")
     code, err = run(config="model:\n  precision: bfloat16\n")
     assert code == EXIT_USAGE

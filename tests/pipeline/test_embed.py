@@ -25,7 +25,7 @@ from pipeline.embed import (
     window_spans,
 )
 
-BF16_REFUSED = None if native_bf16() else bf16_refused()
+BF16_REFUSED = bf16_refused()
 needs_bf16 = pytest.mark.skipif(
     BF16_REFUSED is not None, reason=f"torch's oneDNN refuses bf16 here: {BF16_REFUSED}"
 )

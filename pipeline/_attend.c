@@ -15,7 +15,9 @@
  * depends on the other sequences of the call or on how the call is split across threads.
  *
  * temakarta_attend_f32 is the same for the float32 engine, with AVX2 and FMA (8 lanes): fp32
- * in and out, for CPUs without bf16 (`temakarta_attend_f32_supported`).
+ * in and out, for CPUs without bf16 (`temakarta_attend_f32_supported`); it adds the qkv
+ * product's bias itself. temakarta_bias_gelu_f32 is that engine's bias + GELU after the up
+ * product, in one pass.
  */
 #include <stddef.h>
 #include <math.h>
@@ -43,7 +45,8 @@ TK_TARGET static inline void tk_store_bf16(uint16_t *p, __m512 v) {
     _mm256_storeu_si256((__m256i *)p, (__m256i)_mm512_cvtneps_pbh(v));
 }
 
-/* exp(x) for x <= 0 (and -inf -> 0): 2^k * 2^f, f in [0, 1); relative error < 2e-7. */
+/* exp(x) for x <= 0 (and -inf -> 0): 2^k * 2^f, f in [0, 1); relative error < 1e-5, far
+ * below bf16's 4e-3 (the float32 kernel's tk_exp_neg8 is held to 1.2e-7). */
 TK_TARGET static inline __m512 tk_exp_neg(__m512 x) {
     __m512 t = _mm512_max_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.4426950408889634f)),
                              _mm512_set1_ps(-150.f));
@@ -157,29 +160,30 @@ TK_TARGET int temakarta_attend(const uint16_t *qkv, uint16_t *out, int64_t heads
 }
 
 #define TK_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#define TILE8 8 /* query rows per pass of the f32 kernel: 8 FMA chains cover the latency */
 
 int temakarta_attend_f32_supported(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-/* exp(x) for x <= 0, as tk_exp_neg; below 2^-126 it gives 2^-126 * p(f), not 0 (every
- * weight that small is negligible next to the largest, which is 1; masked columns are 0). */
+/* exp(x) for x <= 0 (Cephes' expf: x = k ln2 + r, |r| <= ln2/2, ln2 in two parts): relative
+ * error < 1.2e-7. Below -87.3 (and for -inf) it gives 2^-126, not 0: every weight that small
+ * is negligible next to the largest, which is 1; masked columns are zeroed apart. */
 TK_TARGET_AVX2 static inline __m256 tk_exp_neg8(__m256 x) {
-    __m256 t = _mm256_max_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.4426950408889634f)),
-                             _mm256_set1_ps(-126.f));
-    __m256 k = _mm256_floor_ps(t);
-    __m256 f = _mm256_sub_ps(t, k);
-    __m256 p = _mm256_set1_ps(1.5403530393381606e-4f);
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3333558146428443e-3f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6181291076284772e-3f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5504108664821580e-2f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022650695910071e-1f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314718055994531e-1f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.f));
-    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k),
-                                                      _mm256_set1_epi32(127)), 23);
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.33654f));
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+    const __m256i bits = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 
@@ -193,19 +197,76 @@ TK_TARGET_AVX2 static inline float tk_reduce8(__m256 v, int use_max) {
     return _mm_cvtss_f32(a);
 }
 
+#define ROWS4 4 /* query rows per pass of the f32 kernel */
+
+/* Scores of ROWS4 query rows (q: ROWS4 x dh) against key blocks b0 .. b0 + nb - 1 (nb <= 3;
+ * 8 keys each, of kt: dh x stride) into p (ROWS4 x stride): each key vector loaded once
+ * serves four rows and each broadcast query value nb blocks (8 rows x 1 block, a load per
+ * FMA, ran 13 % slower). nb is a constant where it is inlined, so the loops unroll and the
+ * up to 12 sums stay in registers. */
+TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_scores8(
+    const float *q, int64_t dh, const float *kt, int64_t stride, int64_t b0, int nb, float *p) {
+    __m256 acc[ROWS4][3];
+    for (int r = 0; r < ROWS4; r++)
+        for (int b = 0; b < nb; b++) acc[r][b] = _mm256_setzero_ps();
+    for (int64_t c = 0; c < dh; c++) {
+        __m256 key[3];
+        for (int b = 0; b < nb; b++) key[b] = _mm256_loadu_ps(kt + c * stride + (b0 + b) * 8);
+        for (int r = 0; r < ROWS4; r++) {
+            const __m256 x = _mm256_broadcast_ss(q + r * dh + c);
+            for (int b = 0; b < nb; b++) acc[r][b] = _mm256_fmadd_ps(x, key[b], acc[r][b]);
+        }
+    }
+    for (int r = 0; r < ROWS4; r++)
+        for (int b = 0; b < nb; b++) _mm256_store_ps(p + r * stride + (b0 + b) * 8, acc[r][b]);
+}
+
+/* Rows out[r] (r < rows, `ostride` floats apart), nv <= 2 vectors of 8 from 8k on: the sum
+ * over j < n of p[r][j] * v[j][8k ..] (ROWS4 rows of weights, p: ROWS4 x stride; v: rows
+ * `vstride` floats apart) times inv[r], plus vbias[8k ..]. The sums are local: as an
+ * out-parameter they went to memory on every step. */
+TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_weighted8(
+    const float *p, int64_t stride, const float *v, int64_t vstride, int64_t n, int nv,
+    const __m256 *inv, const float *vbias, float *out, int64_t ostride, int64_t rows) {
+    __m256 o[ROWS4][2];
+    for (int r = 0; r < ROWS4; r++)
+        for (int k = 0; k < nv; k++) o[r][k] = _mm256_setzero_ps();
+    for (int64_t j = 0; j < n; j++) {
+        __m256 val[2];
+        for (int k = 0; k < nv; k++) val[k] = _mm256_loadu_ps(v + j * vstride + k * 8);
+        for (int r = 0; r < ROWS4; r++) {
+            const __m256 w = _mm256_broadcast_ss(p + r * stride + j);
+            for (int k = 0; k < nv; k++) o[r][k] = _mm256_fmadd_ps(w, val[k], o[r][k]);
+        }
+    }
+    for (int k = 0; k < nv; k++) {
+        const __m256 bias = _mm256_loadu_ps(vbias + k * 8);
+        for (int r = 0; r < ROWS4 && r < rows; r++)
+            _mm256_storeu_ps(out + r * ostride + k * 8, _mm256_fmadd_ps(o[r][k], inv[r], bias));
+    }
+}
+
 /* temakarta_attend in float32 (qkv and out are float rows, same layout); dh a multiple of 8,
- * <= 128. q and v are read in place; the keys are transposed per sequence into a buffer. */
-TK_TARGET_AVX2 int temakarta_attend_f32(const float *qkv, float *out, int64_t heads, int64_t dh,
-                                        const int64_t *starts, const int64_t *lengths,
-                                        int64_t nseq) {
+ * <= 128. `bias` (3 x heads x dh: q's, k's, v's; NULL: none) is what the qkv product left
+ * out, added here: a broadcast copy of it into the product's output cost a pass over
+ * memory. q (with its bias) is copied per tile of query rows, the keys (with theirs) are
+ * transposed per sequence into a buffer, v is read in place and its bias added to the
+ * output (the weights sum to 1). */
+TK_TARGET_AVX2 int temakarta_attend_f32(const float *qkv, const float *bias, float *out,
+                                        int64_t heads, int64_t dh, const int64_t *starts,
+                                        const int64_t *lengths, int64_t nseq) {
     if (dh <= 0 || dh % 8 != 0 || dh > 128) return -1;
     const int64_t d = heads * dh, width = 3 * d, vecs = dh / 8;
     int64_t longest = 0;
     for (int64_t s = 0; s < nseq; s++) longest = lengths[s] > longest ? lengths[s] : longest;
     const int64_t cols = (longest + 7) / 8 * 8, per_head = dh * cols;
-    float *buf = aligned_alloc(32, sizeof(float) * (size_t)(heads * per_head + TILE8 * cols));
+    float *buf = aligned_alloc(
+        32, sizeof(float) * (size_t)(heads * per_head + ROWS4 * cols + ROWS4 * dh + width));
     if (buf == NULL) return -1;
-    float *kt_all = buf, *p = kt_all + heads * per_head;
+    float *kt_all = buf, *p = kt_all + heads * per_head, *qt = p + ROWS4 * cols;
+    float *zero_bias = qt + ROWS4 * dh;
+    for (int64_t c = 0; c < width; c++) zero_bias[c] = 0.f;
+    const float *qb = bias ? bias : zero_bias, *kb = qb + d, *vb = qb + 2 * d;
     const float zeros[8] __attribute__((aligned(32))) = {0};
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int64_t s = 0; s < nseq; s++) {
@@ -222,7 +283,10 @@ TK_TARGET_AVX2 int temakarta_attend_f32(const float *qkv, float *out, int64_t he
                 row[r] = jb * 8 + r < n ? qkv + (row0 + jb * 8 + r) * width + d : NULL;
             for (int64_t at = 0; at < d; at += 8) {
                 __m256 m[8], t[8];
-                for (int r = 0; r < 8; r++) m[r] = _mm256_loadu_ps(row[r] ? row[r] + at : zeros);
+                const __m256 key_bias = _mm256_loadu_ps(kb + at);
+                for (int r = 0; r < 8; r++)
+                    m[r] = row[r] ? _mm256_add_ps(_mm256_loadu_ps(row[r] + at), key_bias)
+                                  : _mm256_load_ps(zeros);
                 t[0] = _mm256_unpacklo_ps(m[0], m[1]); t[1] = _mm256_unpackhi_ps(m[0], m[1]);
                 t[2] = _mm256_unpacklo_ps(m[2], m[3]); t[3] = _mm256_unpackhi_ps(m[2], m[3]);
                 t[4] = _mm256_unpacklo_ps(m[4], m[5]); t[5] = _mm256_unpackhi_ps(m[4], m[5]);
@@ -246,52 +310,44 @@ TK_TARGET_AVX2 int temakarta_attend_f32(const float *qkv, float *out, int64_t he
         for (int64_t h = 0; h < heads; h++) {
             const float *kt = kt_all + h * per_head;
             const float *v = qkv + row0 * width + 2 * d + h * dh;
-            for (int64_t i = 0; i < n; i += TILE8) {
-                const float *qr[TILE8];
-                for (int r = 0; r < TILE8; r++)
-                    qr[r] = qkv + (row0 + (i + r < n ? i + r : n - 1)) * width + h * dh;
-                __m256 top[TILE8];
-                for (int r = 0; r < TILE8; r++) top[r] = _mm256_set1_ps(-INFINITY);
-                for (int64_t b = 0; b < blocks; b++) {
-                    __m256 acc[TILE8];
-                    for (int r = 0; r < TILE8; r++) acc[r] = _mm256_setzero_ps();
-                    for (int64_t c = 0; c < dh; c++) {
-                        const __m256 key = _mm256_loadu_ps(kt + c * stride + b * 8);
-                        for (int r = 0; r < TILE8; r++)
-                            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(qr[r][c]), key, acc[r]);
-                    }
-                    for (int r = 0; r < TILE8; r++) {
-                        _mm256_store_ps(p + r * stride + b * 8, acc[r]);
-                        const __m256 live = b == blocks - 1
-                                                ? _mm256_blendv_ps(top[r], acc[r], tail)
-                                                : acc[r];
-                        top[r] = _mm256_max_ps(top[r], live);
-                    }
+            for (int64_t i = 0; i < n; i += ROWS4) {
+                for (int r = 0; r < ROWS4; r++) {
+                    const float *src = qkv + (row0 + (i + r < n ? i + r : n - 1)) * width;
+                    for (int64_t c = 0; c < dh; c += 8)
+                        _mm256_store_ps(qt + r * dh + c,
+                                        _mm256_add_ps(_mm256_loadu_ps(src + h * dh + c),
+                                                      _mm256_loadu_ps(qb + h * dh + c)));
                 }
-                __m256 inv[TILE8];
-                for (int r = 0; r < TILE8; r++) {
-                    const __m256 m = _mm256_set1_ps(tk_reduce8(top[r], 1));
+                int64_t b = 0;
+                for (; b + 3 <= blocks; b += 3) tk_scores8(qt, dh, kt, stride, b, 3, p);
+                if (blocks - b == 2) tk_scores8(qt, dh, kt, stride, b, 2, p);
+                if (blocks - b == 1) tk_scores8(qt, dh, kt, stride, b, 1, p);
+                __m256 inv[ROWS4];
+                for (int r = 0; r < ROWS4; r++) {
+                    float *row = p + r * stride;
+                    __m256 top = _mm256_set1_ps(-INFINITY);
+                    for (int64_t b = 0; b < blocks; b++) {
+                        const __m256 x = _mm256_load_ps(row + b * 8);
+                        top = _mm256_max_ps(top, b == blocks - 1 ? _mm256_blendv_ps(top, x, tail)
+                                                                 : x);
+                    }
+                    const __m256 m = _mm256_set1_ps(tk_reduce8(top, 1));
                     __m256 total = _mm256_setzero_ps();
                     for (int64_t b = 0; b < blocks; b++) {
-                        float *pb = p + r * stride + b * 8;
-                        __m256 e = tk_exp_neg8(_mm256_sub_ps(_mm256_load_ps(pb), m));
+                        __m256 e = tk_exp_neg8(_mm256_sub_ps(_mm256_load_ps(row + b * 8), m));
                         if (b == blocks - 1) e = _mm256_and_ps(e, tail);
-                        _mm256_store_ps(pb, e);
+                        _mm256_store_ps(row + b * 8, e);
                         total = _mm256_add_ps(total, e);
                     }
                     inv[r] = _mm256_set1_ps(1.f / tk_reduce8(total, 0));
                 }
-                for (int64_t c = 0; c < vecs; c++) {
-                    __m256 o[TILE8];
-                    for (int r = 0; r < TILE8; r++) o[r] = _mm256_setzero_ps();
-                    for (int64_t j = 0; j < n; j++) {
-                        const __m256 val = _mm256_loadu_ps(v + j * width + c * 8);
-                        for (int r = 0; r < TILE8; r++)
-                            o[r] = _mm256_fmadd_ps(_mm256_set1_ps(p[r * stride + j]), val, o[r]);
-                    }
-                    for (int r = 0; r < TILE8 && i + r < n; r++)
-                        _mm256_storeu_ps(out + (row0 + i + r) * d + h * dh + c * 8,
-                                         _mm256_mul_ps(o[r], inv[r]));
+                for (int64_t c = 0; c < vecs; c += 2) {
+                    const float *vc = v + c * 8, *bc = vb + h * dh + c * 8;
+                    float *oc = out + (row0 + i) * d + h * dh + c * 8;
+                    if (vecs - c >= 2)
+                        tk_weighted8(p, stride, vc, width, n, 2, inv, bc, oc, d, n - i);
+                    else
+                        tk_weighted8(p, stride, vc, width, n, 1, inv, bc, oc, d, n - i);
                 }
             }
         }
@@ -300,17 +356,89 @@ TK_TARGET_AVX2 int temakarta_attend_f32(const float *qkv, float *out, int64_t he
     return 0;
 }
 
-/* temakarta_attend over `threads` OpenMP threads of the caller's own runtime (torch's libgomp:
- * its `GOMP_parallel` and `omp_get_thread_num`/`omp_get_num_threads`, passed in by address),
- * so the work goes to the threads torch already keeps, not to new ones that would compete with
- * them. Part t is sequences [cuts[t], cuts[t + 1]); a thread the runtime did not grant leaves
- * its part to the others. Returns 0, or -1 when any part failed. */
+/* GELU (erf form) of 8 floats as torch computes it on AVX2: x/2 (1 + erf(x/sqrt(2))), erf by
+ * Abramowitz-Stegun 7.1.26 (absolute error < 1.5e-7); exp by tk_exp_neg8 (torch: Sleef's). */
+TK_TARGET_AVX2 static inline __m256 tk_gelu8(__m256 x) {
+    const __m256 sign = _mm256_set1_ps(-0.f), one = _mm256_set1_ps(1.f);
+    const __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
+    const __m256 negative = _mm256_and_ps(sign, z), a = _mm256_andnot_ps(sign, z);
+    const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, one));
+    __m256 r = _mm256_fmadd_ps(_mm256_set1_ps(1.061405429f), t, _mm256_set1_ps(-1.453152027f));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(1.421413741f));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-0.284496736f));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(0.254829592f));
+    const __m256 e = tk_exp_neg8(_mm256_xor_ps(sign, _mm256_mul_ps(z, z)));
+    const __m256 erf = _mm256_xor_ps(
+        negative, _mm256_fmadd_ps(_mm256_xor_ps(sign, _mm256_mul_ps(e, t)), r, one));
+    return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)), _mm256_add_ps(one, erf));
+}
+
+/* x <- GELU(x + bias) in place: x (rows, cols) float rows, bias (cols); cols a multiple of 8.
+ * Why: torch adds the bias in a broadcast copy before the product and runs GELU as a third
+ * pass, with its output in new memory; here one pass over the product's output. */
+TK_TARGET_AVX2 int temakarta_bias_gelu_f32(float *x, const float *bias, int64_t rows,
+                                           int64_t cols) {
+    if (cols <= 0 || cols % 8 != 0) return -1;
+    for (int64_t i = 0; i < rows; i++) {
+        float *row = x + i * cols;
+        for (int64_t c = 0; c < cols; c += 8)
+            _mm256_storeu_ps(row + c, tk_gelu8(_mm256_add_ps(_mm256_loadu_ps(row + c),
+                                                             _mm256_loadu_ps(bias + c))));
+    }
+    return 0;
+}
+
+/* x <- LayerNorm(x + bias) * gamma + beta in place, row by row (x: rows x cols floats, cols a
+ * multiple of 8; mean, then variance about it, in fp32 as torch does). Why: after the out and
+ * down products (their residual added in place) torch added the bias in one pass and
+ * normalized into new memory in another; here one pass over each row while it is in L1. */
+TK_TARGET_AVX2 int temakarta_bias_norm_f32(float *x, const float *bias, const float *gamma,
+                                           const float *beta, int64_t rows, int64_t cols,
+                                           float eps) {
+    if (cols <= 0 || cols % 8 != 0) return -1;
+    for (int64_t i = 0; i < rows; i++) {
+        float *row = x + i * cols;
+        __m256 sum[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int64_t c = 0; c < cols; c += 8) {
+            const __m256 v = _mm256_add_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(bias + c));
+            _mm256_storeu_ps(row + c, v);
+            sum[(c / 8) & 1] = _mm256_add_ps(sum[(c / 8) & 1], v);
+        }
+        const float mean = tk_reduce8(_mm256_add_ps(sum[0], sum[1]), 0) / (float)cols;
+        const __m256 m = _mm256_set1_ps(mean);
+        __m256 sq[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int64_t c = 0; c < cols; c += 8) {
+            const __m256 v = _mm256_sub_ps(_mm256_loadu_ps(row + c), m);
+            sq[(c / 8) & 1] = _mm256_fmadd_ps(v, v, sq[(c / 8) & 1]);
+        }
+        const float var = tk_reduce8(_mm256_add_ps(sq[0], sq[1]), 0) / (float)cols;
+        const __m256 rstd = _mm256_set1_ps(1.f / sqrtf(var + eps));
+        for (int64_t c = 0; c < cols; c += 8) {
+            const __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(row + c), m), rstd);
+            _mm256_storeu_ps(row + c, _mm256_fmadd_ps(v, _mm256_loadu_ps(gamma + c),
+                                                      _mm256_loadu_ps(beta + c)));
+        }
+    }
+    return 0;
+}
+
+/* temakarta_attend (f32 = 0) or temakarta_attend_f32 (f32 = 1), and the row kernels
+ * (temakarta_rows_parallel: kind 0, temakarta_bias_gelu_f32; 1, temakarta_bias_norm_f32), over
+ * `threads` OpenMP threads of the caller's own runtime (torch's libgomp: its `GOMP_parallel`
+ * and `omp_get_thread_num`/`omp_get_num_threads`, passed in by address), so the work goes to
+ * the threads torch already keeps, not to new ones that would compete with them. Part t is
+ * sequences (rows) [cuts[t], cuts[t + 1]); a thread the runtime did not grant leaves its part
+ * to the others. Returns 0, or -1 when any part failed. */
 typedef void (*tk_gomp_parallel)(void (*)(void *), void *, unsigned, unsigned);
 typedef int (*tk_omp_int)(void);
+enum { TK_ATTEND_BF16, TK_ATTEND_F32, TK_BIAS_GELU_F32, TK_BIAS_NORM_F32 };
 struct tk_job {
+    int kind;
     const void *qkv;
+    const float *bias, *gamma, *beta;
+    float eps;
     void *out;
-    int64_t f32, heads, dh, parts;
+    int64_t heads, dh, parts; /* row kernels: dh is the row width */
     const int64_t *starts, *lengths, *cuts;
     tk_omp_int thread_num, num_threads;
     int failed;
@@ -321,23 +449,46 @@ static void tk_job_part(void *arg) {
     for (int64_t t = job->thread_num(); t < job->parts; t += job->num_threads()) {
         const int64_t a = job->cuts[t], b = job->cuts[t + 1];
         if (b <= a) continue;
-        const int code =
-            job->f32 ? temakarta_attend_f32(job->qkv, job->out, job->heads, job->dh,
-                                            job->starts + a, job->lengths + a, b - a)
-                     : temakarta_attend(job->qkv, job->out, job->heads, job->dh, job->starts + a,
-                                        job->lengths + a, b - a);
+        float *rows = (float *)job->out + a * job->dh;
+        int code;
+        if (job->kind == TK_BIAS_GELU_F32)
+            code = temakarta_bias_gelu_f32(rows, job->bias, b - a, job->dh);
+        else if (job->kind == TK_BIAS_NORM_F32)
+            code = temakarta_bias_norm_f32(rows, job->bias, job->gamma, job->beta, b - a,
+                                           job->dh, job->eps);
+        else if (job->kind == TK_ATTEND_F32)
+            code = temakarta_attend_f32(job->qkv, job->bias, job->out, job->heads, job->dh,
+                                        job->starts + a, job->lengths + a, b - a);
+        else
+            code = temakarta_attend(job->qkv, job->out, job->heads, job->dh, job->starts + a,
+                                    job->lengths + a, b - a);
         if (code != 0) __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
     }
 }
 
+static int tk_run(void *gomp_parallel, struct tk_job *job) {
+    ((tk_gomp_parallel)gomp_parallel)(tk_job_part, job, (unsigned)job->parts, 0);
+    return job->failed ? -1 : 0;
+}
+
 int temakarta_attend_parallel(void *gomp_parallel, void *thread_num, void *num_threads,
                               int64_t parts, const int64_t *cuts, int64_t f32, const void *qkv,
-                              void *out, int64_t heads, int64_t dh, const int64_t *starts,
-                              const int64_t *lengths) {
-    struct tk_job job = {qkv, out, f32, heads, dh, parts, starts, lengths, cuts,
+                              const float *bias, void *out, int64_t heads, int64_t dh,
+                              const int64_t *starts, const int64_t *lengths) {
+    struct tk_job job = {f32 ? TK_ATTEND_F32 : TK_ATTEND_BF16, qkv, bias, NULL, NULL, 0.f,
+                         out, heads, dh, parts, starts, lengths, cuts,
                          (tk_omp_int)thread_num, (tk_omp_int)num_threads, 0};
-    ((tk_gomp_parallel)gomp_parallel)(tk_job_part, &job, (unsigned)parts, 0);
-    return job.failed ? -1 : 0;
+    return tk_run(gomp_parallel, &job);
+}
+
+int temakarta_rows_parallel(void *gomp_parallel, void *thread_num, void *num_threads,
+                            int64_t parts, const int64_t *cuts, int64_t kind, float *x,
+                            const float *bias, const float *gamma, const float *beta,
+                            int64_t cols, float eps) {
+    struct tk_job job = {kind ? TK_BIAS_NORM_F32 : TK_BIAS_GELU_F32, NULL, bias, gamma, beta,
+                         eps, x, 0, cols, parts, NULL, NULL, cuts, (tk_omp_int)thread_num,
+                         (tk_omp_int)num_threads, 0};
+    return tk_run(gomp_parallel, &job);
 }
 
 #else /* not x86-64: Python keeps torch */
@@ -349,17 +500,37 @@ int temakarta_attend(const uint16_t *qkv, uint16_t *out, int64_t heads, int64_t 
     return -1;
 }
 int temakarta_attend_f32_supported(void) { return 0; }
-int temakarta_attend_f32(const float *qkv, float *out, int64_t heads, int64_t dh,
-                         const int64_t *starts, const int64_t *lengths, int64_t nseq) {
-    (void)qkv; (void)out; (void)heads; (void)dh; (void)starts; (void)lengths; (void)nseq;
+int temakarta_attend_f32(const float *qkv, const float *bias, float *out, int64_t heads,
+                         int64_t dh, const int64_t *starts, const int64_t *lengths,
+                         int64_t nseq) {
+    (void)qkv; (void)bias; (void)out; (void)heads; (void)dh; (void)starts; (void)lengths;
+    (void)nseq;
+    return -1;
+}
+int temakarta_bias_gelu_f32(float *x, const float *bias, int64_t rows, int64_t cols) {
+    (void)x; (void)bias; (void)rows; (void)cols;
     return -1;
 }
 int temakarta_attend_parallel(void *gomp_parallel, void *thread_num, void *num_threads,
                               int64_t parts, const int64_t *cuts, int64_t f32, const void *qkv,
-                              void *out, int64_t heads, int64_t dh, const int64_t *starts,
-                              const int64_t *lengths) {
+                              const float *bias, void *out, int64_t heads, int64_t dh,
+                              const int64_t *starts, const int64_t *lengths) {
     (void)gomp_parallel; (void)thread_num; (void)num_threads; (void)parts; (void)cuts;
-    (void)f32; (void)qkv; (void)out; (void)heads; (void)dh; (void)starts; (void)lengths;
+    (void)f32; (void)qkv; (void)bias; (void)out; (void)heads; (void)dh; (void)starts;
+    (void)lengths;
+    return -1;
+}
+int temakarta_bias_norm_f32(float *x, const float *bias, const float *gamma,
+                            const float *beta, int64_t rows, int64_t cols, float eps) {
+    (void)x; (void)bias; (void)gamma; (void)beta; (void)rows; (void)cols; (void)eps;
+    return -1;
+}
+int temakarta_rows_parallel(void *gomp_parallel, void *thread_num, void *num_threads,
+                            int64_t parts, const int64_t *cuts, int64_t kind, float *x,
+                            const float *bias, const float *gamma, const float *beta,
+                            int64_t cols, float eps) {
+    (void)gomp_parallel; (void)thread_num; (void)num_threads; (void)parts; (void)cuts;
+    (void)kind; (void)x; (void)bias; (void)gamma; (void)beta; (void)cols; (void)eps;
     return -1;
 }
 

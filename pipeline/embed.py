@@ -35,6 +35,7 @@ TOKEN_BUDGET = 2048
 """Tokens per batch of the packed engine: big enough that each matrix product runs at the
 matmul's full rate (measured in bf16: 512 to 8192 tokens all within 2 %; float32: 2048 the
 fastest of 512 to 8192), small enough to stay in cache-sized pieces."""
+_GELU, _NORM = 0, 1  # pipeline/_attend.c's row kernels (temakarta_rows_parallel's `kind`)
 _ROW_STEP = 128  # a packed batch's rows: a multiple of this (bf16), at least this (float32)
 
 HASH_FILE = "CONTENT_SHA256"
@@ -264,10 +265,16 @@ class SentenceTransformerEmbedder:
         name = f"{self._path.name}@{self.content_hash}|prompt={self.prompt!r}|max={self.max_tokens}"
         # The model's own float32 forward keeps the name vectors had before anything else
         # existed; "packed" names the packed engine in its precision, "c-attention" its
-        # attention in pipeline/_attend.c (each differs in the last bits).
+        # attention in pipeline/_attend.c, "c-gelu" and "c-norm" (float32) its GELU and
+        # LayerNorm there too, with the products' biases (each differs in the last bits).
         if not self.packed:
             return name
-        return f"{name}|{self.precision}-packed" + ("|c-attention" if self.c_attention else "")
+        name += f"|{self.precision}-packed"
+        if not self.c_attention:
+            return name
+        if self.precision == "bfloat16":
+            return name + "|c-attention"
+        return name + "|c-attention|c-gelu|c-norm"
 
     @property
     def loaded(self) -> bool:
@@ -416,11 +423,17 @@ def _c_attention_library() -> Any | None:
         return None  # not built (the extension is optional): torch's attention
     lib = ctypes.CDLL(spec.origin)
     p, i64 = ctypes.c_void_p, ctypes.c_int64
-    for kernel in ("temakarta_attend", "temakarta_attend_f32"):
-        getattr(lib, kernel).argtypes = [p, p, i64, i64, p, p, i64]
+    signatures = {
+        "temakarta_attend": [p, p, i64, i64, p, p, i64],
+        "temakarta_attend_f32": [p, p, p, i64, i64, p, p, i64],
+        "temakarta_bias_gelu_f32": [p, p, i64, i64],
+        "temakarta_bias_norm_f32": [p, p, p, p, i64, i64, ctypes.c_float],
+        "temakarta_attend_parallel": [p, p, p, i64, p, i64, p, p, p, i64, i64, p, p],
+        "temakarta_rows_parallel": [p, p, p, i64, p, i64, p, p, p, p, i64, ctypes.c_float],
+    }
+    for kernel, argtypes in signatures.items():
+        getattr(lib, kernel).argtypes = argtypes
         getattr(lib, kernel).restype = ctypes.c_int
-    lib.temakarta_attend_parallel.argtypes = [p, p, p, i64, p, i64, p, p, i64, i64, p, p]
-    lib.temakarta_attend_parallel.restype = ctypes.c_int
     return lib
 
 
@@ -451,13 +464,17 @@ def _torch_openmp() -> tuple[int, int, int] | None:
 def _c_attention_for(config: Mapping[str, Any], precision: str) -> bool:
     """Whether the C attention runs this (transformers) config's model here in `precision`:
     the library built, this CPU able to run its kernel (bf16: avx512_bf16; float32: AVX2 and
-    FMA), and a head size it implements (a multiple of 16, bf16, or of 8, float32; <= 128)."""
+    FMA), and a head size it implements (a multiple of 16, bf16, or of 8, float32; <= 128);
+    float32 runs its GELU too, so the intermediate size must be a multiple of 8 as well."""
     heads, hidden = config.get("num_attention_heads"), config.get("hidden_size")
     if not isinstance(heads, int) or not isinstance(hidden, int) or heads < 1:
         return False
     head_dim, rest = divmod(hidden, heads)
     lanes = 16 if precision == "bfloat16" else 8
     if rest or head_dim % lanes or head_dim > 128:
+        return False
+    intermediate = config.get("intermediate_size")  # float32: its GELU runs there too
+    if precision != "bfloat16" and (not isinstance(intermediate, int) or intermediate % 8):
         return False
     lib = _c_attention_library()
     if lib is None:
@@ -481,9 +498,11 @@ class _PackedBert:
     through each linear layer as one (tokens, 384) matrix, and only attention works per
     sequence: in pipeline/_attend.c with `c_attention` (the whole batch in one call, split over
     `threads` of torch's OpenMP threads), else per group through torch (in float32). bf16:
-    weights cast once, bias and residual fused into oneDNN's product; float32: MKL's. LayerNorm,
-    softmax and the pooled means accumulate in fp32. A sequence's result depends neither on
-    its batch nor on the thread count.
+    weights cast once, bias and residual fused into oneDNN's product. float32: MKL's products,
+    the residual added in place; with `c_attention` GELU and LayerNorm run in pipeline/_attend.c
+    too, each adding the bias of the product before it. LayerNorm, softmax and the pooled means
+    accumulate in fp32. A sequence's result depends neither on its batch nor on the thread
+    count.
     """
 
     def __init__(
@@ -495,8 +514,9 @@ class _PackedBert:
         if c_attention and not _c_attention_for(config.to_dict(), precision):
             raise ModelDirError(
                 f"the C attention (pipeline/_attend.c) is not built, this CPU cannot run its "
-                f"{precision} kernel or the model's head size is not a multiple of "
-                f"{16 if precision == 'bfloat16' else 8}; reinstall with 'make setup' "
+                f"{precision} kernel or the model's head size (float32: or intermediate "
+                f"size) is not a multiple of {16 if precision == 'bfloat16' else 8}; "
+                "reinstall with 'make setup' "
                 "or pass c_attention=False (torch's attention)"
             )
         self._attend = _c_attention_library() if c_attention else None
@@ -572,14 +592,33 @@ class _PackedBert:
                 x = x.to(torch.bfloat16)
             lengths = np.array([len(q) for q in seqs], dtype=np.int64)
             starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+            # float32 with the C kernels: each product leaves its bias to the kernel after it
+            # (attention, GELU, LayerNorm), each a pass over memory fewer.
+            fused = self._attend is not None and not self._bf16
+            if fused:  # one set of buffers for every layer: new ones cost page faults each time
+                qkv_out, attended, up_out = (
+                    x.new_empty((x.shape[0], n)) for n in (3 * d, d, self._layers[0]["up"].shape[1])
+                )
+                attended[rows:].zero_()
             for layer in self._layers:
-                qkv = self._linear(x, layer["qkv"], layer["qkv_b"])
+                if fused:
+                    qkv = torch.mm(x, layer["qkv"], out=qkv_out)
+                else:
+                    qkv = self._linear(x, layer["qkv"], layer["qkv_b"])
                 if self._attend is not None:
-                    attended = x.new_empty(x.shape)
-                    attended[rows:].zero_()
-                    self._c_attention(qkv, attended, starts, lengths)
+                    if not fused:
+                        attended = x.new_empty(x.shape)
+                        attended[rows:].zero_()
+                    self._c_attention(
+                        qkv, layer["qkv_b"] if fused else None, attended, starts, lengths
+                    )
                 else:
                     attended = self._torch_attention(qkv, groups, padding)
+                if fused:  # in place: x is this layer's own, and addmm would first copy it
+                    x = self._rows(_NORM, x.addmm_(attended, layer["out"]), layer, "out_b", "norm1")
+                    up = self._rows(_GELU, torch.mm(x, layer["up"], out=up_out), layer, "up_b")
+                    x = self._rows(_NORM, x.addmm_(up, layer["down"]), layer, "down_b", "norm2")
+                    continue
                 x = self._linear(attended, layer["out"], layer["out_b"], residual=x)
                 x = F.layer_norm(x, (d,), layer["norm1"], layer["norm1_b"], self._eps)
                 up = F.gelu(self._linear(x, layer["up"], layer["up_b"]))
@@ -603,7 +642,8 @@ class _PackedBert:
             return linear.binary(x, residual, weight, bias, "add")
         if residual is None:
             return torch.addmm(bias, x, weight)
-        return torch.addmm(residual.add_(bias), x, weight)  # residual is this layer's own
+        # In place: the residual is this layer's own, and addmm would first copy it.
+        return residual.add_(bias).addmm_(x, weight)
 
     def _torch_attention(self, qkv: Any, groups: list[tuple[int, int]], padding: int) -> Any:
         """Attention per group of equal-length sequences through torch's flash kernel, in
@@ -622,24 +662,54 @@ class _PackedBert:
         context.append(qkv.new_zeros((padding, d)))
         return torch.cat(context)
 
+    def _rows(self, kind: int, x: Any, layer: dict[str, Any], bias: str, norm: str = "") -> Any:
+        """x <- GELU(x + layer[bias]) (kind _GELU) or LayerNorm(x + layer[bias]) with
+        layer[norm] and layer[norm + "_b"] (_NORM), in place in pipeline/_attend.c: float32
+        (rows, cols), its rows split over `threads` of torch's OpenMP threads as attention's."""
+        lib: Any = self._attend
+        rows, cols = x.shape
+        b = layer[bias].data_ptr()
+        g, beta = (layer[norm].data_ptr(), layer[norm + "_b"].data_ptr()) if norm else (0, 0)
+        openmp = _torch_openmp() if self._threads > 1 else None
+        if openmp is None and kind == _GELU:
+            code = lib.temakarta_bias_gelu_f32(x.data_ptr(), b, rows, cols)
+        elif openmp is None:
+            code = lib.temakarta_bias_norm_f32(x.data_ptr(), b, g, beta, rows, cols, self._eps)
+        else:
+            cuts = rows * np.arange(self._threads + 1, dtype=np.int64) // self._threads
+            code = lib.temakarta_rows_parallel(
+                *openmp, self._threads, cuts.ctypes.data, kind, x.data_ptr(), b, g, beta, cols,
+                self._eps,
+            )  # fmt: skip
+        if code != 0:
+            raise ValueError(f"pipeline/_attend.c: rows of {cols} (not a multiple of 8)")
+        return x
+
     def _c_attention(
         self,
         qkv: Any,
+        bias: Any,
         out: Any,
         starts: npt.NDArray[np.int64],
         lengths: npt.NDArray[np.int64],
     ) -> None:
-        """pipeline/_attend.c on every sequence, into `out`. With more than one thread the
+        """pipeline/_attend.c on every sequence, into `out`; `bias` is the qkv product's, when
+        it left it out (float32; None: in qkv already). With more than one thread the
         sequences are cut into `threads` parts of about equal work, run on torch's own OpenMP
         threads (one thread where torch runs another runtime): Python threads of our own ran
         no faster, as torch's threads spun beside them."""
         heads, dh = self._heads, self._dim // self._heads
         lib: Any = self._attend
         openmp = _torch_openmp() if self._threads > 1 else None
-        if openmp is None:
-            kernel = lib.temakarta_attend if self._bf16 else lib.temakarta_attend_f32
-            code = kernel(
+        bias_ptr = None if bias is None else bias.data_ptr()
+        if openmp is None and self._bf16:
+            code = lib.temakarta_attend(
                 qkv.data_ptr(), out.data_ptr(), heads, dh,
+                starts.ctypes.data, lengths.ctypes.data, len(lengths),
+            )  # fmt: skip
+        elif openmp is None:
+            code = lib.temakarta_attend_f32(
+                qkv.data_ptr(), bias_ptr, out.data_ptr(), heads, dh,
                 starts.ctypes.data, lengths.ctypes.data, len(lengths),
             )  # fmt: skip
         else:
@@ -648,7 +718,7 @@ class _PackedBert:
             cuts = np.array([0, *inner, len(lengths)], dtype=np.int64)
             code = lib.temakarta_attend_parallel(
                 *openmp, self._threads, cuts.ctypes.data, int(not self._bf16), qkv.data_ptr(),
-                out.data_ptr(), heads, dh, starts.ctypes.data, lengths.ctypes.data,
+                bias_ptr, out.data_ptr(), heads, dh, starts.ctypes.data, lengths.ctypes.data,
             )  # fmt: skip
         if code != 0:
             raise MemoryError(f"pipeline/_attend.c: no memory for {len(lengths)} sequences")

@@ -30,7 +30,9 @@ needs_bf16 = pytest.mark.skipif(
     BF16_REFUSED is not None, reason=f"torch's oneDNN refuses bf16 here: {BF16_REFUSED}"
 )
 
-F32_KERNEL = _c_attention_for({"num_attention_heads": 4, "hidden_size": 64}, "float32")
+F32_KERNEL = _c_attention_for(
+    {"num_attention_heads": 4, "hidden_size": 64, "intermediate_size": 128}, "float32"
+)
 ENGINES = [  # (precision, c_attention) of the packed engine
     pytest.param("bfloat16", False, marks=needs_bf16),
     pytest.param(
@@ -245,6 +247,50 @@ def test_the_float32_kernel_is_built_wherever_the_cpu_runs_it() -> None:
     assert F32_KERNEL, "pipeline/_attend.c was not built or not loaded: run 'make setup'"
 
 
+@pytest.mark.skipif(not F32_KERNEL, reason="pipeline/_attend.c's float32 kernels: not built")
+def test_the_c_gelu_is_as_close_to_the_exact_gelu_as_torchs() -> None:
+    import torch
+
+    from pipeline.embed import _c_attention_library
+
+    lib = _c_attention_library()
+    extremes = [0.0, -0.0, 1e-30, -1e-30, 1e30, -1e30, 88.0, -88.0]
+    x = torch.cat([torch.linspace(-30, 30, 60000), torch.tensor(extremes)]).view(-1, 8)
+    bias = torch.linspace(-2, 2, 8)
+    ours = x.clone()
+    assert lib.temakarta_bias_gelu_f32(ours.data_ptr(), bias.data_ptr(), len(x), 8) == 0
+    exact = torch.nn.functional.gelu((x + bias).double())
+    scale = (x + bias).double().abs().clamp(min=1)
+    error = ((ours.double() - exact).abs() / scale).max().item()
+    torchs = ((torch.nn.functional.gelu(x + bias).double() - exact).abs() / scale).max().item()
+    assert error <= 2 * torchs <= 4e-7, (error, torchs)  # both within a few float32 ulps
+    assert lib.temakarta_bias_gelu_f32(ours.data_ptr(), bias.data_ptr(), 2, 12) == -1  # 12 % 8
+
+
+@pytest.mark.skipif(not F32_KERNEL, reason="pipeline/_attend.c's float32 kernels: not built")
+def test_the_c_layer_norm_is_as_close_to_the_exact_one_as_torchs() -> None:
+    import ctypes
+
+    import torch
+
+    from pipeline.embed import _c_attention_library
+
+    lib = _c_attention_library()
+    torch.manual_seed(0)
+    x = torch.randn(300, 384) * torch.logspace(-3, 3, 300)[:, None] + 5.0  # offsets, scales
+    bias, gamma, beta = torch.randn(384), torch.randn(384), torch.randn(384)
+    ours = x.clone()
+    pointers = [t.data_ptr() for t in (ours, bias, gamma, beta)]
+    eps = ctypes.c_float(1e-12)
+    assert lib.temakarta_bias_norm_f32(*pointers, 300, 384, eps) == 0
+    args = ((384,), gamma.double(), beta.double(), 1e-12)
+    exact = torch.nn.functional.layer_norm((x + bias).double(), *args)
+    torchs = torch.nn.functional.layer_norm(x + bias, (384,), gamma, beta, 1e-12).double()
+    error, torch_error = (ours.double() - exact).abs().max(), (torchs - exact).abs().max()
+    assert error <= 2 * torch_error, (error, torch_error)  # both about 3e-6 here
+    assert lib.temakarta_bias_norm_f32(*pointers, 2, 12, eps) == -1  # 12 % 8
+
+
 @pytest.mark.slow
 def test_float32_engines_agree_with_the_models_own_forward_and_are_named_apart(
     built_model_dir: Path, statements: list[str]
@@ -256,7 +302,7 @@ def test_float32_engines_agree_with_the_models_own_forward_and_are_named_apart(
     assert default.c_attention == F32_KERNEL  # `make setup` builds it; AVX2 runs it
     assert torch_attention.name == own.name + "|float32-packed"
     assert default.name == own.name + (
-        "|float32-packed|c-attention" if F32_KERNEL else "|float32-packed"
+        "|float32-packed|c-attention|c-gelu|c-norm" if F32_KERNEL else "|float32-packed"
     )
     texts = statements[:120]
     reference = own.encode(texts)
@@ -299,7 +345,8 @@ def test_c_attention_is_built_used_and_agrees_with_torchs(
         built_model_dir, threads=1, precision=precision, c_attention=False
     )
     assert default.c_attention == c_attention
-    assert default.name == torch_attention.name + "|c-attention"
+    suffix = "|c-attention" if precision == "bfloat16" else "|c-attention|c-gelu|c-norm"
+    assert default.name == torch_attention.name + suffix
     from pipeline.embed import _torch_openmp
 
     assert _torch_openmp() is not None  # more threads run it on torch's own OpenMP threads
@@ -372,12 +419,24 @@ def test_packed_engine_refuses_a_model_it_does_not_implement(built_model_dir: Pa
         SentenceTransformerEmbedder(built_model_dir, precision="bfloat16", packed=False)
 
 
-@pytest.mark.parametrize(("precision", "lanes"), [("bfloat16", 16), ("float32", 8)])
-def test_c_attention_refuses_a_head_size_it_does_not_implement(precision: str, lanes: int) -> None:
+@pytest.mark.parametrize(
+    ("precision", "lanes", "sizes"),
+    [
+        ("bfloat16", 16, {"hidden_size": 40}),  # 4 heads of 10
+        ("float32", 8, {"hidden_size": 40}),
+        ("float32", 8, {"intermediate_size": 100}),  # its GELU runs in C too
+    ],
+)
+def test_c_attention_refuses_a_head_size_it_does_not_implement(
+    precision: str, lanes: int, sizes: dict[str, int]
+) -> None:
     from pipeline.embed import _PackedBert
 
-    bert = _tiny_bert(hidden_size=40)  # 4 heads of 10
-    with pytest.raises(ModelDirError, match=rf"head size is not a multiple of {lanes}; reinstall"):
+    bert = _tiny_bert(**sizes)
+    with pytest.raises(
+        ModelDirError,
+        match=rf"head size \(float32: or intermediate size\) is not a multiple of {lanes}; rei",
+    ):
         _PackedBert(bert, c_attention=True, precision=precision)
     if precision == "float32" or BF16_REFUSED is None:
         _PackedBert(bert, c_attention=False, precision=precision)  # torch's attention runs it

@@ -356,21 +356,31 @@ TK_TARGET_AVX2 int temakarta_attend_f32(const float *qkv, const float *bias, flo
     return 0;
 }
 
-/* GELU (erf form) of 8 floats as torch computes it on AVX2: x/2 (1 + erf(x/sqrt(2))), erf by
- * Abramowitz-Stegun 7.1.26 (absolute error < 1.5e-7); exp by tk_exp_neg8 (torch: Sleef's). */
+/* GELU (erf form) of 8 floats: x/2 (1 + erf(x/sqrt(2))), erf by a rational function (odd,
+ * degree 13, over even, degree 8) of x/sqrt(2) clamped to [-4, 4], where float's erf is
+ * already +-1: absolute error < 4e-7 against mpmath. 1.7x faster than torch's form
+ * (Abramowitz-Stegun 7.1.26 with an exp and a division), about as accurate (test). */
 TK_TARGET_AVX2 static inline __m256 tk_gelu8(__m256 x) {
-    const __m256 sign = _mm256_set1_ps(-0.f), one = _mm256_set1_ps(1.f);
-    const __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
-    const __m256 negative = _mm256_and_ps(sign, z), a = _mm256_andnot_ps(sign, z);
-    const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, one));
-    __m256 r = _mm256_fmadd_ps(_mm256_set1_ps(1.061405429f), t, _mm256_set1_ps(-1.453152027f));
-    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(1.421413741f));
-    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-0.284496736f));
-    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(0.254829592f));
-    const __m256 e = tk_exp_neg8(_mm256_xor_ps(sign, _mm256_mul_ps(z, z)));
-    const __m256 erf = _mm256_xor_ps(
-        negative, _mm256_fmadd_ps(_mm256_xor_ps(sign, _mm256_mul_ps(e, t)), r, one));
-    return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)), _mm256_add_ps(one, erf));
+    const __m256 z = _mm256_max_ps(
+        _mm256_min_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)),
+                      _mm256_set1_ps(4.f)),
+        _mm256_set1_ps(-4.f));
+    const __m256 t = _mm256_mul_ps(z, z);
+    __m256 p = _mm256_fmadd_ps(t, _mm256_set1_ps(-2.72614225801306e-10f),
+                               _mm256_set1_ps(2.77068142495902e-08f));
+    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(-2.10102402082508e-06f));
+    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(-5.69250639462346e-05f));
+    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(-7.34990630326855e-04f));
+    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(-2.95459980854025e-03f));
+    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(-1.60960333262415e-02f));
+    __m256 q = _mm256_fmadd_ps(t, _mm256_set1_ps(-1.45660718464996e-05f),
+                               _mm256_set1_ps(-2.13374055278905e-04f));
+    q = _mm256_fmadd_ps(t, q, _mm256_set1_ps(-1.68282697438203e-03f));
+    q = _mm256_fmadd_ps(t, q, _mm256_set1_ps(-7.37332916720468e-03f));
+    q = _mm256_fmadd_ps(t, q, _mm256_set1_ps(-1.42647390514189e-02f));
+    const __m256 erf = _mm256_div_ps(_mm256_mul_ps(z, p), q);
+    return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)),
+                         _mm256_add_ps(_mm256_set1_ps(1.f), erf));
 }
 
 /* x <- GELU(x + bias) in place: x (rows, cols) float rows, bias (cols); cols a multiple of 8.

@@ -16,8 +16,9 @@
  *
  * temakarta_attend_f32 is the same for the float32 engine, with AVX2 and FMA (8 lanes): fp32
  * in and out, for CPUs without bf16 (`temakarta_attend_f32_supported`); it adds the qkv
- * product's bias itself. temakarta_bias_gelu_f32 is that engine's bias + GELU after the up
- * product, in one pass.
+ * product's bias itself. temakarta_bias_gelu_f32 and temakarta_bias_norm_f32 are that
+ * engine's bias + GELU after the up product and bias + LayerNorm after the out and down
+ * products, each one pass in place.
  */
 #include <stddef.h>
 #include <math.h>
@@ -247,8 +248,7 @@ TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_weighted8(
 }
 
 /* temakarta_attend in float32 (qkv and out are float rows, same layout); dh a multiple of 8,
- * <= 128. `bias` (3 x heads x dh: q's, k's, v's; NULL: none) is what the qkv product left
- * out, added here: a broadcast copy of it into the product's output cost a pass over
+ * <= 128. `bias` (3 x heads x dh: q's, k's, v's) is what the qkv product left out, added here: a broadcast copy of it into the product's output cost a pass over
  * memory. q (with its bias) is copied per tile of query rows, the keys (with theirs) are
  * transposed per sequence into a buffer, v is read in place and its bias added to the
  * output (the weights sum to 1). */
@@ -260,13 +260,11 @@ TK_TARGET_AVX2 int temakarta_attend_f32(const float *qkv, const float *bias, flo
     int64_t longest = 0;
     for (int64_t s = 0; s < nseq; s++) longest = lengths[s] > longest ? lengths[s] : longest;
     const int64_t cols = (longest + 7) / 8 * 8, per_head = dh * cols;
-    float *buf = aligned_alloc(
-        32, sizeof(float) * (size_t)(heads * per_head + ROWS4 * cols + ROWS4 * dh + width));
+    float *buf =
+        aligned_alloc(32, sizeof(float) * (size_t)(heads * per_head + ROWS4 * cols + ROWS4 * dh));
     if (buf == NULL) return -1;
     float *kt_all = buf, *p = kt_all + heads * per_head, *qt = p + ROWS4 * cols;
-    float *zero_bias = qt + ROWS4 * dh;
-    for (int64_t c = 0; c < width; c++) zero_bias[c] = 0.f;
-    const float *qb = bias ? bias : zero_bias, *kb = qb + d, *vb = qb + 2 * d;
+    const float *qb = bias, *kb = bias + d, *vb = bias + 2 * d;
     const float zeros[8] __attribute__((aligned(32))) = {0};
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int64_t s = 0; s < nseq; s++) {

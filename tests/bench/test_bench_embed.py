@@ -1,0 +1,58 @@
+"""bench/bench_embed.py's count of the model's FLOPs, against torch's own FLOP counter run on
+the built model's forward."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "bench_embed.py"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_embed", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tokens", [8, 300])
+def test_model_flops_match_torchs_flop_counter(tokens: int) -> None:
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from flows.build_model import build
+    from flows.io import load_config
+    from pipeline.catalog import model_dir
+
+    bench = _load()
+    path = build(model_dir(load_config())).path
+    # eager attention: its two products are plain batched matmuls, which the counter knows
+    bert = SentenceTransformer(
+        str(path), device="cpu", model_kwargs={"attn_implementation": "eager"}
+    )[0].auto_model
+    config = bert.config
+    assert (config.hidden_size, config.intermediate_size, config.num_hidden_layers) == (
+        bench.H,
+        bench.FF,
+        bench.LAYERS,
+    )
+    ids = torch.randint(5, config.vocab_size, (1, tokens))
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        bert(input_ids=ids, attention_mask=torch.ones_like(ids))
+    counted = counter.get_total_flops()
+    # torch counts the products only: our count's biases and LayerNorm weights (0.3 %) and
+    # the pooler's one product per sequence (not run by the flow) are the difference.
+    linear, attention = bench._gflop([tokens])
+    assert (linear + attention) * 1e9 == pytest.approx(counted, rel=0.005)
+    if tokens == 300:  # where attention's products are 11 % of the work, not 0.3 %
+        assert linear * 1e9 < 0.9 * counted

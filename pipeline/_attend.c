@@ -248,10 +248,11 @@ TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_weighted8(
 }
 
 /* temakarta_attend in float32 (qkv and out are float rows, same layout); dh a multiple of 8,
- * <= 128. `bias` (3 x heads x dh: q's, k's, v's) is what the qkv product left out, added here: a broadcast copy of it into the product's output cost a pass over
- * memory. q (with its bias) is copied per tile of query rows, the keys (with theirs) are
- * transposed per sequence into a buffer, v is read in place and its bias added to the
- * output (the weights sum to 1). */
+ * <= 128. `bias` (3 x heads x dh: q's, k's, v's) is what the qkv product left out, added
+ * here: a broadcast copy of it into the product's output cost a pass over memory. q (with
+ * its bias) is copied per tile of query rows, the keys (with theirs) are transposed per
+ * sequence into a buffer, v is read in place and its bias added to the output (the weights
+ * sum to 1). */
 TK_TARGET_AVX2 int temakarta_attend_f32(const float *qkv, const float *bias, float *out,
                                         int64_t heads, int64_t dh, const int64_t *starts,
                                         const int64_t *lengths, int64_t nseq) {

@@ -1,4 +1,5 @@
-"""Shared fixtures: offline environment, the real sample corpus, and one Prefect test harness."""
+"""Shared fixtures: offline environment, the real sample corpus, the built model, and one Prefect
+test harness."""
 
 from __future__ import annotations
 
@@ -69,6 +70,16 @@ def sample_statements(
         found = segment_document(document, config.segment, abbreviations)
         out[key] = attribute_regions(document, found, gazetteer)[0]
     return out
+
+
+@pytest.fixture(scope="session")
+def built_model_dir() -> Path:
+    """models/e5-small-st, built via flows.build_model if missing or stale."""
+    from flows.build_model import build
+    from flows.io import load_config
+    from pipeline.catalog import model_dir as configured_model_dir
+
+    return build(configured_model_dir(load_config())).path
 
 
 @pytest.fixture(scope="session")

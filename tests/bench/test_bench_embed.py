@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -22,23 +23,25 @@ def _load() -> ModuleType:
     return module
 
 
+@pytest.fixture(scope="module")
+def bert(built_model_dir: Path) -> Any:
+    """The built model's BERT, with eager attention: its two products are plain batched
+    matmuls, which torch's FLOP counter knows."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(
+        str(built_model_dir), device="cpu", model_kwargs={"attn_implementation": "eager"}
+    )
+    return model[0].auto_model
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("tokens", [8, 300])
-def test_model_flops_match_torchs_flop_counter(tokens: int) -> None:
+def test_model_flops_match_torchs_flop_counter(bert: Any, tokens: int) -> None:
     import torch
-    from sentence_transformers import SentenceTransformer
     from torch.utils.flop_counter import FlopCounterMode
 
-    from flows.build_model import build
-    from flows.io import load_config
-    from pipeline.catalog import model_dir
-
     bench = _load()
-    path = build(model_dir(load_config())).path
-    # eager attention: its two products are plain batched matmuls, which the counter knows
-    bert = SentenceTransformer(
-        str(path), device="cpu", model_kwargs={"attn_implementation": "eager"}
-    )[0].auto_model
     config = bert.config
     assert (config.hidden_size, config.intermediate_size, config.num_hidden_layers) == (
         bench.H,

@@ -167,17 +167,14 @@ class _Named(_Fake):
 
 
 @pytest.mark.slow
-def test_rerun_with_the_real_model_embeds_nothing_new(tmp_path: Path) -> None:
-    from flows.build_model import build
-    from flows.io import load_config
-    from pipeline.catalog import model_dir as configured_model_dir
-
-    model_dir = build(configured_model_dir(load_config())).path
+def test_rerun_with_the_real_model_embeds_nothing_new(
+    tmp_path: Path, built_model_dir: Path
+) -> None:
     texts = ["Oklarhet kring finansiering", "Brist på handledare", "Gemensam målbild saknas"]
-    first = SentenceTransformerEmbedder(model_dir, threads=1)
+    first = SentenceTransformerEmbedder(built_model_dir, threads=1)
     vectors = encode_cached(texts, first, tmp_path)
     assert first.loaded and vectors.shape == (3, 384)
-    rerun = SentenceTransformerEmbedder(model_dir, threads=1)
+    rerun = SentenceTransformerEmbedder(built_model_dir, threads=1)
     again = encode_cached(list(reversed(texts)), rerun, tmp_path)
     assert not rerun.loaded  # every vector came from the cache: the model was never loaded
     np.testing.assert_array_equal(again, vectors[::-1])

@@ -99,15 +99,12 @@ def test_embed_with_cache_reports_only_the_uncached_texts() -> None:
 
 
 @pytest.mark.slow
-def test_model_batches_sum_to_the_uncached_texts(tmp_path: Path) -> None:
-    from flows.build_model import build
-    from flows.io import load_config
-    from pipeline.catalog import model_dir as configured_model_dir
-
-    model_dir = build(configured_model_dir(load_config())).path
+def test_model_batches_sum_to_the_uncached_texts(tmp_path: Path, built_model_dir: Path) -> None:
     # Small batches and windows, so there are several batches and texts of several windows
     # (batch_size is the model's own forward's; the packed engine batches 2048 tokens).
-    embedder = SentenceTransformerEmbedder(model_dir, batch_size=2, max_tokens=16, packed=False)
+    embedder = SentenceTransformerEmbedder(
+        built_model_dir, batch_size=2, max_tokens=16, packed=False
+    )
     cached = ["Oklarhet kring finansiering", "Brist på handledare"]
     encode_cached(cached, embedder, tmp_path)
     texts = [

@@ -1,5 +1,5 @@
-"""Fixtures for the pipeline tests: the real built model (built on demand), an encoder on it,
-and the corpus."""
+"""Fixtures for the pipeline tests: an encoder on the real built model (tests/conftest.py
+builds it on demand), and the corpus."""
 
 from __future__ import annotations
 
@@ -19,16 +19,6 @@ from pipeline.records import Statement
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def built_model_dir() -> Path:
-    """models/e5-small-st, built via flows.build_model if missing or stale."""
-    from flows.build_model import build
-    from flows.io import load_config
-    from pipeline.catalog import model_dir as configured_model_dir
-
-    return build(configured_model_dir(load_config())).path
 
 
 @pytest.fixture(scope="session")

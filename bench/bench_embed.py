@@ -13,12 +13,13 @@ plain `SentenceTransformer.encode` and the flow's embed stage
 (`flows.embed_cache.encode_cached` into a fresh cache store: length sorting, dedupe,
 windowing, store writes), both in the precision `model.precision` resolves to here (plain
 sentence-transformers gets bf16 by torch autocast; the flow runs the packed engine); the best
-time of each gives the flow-vs-plain ratio. Because the machine's speed moves between
-minutes, each of those rounds also measures the matmul limit in the same process just before
-and after the flow's run, and the median of the rounds' ratios is printed beside the best
-round's ratio against the limit measured once. The model's FLOPs are those of its products:
-the linear layers and attention's two (q k^T, weights x v); the ratio on the linear layers'
-FLOPs alone is printed too.
+time of each gives the flow-vs-plain ratio. Because the machine's speed moves from second to
+second, each round also runs the flow's embed stage on the same texts in slices (`_slices`)
+with the matmul limit probed between them (`_Probe`), and the median of the rounds' ratios
+(slice times against the probes around them) is printed beside the best round's ratio against
+the limit measured once and the whole runs' against the probes before and after them. The
+model's FLOPs are those of its products: the linear layers and attention's two (q k^T,
+weights x v); the ratio on the linear layers' FLOPs alone is printed too.
 """
 
 from __future__ import annotations
@@ -78,6 +79,49 @@ ROUNDS = 5  # alternating rounds of plain sentence-transformers and the flow's e
 # it, and the median of three followed it too often)
 
 
+class _Probe:
+    """The machine's matmul rate at this moment (GFLOP/s), on `threads` threads.
+
+    The shared host's speed moves by 10-20 % from one second to the next (2048^3 float32
+    matmuls on one thread, back to back: 69-88 GFLOP/s, no steal time), so a limit measured
+    before and after a 12-second run can be far from the speed the run had. A probe is a
+    warm-up matmul (what ran before left its own data in cache) and `reps` timed ones."""
+
+    def __init__(self, threads: int, dtype: str, size: int = 2048, reps: int = 2) -> None:
+        import torch
+
+        self._torch = torch
+        self._threads = threads
+        kind = getattr(torch, dtype)
+        self._a, self._b = torch.randn(size, size).to(kind), torch.randn(size, size).to(kind)
+        self._flop = 2 * size**3 * reps
+        self._reps = reps
+
+    def rate(self) -> float:
+        self._torch.set_num_threads(self._threads)
+        self._a @ self._b
+        t0 = time.perf_counter()
+        for _ in range(self._reps):
+            self._a @ self._b
+        return self._flop / (time.perf_counter() - t0) / 1e9
+
+
+SLICE_TOKENS = 4096  # per call of the sliced run: two batches of the flow's 2048 tokens
+
+
+def _slices(texts: list[str], lengths: list[int]) -> list[list[str]]:
+    """`texts` by length (the flow's own order), in runs of at most SLICE_TOKENS tokens."""
+    slices: list[list[str]] = [[]]
+    tokens = 0
+    for i in sorted(range(len(texts)), key=lambda i: (lengths[i], i)):
+        if slices[-1] and tokens + lengths[i] > SLICE_TOKENS:
+            slices.append([])
+            tokens = 0
+        slices[-1].append(texts[i])
+        tokens += lengths[i]
+    return slices
+
+
 def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
     """Plain sentence-transformers and the flow's embed stage on the same texts, same process."""
     import torch
@@ -95,22 +139,48 @@ def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
     plain = embedder.sentence_transformer
     embedder.encode(texts[:32])  # warm-up
     dtype = embedder.precision
-    rounds = []
+    probe = _Probe(threads, dtype)
+    slices = _slices(texts, [len(ids) + 2 for ids in embedder.content_ids(texts)])
+    rounds: list[dict[str, Any]] = []
     for _ in range(ROUNDS):
         t0 = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
             plain.encode(texts, prompt=config.model.prompt, batch_size=config.model.batch_size)
         plain_s = time.perf_counter() - t0
-        # The machine's speed moves by several per cent from minute to minute (a shared host):
-        # each round's limit is the matmul measured in this process just before and after the
-        # flow's run (before plain's, it was a run's length away from the flow's).
-        before = _matmul_gflops(threads, dtype)
+        before = probe.rate()
         with tempfile.TemporaryDirectory(prefix="bench-embed-store-") as cache:
             t0 = time.perf_counter()
             encode_cached(texts, embedder, Path(cache))
             flow_s = time.perf_counter() - t0
-        after = _matmul_gflops(threads, dtype)
-        rounds.append({"flow_s": flow_s, "plain_s": plain_s, "limit": (before + after) / 2})
+        after = probe.rate()
+        # The same texts again in slices, the limit probed between them: each slice's time
+        # is set against the machine's speed just before and after it (the flow's batches
+        # run side by side on threads of their own, so a probe can only come between calls).
+        spans = []
+        with tempfile.TemporaryDirectory(prefix="bench-embed-store-") as cache:
+            rate = probe.rate()
+            for part in slices:
+                t0 = time.perf_counter()
+                encode_cached(part, embedder, Path(cache))
+                seconds = time.perf_counter() - t0
+                next_rate = probe.rate()
+                spans.append((seconds, (rate + next_rate) / 2))
+                rate = next_rate
+        sliced_s = sum(seconds for seconds, _ in spans)
+        rounds.append(
+            {
+                "flow_s": flow_s,
+                "plain_s": plain_s,
+                "around": (before + after) / 2,
+                "sliced_s": sliced_s,
+                "limit": sum(seconds * limit for seconds, limit in spans) / sliced_s,
+                "probes": (
+                    len(spans) + 1,
+                    min(limit for _, limit in spans),
+                    max(limit for _, limit in spans),
+                ),
+            }
+        )
     best = min(r["flow_s"] for r in rounds)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
@@ -120,6 +190,7 @@ def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
         "load_s": 0.0,
         "peak_rss_mb": rss_mb,
         "precision": dtype,
+        "slices": len(slices),
         "rounds": rounds,
     }
 
@@ -306,19 +377,28 @@ def main() -> int:
         f"limit measured above): {100 * flow_gf / peaks[flow['precision']]:.0f} % of the "
         f"{flow['precision']} matmul{against_fp32}"
     )
-    limits = ", ".join(f"{r['limit']:.1f}" for r in flow["rounds"])
+    rounds = flow["rounds"]
     for label, work in (
         ("", distinct_linear + distinct_attention),
         (", linear layers' FLOPs only", distinct_linear),
     ):
-        ratios = sorted(work / r["flow_s"] / r["limit"] for r in flow["rounds"])
+        ratios = sorted(work / r["sliced_s"] / r["limit"] for r in rounds)
         each = ", ".join(f"{100 * r:.0f} %" for r in ratios)
         print(
-            f"FLOP-bound ratio per round{label}, each against the {flow['precision']} matmul "
-            f"measured in the same process just before and after it: median "
-            f"{100 * ratios[len(ratios) // 2]:.0f} % ({each})"
+            f"FLOP-bound ratio per round{label}, the texts in {flow['slices']} slices of at "
+            f"most {SLICE_TOKENS} tokens, each against the {flow['precision']} matmul probed "
+            f"just before and after it: median {100 * ratios[len(ratios) // 2]:.0f} % ({each})"
         )
-    print(f"limits per round: {limits} GFLOP/s")
+    work = distinct_linear + distinct_attention
+    around = sorted(work / r["flow_s"] / r["around"] for r in rounds)
+    print(
+        "the same, each whole run against the matmul probed before and after it: median "
+        f"{100 * around[len(around) // 2]:.0f} % ({', '.join(f'{100 * r:.0f} %' for r in around)})"
+    )
+    limits = "; ".join(
+        f"{r['limit']:.1f} ({r['probes'][1]:.1f}-{r['probes'][2]:.1f})" for r in rounds
+    )
+    print(f"limits per round, sliced runs (slices' own, lowest-highest): {limits} GFLOP/s")
     plain_ratios = sorted(r["flow_s"] / r["plain_s"] for r in flow["rounds"])
     print(
         f"flow-vs-plain embedding ratio: {flow['seconds'] / flow['plain_seconds']:.3f} "

@@ -5,14 +5,15 @@
  * gains from a second. Here one call does a whole batch of sequences, each (sequence, head)
  * from fp32 copies in L1/L2, 4 query rows at a time.
  *
- * Loaded with ctypes; temakarta_attend_parallel splits it over torch's own OpenMP threads.
+ * Loaded with ctypes. No entry point keeps state between calls (each allocates its own
+ * buffers), so threads may call them at once: the engine runs one batch per thread.
  * Built for x86-64 with the instruction sets named per function (target attributes), so any
  * gcc/clang builds it; `temakarta_attend_supported` says whether this CPU runs the bf16 kernel
  * (it needs avx512_bf16, which the bf16 engine needs anyway), `temakarta_attend_f32_supported`
  * the float32 one (AVX2 and FMA). Elsewhere every entry point is a stub and Python keeps torch.
  *
  * Numbers: bf16 in, bf16 out (round to nearest even), fp32 inside. A sequence's result never
- * depends on the other sequences of the call or on how the call is split across threads.
+ * depends on the other sequences of the call.
  *
  * temakarta_attend_f32 is the same for the float32 engine, with AVX2 and FMA (8 lanes): fp32
  * in and out, for CPUs without bf16 (`temakarta_attend_f32_supported`); it adds the qkv
@@ -435,75 +436,6 @@ TK_TARGET_AVX2 int temakarta_bias_norm_f32(float *x, const float *bias, const fl
     return 0;
 }
 
-/* temakarta_attend (f32 = 0) or temakarta_attend_f32 (f32 = 1), and the row kernels
- * (temakarta_rows_parallel: kind 0, temakarta_bias_gelu_f32; 1, temakarta_bias_norm_f32), over
- * `threads` OpenMP threads of the caller's own runtime (torch's libgomp: its `GOMP_parallel`
- * and `omp_get_thread_num`/`omp_get_num_threads`, passed in by address), so the work goes to
- * the threads torch already keeps, not to new ones that would compete with them. Part t is
- * sequences (rows) [cuts[t], cuts[t + 1]); a thread the runtime did not grant leaves its part
- * to the others. Returns 0, or -1 when any part failed. */
-typedef void (*tk_gomp_parallel)(void (*)(void *), void *, unsigned, unsigned);
-typedef int (*tk_omp_int)(void);
-enum { TK_ATTEND_BF16, TK_ATTEND_F32, TK_BIAS_GELU_F32, TK_BIAS_NORM_F32 };
-struct tk_job {
-    int kind;
-    const void *qkv;
-    const float *bias, *gamma, *beta;
-    float eps;
-    void *out;
-    int64_t heads, dh, parts; /* row kernels: dh is the row width */
-    const int64_t *starts, *lengths, *cuts;
-    tk_omp_int thread_num, num_threads;
-    int failed;
-};
-
-static void tk_job_part(void *arg) {
-    struct tk_job *job = arg;
-    for (int64_t t = job->thread_num(); t < job->parts; t += job->num_threads()) {
-        const int64_t a = job->cuts[t], b = job->cuts[t + 1];
-        if (b <= a) continue;
-        float *rows = (float *)job->out + a * job->dh;
-        int code;
-        if (job->kind == TK_BIAS_GELU_F32)
-            code = temakarta_bias_gelu_f32(rows, job->bias, b - a, job->dh);
-        else if (job->kind == TK_BIAS_NORM_F32)
-            code = temakarta_bias_norm_f32(rows, job->bias, job->gamma, job->beta, b - a,
-                                           job->dh, job->eps);
-        else if (job->kind == TK_ATTEND_F32)
-            code = temakarta_attend_f32(job->qkv, job->bias, job->out, job->heads, job->dh,
-                                        job->starts + a, job->lengths + a, b - a);
-        else
-            code = temakarta_attend(job->qkv, job->out, job->heads, job->dh, job->starts + a,
-                                    job->lengths + a, b - a);
-        if (code != 0) __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
-    }
-}
-
-static int tk_run(void *gomp_parallel, struct tk_job *job) {
-    ((tk_gomp_parallel)gomp_parallel)(tk_job_part, job, (unsigned)job->parts, 0);
-    return job->failed ? -1 : 0;
-}
-
-int temakarta_attend_parallel(void *gomp_parallel, void *thread_num, void *num_threads,
-                              int64_t parts, const int64_t *cuts, int64_t f32, const void *qkv,
-                              const float *bias, void *out, int64_t heads, int64_t dh,
-                              const int64_t *starts, const int64_t *lengths) {
-    struct tk_job job = {f32 ? TK_ATTEND_F32 : TK_ATTEND_BF16, qkv, bias, NULL, NULL, 0.f,
-                         out, heads, dh, parts, starts, lengths, cuts,
-                         (tk_omp_int)thread_num, (tk_omp_int)num_threads, 0};
-    return tk_run(gomp_parallel, &job);
-}
-
-int temakarta_rows_parallel(void *gomp_parallel, void *thread_num, void *num_threads,
-                            int64_t parts, const int64_t *cuts, int64_t kind, float *x,
-                            const float *bias, const float *gamma, const float *beta,
-                            int64_t cols, float eps) {
-    struct tk_job job = {kind ? TK_BIAS_NORM_F32 : TK_BIAS_GELU_F32, NULL, bias, gamma, beta,
-                         eps, x, 0, cols, parts, NULL, NULL, cuts, (tk_omp_int)thread_num,
-                         (tk_omp_int)num_threads, 0};
-    return tk_run(gomp_parallel, &job);
-}
-
 #else /* not x86-64: Python keeps torch */
 
 int temakarta_attend_supported(void) { return 0; }
@@ -524,27 +456,9 @@ int temakarta_bias_gelu_f32(float *x, const float *bias, int64_t rows, int64_t c
     (void)x; (void)bias; (void)rows; (void)cols;
     return -1;
 }
-int temakarta_attend_parallel(void *gomp_parallel, void *thread_num, void *num_threads,
-                              int64_t parts, const int64_t *cuts, int64_t f32, const void *qkv,
-                              const float *bias, void *out, int64_t heads, int64_t dh,
-                              const int64_t *starts, const int64_t *lengths) {
-    (void)gomp_parallel; (void)thread_num; (void)num_threads; (void)parts; (void)cuts;
-    (void)f32; (void)qkv; (void)bias; (void)out; (void)heads; (void)dh; (void)starts;
-    (void)lengths;
-    return -1;
-}
 int temakarta_bias_norm_f32(float *x, const float *bias, const float *gamma,
                             const float *beta, int64_t rows, int64_t cols, float eps) {
     (void)x; (void)bias; (void)gamma; (void)beta; (void)rows; (void)cols; (void)eps;
     return -1;
 }
-int temakarta_rows_parallel(void *gomp_parallel, void *thread_num, void *num_threads,
-                            int64_t parts, const int64_t *cuts, int64_t kind, float *x,
-                            const float *bias, const float *gamma, const float *beta,
-                            int64_t cols, float eps) {
-    (void)gomp_parallel; (void)thread_num; (void)num_threads; (void)parts; (void)cuts;
-    (void)kind; (void)x; (void)bias; (void)gamma; (void)beta; (void)cols; (void)eps;
-    return -1;
-}
-
 #endif

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from pipeline.embed import (
@@ -330,8 +331,65 @@ def test_packed_vector_does_not_depend_on_what_it_is_batched_with(
     texts = [*statements[:40], " ".join(statements[:120])]
     alone = embedder(1)
     assert alone.packed and len(alone.content_ids(texts[-1:])[0]) > 510  # windowed
-    together = embedder(2).encode(texts)
+    two = embedder(2)
+    together = two.encode(texts)  # two batches at once, on a thread each
     np.testing.assert_array_equal(together, np.concatenate([alone.encode([t]) for t in texts]))
+    import torch
+
+    assert torch.get_num_threads() == 2  # set to one per batch while it ran, then put back
+
+
+def test_batch_budget_gives_each_worker_an_equal_share() -> None:
+    import random
+
+    from pipeline.embed import TOKEN_BUDGET, _batch_budget, _token_batches
+
+    draw = random.Random(5)
+    lengths = [draw.choice([6, 9, 14, 22, 30, 45, 80]) for _ in range(1000)]
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    for workers in (1, 2, 3):
+        budget = _batch_budget(sum(lengths), workers)
+        assert budget <= TOKEN_BUDGET
+        sizes = [sum(lengths[i] for i in b) for b in _token_batches(order, lengths, budget)]
+        full = [n for n in sizes if n > budget // 2]
+        assert len(full) % workers == 0, (workers, sizes)  # no worker waits alone at the end
+        assert sum(sizes) - sum(full) < 100  # at most a small batch of leftovers besides
+    assert _batch_budget(50, 2) == 25  # a small input still goes to both workers
+
+
+def test_batches_run_side_by_side_in_order_on_one_torch_thread_each() -> None:
+    import threading
+    import time
+
+    import torch
+
+    from pipeline.embed import _batches_at_once
+
+    torch.set_num_threads(2)
+    seen: list[tuple[str, int]] = []
+    running: set[int] = set()
+    overlapped = threading.Event()
+
+    def means(idx: list[int]) -> npt.NDArray[np.float64]:
+        running.add(idx[0])
+        seen.append((threading.current_thread().name, torch.get_num_threads()))
+        deadline = time.monotonic() + 5
+        while len(running) < 2 and not overlapped.is_set() and time.monotonic() < deadline:
+            time.sleep(0.001)  # until the other batch is running too
+        if len(running) >= 2:
+            overlapped.set()
+        running.discard(idx[0])
+        return np.full((len(idx), 1), float(idx[0]))
+
+    batches = [[k, k] for k in range(6)]
+    results = list(_batches_at_once(means, batches, 2))
+    assert [r[0, 0] for r in results] == [float(k) for k in range(6)]  # in the order given
+    assert overlapped.is_set()  # two at once
+    assert {name.split("_")[0] for name, _ in seen} == {"temakarta-embed"}
+    assert {threads for _, threads in seen} == {1}
+    assert torch.get_num_threads() == 2
+    one = list(_batches_at_once(means, batches[:1], 2))  # one batch: this thread, torch's two
+    assert one[0][0, 0] == 0.0 and seen[-1] == (threading.current_thread().name, 2)
 
 
 @pytest.mark.slow
@@ -347,9 +405,6 @@ def test_c_attention_is_built_used_and_agrees_with_torchs(
     assert default.c_attention == c_attention
     suffix = "|c-attention" if precision == "bfloat16" else "|c-attention|c-gelu|c-norm"
     assert default.name == torch_attention.name + suffix
-    from pipeline.embed import _torch_openmp
-
-    assert _torch_openmp() is not None  # more threads run it on torch's own OpenMP threads
     texts = statements[:200]
     ours, theirs = default.encode(texts), torch_attention.encode(texts)
     cosine = (ours * theirs).sum(axis=1)
@@ -394,7 +449,7 @@ def test_packed_engine_matches_the_models_own_padded_forward(
         [0, *range(3, 18), 2],
         [0, *range(3, 34), 2],
     ]
-    packed = _PackedBert(bert, 2, c_attention, precision).means(seqs)
+    packed = _PackedBert(bert, c_attention, precision).means(seqs)
     width = max(len(q) for q in seqs)
     ids = torch.tensor([[*q, *[1] * (width - len(q))] for q in seqs])
     mask = torch.tensor([[1] * len(q) + [0] * (width - len(q)) for q in seqs])

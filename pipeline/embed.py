@@ -516,12 +516,11 @@ class _PackedBert:
     sequences of equal length form groups, so nothing is masked; every token of a batch goes
     through each linear layer as one (tokens, 384) matrix, and only attention works per
     sequence: in pipeline/_attend.c with `c_attention` (the whole batch in one call), else per
-    group through torch (in float32). bf16:
-    weights cast once, bias and residual fused into oneDNN's product. float32: MKL's products,
-    the residual added in place; with `c_attention` GELU and LayerNorm run in pipeline/_attend.c
-    too, each adding the bias of the product before it. LayerNorm, softmax and the pooled means
-    accumulate in fp32. A sequence's result depends neither on its batch nor on the thread
-    count.
+    group through torch (in float32). bf16: weights cast once, bias and residual fused into
+    oneDNN's product. float32: MKL's products, the residual added in place; with
+    `c_attention` GELU and LayerNorm run in pipeline/_attend.c too, each adding the bias of
+    the product before it. LayerNorm, softmax and the pooled means accumulate in fp32. A
+    sequence's result does not depend on its batch, nor on the thread the batch runs on.
     """
 
     def __init__(self, bert: Any, c_attention: bool = False, precision: str = "bfloat16") -> None:

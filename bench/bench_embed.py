@@ -181,11 +181,7 @@ def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
                 "around": (before + after) / 2,
                 "sliced_s": sliced_s,
                 "limit": sum(seconds * limit for seconds, limit in spans) / sliced_s,
-                "probes": (
-                    len(spans) + 1,
-                    min(limit for _, limit in spans),
-                    max(limit for _, limit in spans),
-                ),
+                "spread": (min(limit for _, limit in spans), max(limit for _, limit in spans)),
             }
         )
     best = min(r["flow_s"] for r in rounds)
@@ -403,7 +399,7 @@ def main() -> int:
         f"{100 * around[len(around) // 2]:.0f} % ({', '.join(f'{100 * r:.0f} %' for r in around)})"
     )
     limits = "; ".join(
-        f"{r['limit']:.1f} ({r['probes'][1]:.1f}-{r['probes'][2]:.1f})" for r in rounds
+        f"{r['limit']:.1f} ({r['spread'][0]:.1f}-{r['spread'][1]:.1f})" for r in rounds
     )
     print(f"limits per round, sliced runs (slices' own, lowest-highest): {limits} GFLOP/s")
     plain_ratios = sorted(r["flow_s"] / r["plain_s"] for r in flow["rounds"])

@@ -365,6 +365,7 @@ def test_batches_run_side_by_side_in_order_on_one_torch_thread_each() -> None:
 
     from pipeline.embed import _batches_at_once
 
+    before = torch.get_num_threads()
     torch.set_num_threads(2)
     seen: list[tuple[str, int]] = []
     running: set[int] = set()
@@ -382,14 +383,17 @@ def test_batches_run_side_by_side_in_order_on_one_torch_thread_each() -> None:
         return np.full((len(idx), 1), float(idx[0]))
 
     batches = [[k, k] for k in range(6)]
-    results = list(_batches_at_once(means, batches, 2))
-    assert [r[0, 0] for r in results] == [float(k) for k in range(6)]  # in the order given
-    assert overlapped.is_set()  # two at once
-    assert {name.split("_")[0] for name, _ in seen} == {"temakarta-embed"}
-    assert {threads for _, threads in seen} == {1}
-    assert torch.get_num_threads() == 2
-    one = list(_batches_at_once(means, batches[:1], 2))  # one batch: this thread, torch's two
-    assert one[0][0, 0] == 0.0 and seen[-1] == (threading.current_thread().name, 2)
+    try:
+        results = list(_batches_at_once(means, batches, 2))
+        assert [r[0, 0] for r in results] == [float(k) for k in range(6)]  # in the order given
+        assert overlapped.is_set()  # two at once
+        assert {name.split("_")[0] for name, _ in seen} == {"temakarta-embed"}
+        assert {threads for _, threads in seen} == {1}
+        assert torch.get_num_threads() == 2
+        one = list(_batches_at_once(means, batches[:1], 2))  # one batch: here, torch's two
+        assert one[0][0, 0] == 0.0 and seen[-1] == (threading.current_thread().name, 2)
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.mark.slow

@@ -254,19 +254,6 @@ def _gflop(lengths: list[int]) -> tuple[float, float]:
     return linear / 1e9, attention / 1e9
 
 
-def _matmul_gflops(threads: int, dtype: str = "float32", size: int = 2048, reps: int = 10) -> float:
-    import torch
-
-    torch.set_num_threads(threads)
-    kind = getattr(torch, dtype)
-    a, b = torch.randn(size, size).to(kind), torch.randn(size, size).to(kind)
-    a @ b
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * size**3 * reps / (time.perf_counter() - t0) / 1e9
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000, help="statements (corpus lines repeated)")
@@ -330,7 +317,8 @@ def main() -> int:
     gflop_per_stmt = (linear + attention) / args.n
     distinct_linear, distinct_attention = _gflop(_lengths(distinct))
     gflop_per_distinct = (distinct_linear + distinct_attention) / len(distinct)
-    peaks = {dtype: _matmul_gflops(args.threads, dtype) for dtype in dtypes}
+    # ten products once, where a probe between slices takes two
+    peaks = {dtype: _Probe(args.threads, dtype, reps=10).rate() for dtype in dtypes}
     peak = peaks["float32"]
     cores = len(os.sched_getaffinity(0))
     print(
@@ -381,18 +369,15 @@ def main() -> int:
         f"{flow['precision']} matmul{against_fp32}"
     )
     rounds = flow["rounds"]
-    for label, work in (
-        ("", distinct_linear + distinct_attention),
-        (", linear layers' FLOPs only", distinct_linear),
-    ):
-        ratios = sorted(work / r["sliced_s"] / r["limit"] for r in rounds)
+    work = distinct_linear + distinct_attention
+    for label, flop in (("", work), (", linear layers' FLOPs only", distinct_linear)):
+        ratios = sorted(flop / r["sliced_s"] / r["limit"] for r in rounds)
         each = ", ".join(f"{100 * r:.0f} %" for r in ratios)
         print(
             f"FLOP-bound ratio per round{label}, the texts in {flow['slices']} slices of at "
             f"most {SLICE_TOKENS} tokens, each against the {flow['precision']} matmul probed "
             f"just before and after it: median {100 * ratios[len(ratios) // 2]:.0f} % ({each})"
         )
-    work = distinct_linear + distinct_attention
     around = sorted(work / r["flow_s"] / r["around"] for r in rounds)
     print(
         "the same, each whole run against the matmul probed before and after it: median "

@@ -4,12 +4,13 @@ stage against plain sentence-transformers.
 
 Run: ``HF_HUB_OFFLINE=1 python bench/bench_embed.py [--n 1000] [--threads N]``. Each contender
 runs in its own subprocess so its RSS high-water mark (ru_maxrss) is its own. Also estimates the
-machine's arithmetic limit from a large torch matmul on the same threads, in each precision,
-and prints each contender's FLOP-bound ratio against the matmul of its own precision (bf16
-products run about twice as fast as fp32 ones on CPUs with native bf16, so a bf16 path is held
-to the bf16 limit, not the fp32 one). The "flow" contender embeds distinct statements
-(perturbed sample documents, bench/_corpus.py) in one process five times each, alternating:
-plain `SentenceTransformer.encode` and the flow's embed stage
+machine's arithmetic limit from a large torch matmul on the same threads (on more than one,
+the faster of torch's split of one product and one product per thread side by side), in each
+precision, and prints each contender's FLOP-bound ratio against the matmul of its own
+precision (bf16 products run about twice as fast as fp32 ones on CPUs with native bf16, so a
+bf16 path is held to the bf16 limit, not the fp32 one). The "flow" contender embeds distinct
+statements (perturbed sample documents, bench/_corpus.py) in one process five times each,
+alternating: plain `SentenceTransformer.encode` and the flow's embed stage
 (`flows.embed_cache.encode_cached` into a fresh cache store: length sorting, dedupe,
 windowing, store writes), both in the precision `model.precision` resolves to here (plain
 sentence-transformers gets bf16 by torch autocast; the flow runs the packed engine); the best
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +88,13 @@ class _Probe:
     The shared host's speed moves by 10-20 % from one second to the next (2048^3 float32
     matmuls on one thread, back to back: 69-88 GFLOP/s, no steal time), so a limit measured
     before and after a 12-second run can be far from the speed the run had. A probe is a
-    warm-up matmul (what ran before left its own data in cache) and `reps` timed ones."""
+    warm-up matmul (what ran before left its own data in cache) and `reps` timed ones.
+
+    On more than one thread there are two ways to use the cores, and the limit is the faster:
+    torch's own split of one product over `threads` threads, and `threads` products side by
+    side on one torch thread each (what the flow's batches do). Side by side was the faster
+    in 7 of 8 pairs here (median 151 against 134 GFLOP/s on two threads), so a limit from
+    the split alone was 10 % low. `last` keeps each way's rate from the latest probe."""
 
     def __init__(self, threads: int, dtype: str, size: int = 2048, reps: int = 2) -> None:
         import torch
@@ -94,34 +102,60 @@ class _Probe:
         self._torch = torch
         self._threads = threads
         kind = getattr(torch, dtype)
-        self._a, self._b = torch.randn(size, size).to(kind), torch.randn(size, size).to(kind)
+        self._pairs = [
+            (torch.randn(size, size).to(kind), torch.randn(size, size).to(kind))
+            for _ in range(threads)
+        ]
         self._flop = 2 * size**3 * reps
         self._reps = reps
+        self._pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        self.last: dict[str, float] = {}
+
+    def _products(self, pair: tuple[Any, Any]) -> None:
+        a, b = pair
+        for _ in range(self._reps):
+            a @ b
 
     def rate(self) -> float:
-        self._torch.set_num_threads(self._threads)
+        torch = self._torch
         # so that a garbage collection of what the runs before left cannot fall into the
         # timing: it is no part of the machine's speed
         gc.disable()
         try:
-            self._a @ self._b
+            torch.set_num_threads(self._threads)
+            a, b = self._pairs[0]
+            a @ b
             t0 = time.perf_counter()
-            for _ in range(self._reps):
-                self._a @ self._b
-            return self._flop / (time.perf_counter() - t0) / 1e9
+            self._products(self._pairs[0])
+            self.last = {"split": self._flop / (time.perf_counter() - t0) / 1e9}
+            if self._pool is not None:
+                torch.set_num_threads(1)
+                try:
+                    list(self._pool.map(lambda pair: pair[0] @ pair[1], self._pairs))
+                    t0 = time.perf_counter()
+                    list(self._pool.map(self._products, self._pairs))
+                    seconds = time.perf_counter() - t0
+                finally:
+                    torch.set_num_threads(self._threads)
+                self.last["side by side"] = self._flop * self._threads / seconds / 1e9
+            return max(self.last.values())
         finally:
             gc.enable()
 
 
-SLICE_TOKENS = 4096  # per call of the sliced run: two batches of the flow's 2048 tokens
+SLICE_TOKENS = 4096  # per thread and call of the sliced run: two of the flow's 2048-token batches
+# (per thread: a call ends when its slowest thread does, and with one batch per thread a thread
+# that ran a few percent slower than the other left that other idle as long; the flow's own
+# calls give each thread three batches and more)
 
 
-def _slices(texts: list[str], lengths: list[int]) -> list[list[str]]:
-    """`texts` by length (the flow's own order), in runs of at most SLICE_TOKENS tokens."""
+def _slices(texts: list[str], lengths: list[int], threads: int) -> list[list[str]]:
+    """`texts` by length (the flow's own order), in runs of at most SLICE_TOKENS tokens per
+    thread."""
     slices: list[list[str]] = [[]]
     tokens = 0
     for i in sorted(range(len(texts)), key=lambda i: (lengths[i], i)):
-        if slices[-1] and tokens + lengths[i] > SLICE_TOKENS:
+        if slices[-1] and tokens + lengths[i] > SLICE_TOKENS * threads:
             slices.append([])
             tokens = 0
         slices[-1].append(texts[i])
@@ -147,7 +181,7 @@ def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
     embedder.encode(texts[:32])  # warm-up
     dtype = embedder.precision
     probe = _Probe(threads, dtype)
-    slices = _slices(texts, [len(ids) + 2 for ids in embedder.content_ids(texts)])
+    slices = _slices(texts, [len(ids) + 2 for ids in embedder.content_ids(texts)], threads)
     rounds: list[dict[str, Any]] = []
     for _ in range(ROUNDS):
         t0 = time.perf_counter()
@@ -318,7 +352,8 @@ def main() -> int:
     distinct_linear, distinct_attention = _gflop(_lengths(distinct))
     gflop_per_distinct = (distinct_linear + distinct_attention) / len(distinct)
     # ten products once, where a probe between slices takes two
-    peaks = {dtype: _Probe(args.threads, dtype, reps=10).rate() for dtype in dtypes}
+    probes = {dtype: _Probe(args.threads, dtype, reps=10) for dtype in dtypes}
+    peaks = {dtype: probe.rate() for dtype, probe in probes.items()}
     peak = peaks["float32"]
     cores = len(os.sched_getaffinity(0))
     print(
@@ -333,9 +368,10 @@ def main() -> int:
         f"{distinct_attention / len(distinct) * 1e3:.2f})"
     )
     for dtype, rate in peaks.items():
+        ways = ", ".join(f"{way} {r:.1f}" for way, r in probes[dtype].last.items())
         print(
-            f"measured {dtype} matmul (2048^3, torch): {rate:.1f} GFLOP/s -> "
-            f"limit ≈ {rate / gflop_per_stmt:.0f} statements/s"
+            f"measured {dtype} matmul (2048^3, torch; the faster of: {ways}): {rate:.1f} "
+            f"GFLOP/s -> limit ≈ {rate / gflop_per_stmt:.0f} statements/s"
         )
     print(
         f"{'contender':<38}{'precision':>10}{'stmts/s':>9}{'seconds':>9}{'load s':>8}"
@@ -373,10 +409,11 @@ def main() -> int:
     for label, flop in (("", work), (", linear layers' FLOPs only", distinct_linear)):
         ratios = sorted(flop / r["sliced_s"] / r["limit"] for r in rounds)
         each = ", ".join(f"{100 * r:.0f} %" for r in ratios)
+        median = 100 * ratios[len(ratios) // 2]
         print(
             f"FLOP-bound ratio per round{label}, the texts in {flow['slices']} slices of at "
-            f"most {SLICE_TOKENS} tokens, each against the {flow['precision']} matmul probed "
-            f"just before and after it: median {100 * ratios[len(ratios) // 2]:.0f} % ({each})"
+            f"most {SLICE_TOKENS * args.threads} tokens, each against the {flow['precision']} "
+            f"matmul probed just before and after it: median {median:.0f} % ({each})"
         )
     around = sorted(work / r["flow_s"] / r["around"] for r in rounds)
     print(

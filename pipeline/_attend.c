@@ -402,37 +402,55 @@ TK_TARGET_AVX2 int temakarta_bias_gelu_f32(float *x, const float *bias, int64_t 
     return 0;
 }
 
-/* x <- LayerNorm(x + bias) * gamma + beta in place, row by row (x: rows x cols floats, cols a
- * multiple of 8; mean, then variance about it, in fp32 as torch does). Why: after the out and
- * down products (their residual added in place) torch added the bias in one pass and
- * normalized into new memory in another; here one pass over each row while it is in L1. */
+/* x <- LayerNorm(x + bias) * gamma + beta in place (x: rows x cols floats, cols a multiple of
+ * 8; mean, then variance about it, in fp32 as torch does). Why: after the out and down
+ * products (their residual added in place) torch added the bias in one pass and normalized
+ * into new memory in another; here one pass over each row while it is in L1. ROWS4 rows go
+ * side by side: one row's sums are chains of dependent adds, and four rows' chains overlap
+ * (1.7x faster on 1825 x 384, the same bits: each row keeps its own order of additions). */
+TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_norm_rows(
+    float *x, const float *bias, const float *gamma, const float *beta, int64_t cols, float eps,
+    int nrows) {
+    __m256 sum[ROWS4][2], sq[ROWS4][2], m[ROWS4], rstd[ROWS4];
+    for (int k = 0; k < nrows; k++)
+        sum[k][0] = sum[k][1] = sq[k][0] = sq[k][1] = _mm256_setzero_ps();
+    for (int64_t c = 0; c < cols; c += 8) {
+        const __m256 b = _mm256_loadu_ps(bias + c);
+        for (int k = 0; k < nrows; k++) {
+            const __m256 v = _mm256_add_ps(_mm256_loadu_ps(x + k * cols + c), b);
+            _mm256_storeu_ps(x + k * cols + c, v);
+            sum[k][(c / 8) & 1] = _mm256_add_ps(sum[k][(c / 8) & 1], v);
+        }
+    }
+    for (int k = 0; k < nrows; k++)
+        m[k] = _mm256_set1_ps(tk_reduce8(_mm256_add_ps(sum[k][0], sum[k][1]), 0) / (float)cols);
+    for (int64_t c = 0; c < cols; c += 8)
+        for (int k = 0; k < nrows; k++) {
+            const __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + k * cols + c), m[k]);
+            sq[k][(c / 8) & 1] = _mm256_fmadd_ps(v, v, sq[k][(c / 8) & 1]);
+        }
+    for (int k = 0; k < nrows; k++) {
+        const float var = tk_reduce8(_mm256_add_ps(sq[k][0], sq[k][1]), 0) / (float)cols;
+        rstd[k] = _mm256_set1_ps(1.f / sqrtf(var + eps));
+    }
+    for (int64_t c = 0; c < cols; c += 8) {
+        const __m256 g = _mm256_loadu_ps(gamma + c), be = _mm256_loadu_ps(beta + c);
+        for (int k = 0; k < nrows; k++) {
+            const __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + k * cols + c), m[k]),
+                                           rstd[k]);
+            _mm256_storeu_ps(x + k * cols + c, _mm256_fmadd_ps(v, g, be));
+        }
+    }
+}
+
 TK_TARGET_AVX2 int temakarta_bias_norm_f32(float *x, const float *bias, const float *gamma,
                                            const float *beta, int64_t rows, int64_t cols,
                                            float eps) {
     if (cols <= 0 || cols % 8 != 0) return -1;
-    for (int64_t i = 0; i < rows; i++) {
-        float *row = x + i * cols;
-        __m256 sum[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-        for (int64_t c = 0; c < cols; c += 8) {
-            const __m256 v = _mm256_add_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(bias + c));
-            _mm256_storeu_ps(row + c, v);
-            sum[(c / 8) & 1] = _mm256_add_ps(sum[(c / 8) & 1], v);
-        }
-        const float mean = tk_reduce8(_mm256_add_ps(sum[0], sum[1]), 0) / (float)cols;
-        const __m256 m = _mm256_set1_ps(mean);
-        __m256 sq[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-        for (int64_t c = 0; c < cols; c += 8) {
-            const __m256 v = _mm256_sub_ps(_mm256_loadu_ps(row + c), m);
-            sq[(c / 8) & 1] = _mm256_fmadd_ps(v, v, sq[(c / 8) & 1]);
-        }
-        const float var = tk_reduce8(_mm256_add_ps(sq[0], sq[1]), 0) / (float)cols;
-        const __m256 rstd = _mm256_set1_ps(1.f / sqrtf(var + eps));
-        for (int64_t c = 0; c < cols; c += 8) {
-            const __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(row + c), m), rstd);
-            _mm256_storeu_ps(row + c, _mm256_fmadd_ps(v, _mm256_loadu_ps(gamma + c),
-                                                      _mm256_loadu_ps(beta + c)));
-        }
-    }
+    int64_t i = 0;
+    for (; i + ROWS4 <= rows; i += ROWS4)
+        tk_norm_rows(x + i * cols, bias, gamma, beta, cols, eps, ROWS4);
+    for (; i < rows; i++) tk_norm_rows(x + i * cols, bias, gamma, beta, cols, eps, 1);
     return 0;
 }
 

@@ -59,3 +59,24 @@ def test_model_flops_match_torchs_flop_counter(bert: Any, tokens: int) -> None:
     assert (linear + attention) * 1e9 == pytest.approx(counted, rel=0.005)
     if tokens == 300:  # where attention's products are 11 % of the work, not 0.3 %
         assert linear * 1e9 < 0.9 * counted
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_probe_takes_the_faster_way_to_use_the_threads(threads: int) -> None:
+    """On two threads the limit is the faster of torch's split of one product and one product
+    per thread side by side (the flow's way), so neither way can beat it; on one there is one
+    way. Torch is left on the probe's thread count either way."""
+    import torch
+
+    bench = _load()
+    before = torch.get_num_threads()
+    try:
+        probe = bench._Probe(threads, "float32", size=256, reps=2)
+        rate = probe.rate()
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
+    ways = {1: ["split"], 2: ["split", "side by side"]}[threads]
+    assert sorted(probe.last) == sorted(ways)
+    assert all(r > 0 for r in probe.last.values())
+    assert rate == max(probe.last.values())

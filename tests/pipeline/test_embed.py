@@ -290,6 +290,14 @@ def test_the_c_layer_norm_is_as_close_to_the_exact_one_as_torchs() -> None:
     error, torch_error = (ours.double() - exact).abs().max(), (torchs - exact).abs().max()
     assert error <= 2 * torch_error, (error, torch_error)  # both about 3e-6 here
     assert lib.temakarta_bias_norm_f32(*pointers, 2, 12, eps) == -1  # 12 % 8
+    # Rows run four side by side, and the rest one by one: a row's result is its own.
+    for rows in (7, 5, 4, 1):
+        together = x[:rows].clone()
+        lib.temakarta_bias_norm_f32(together.data_ptr(), *pointers[1:], rows, 384, eps)
+        for r in range(rows):
+            alone = x[r : r + 1].clone()
+            lib.temakarta_bias_norm_f32(alone.data_ptr(), *pointers[1:], 1, 384, eps)
+            assert torch.equal(alone[0], together[r]), (rows, r)
 
 
 @pytest.mark.slow

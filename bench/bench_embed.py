@@ -93,8 +93,9 @@ class _Probe:
     On more than one thread there are two ways to use the cores, and the limit is the faster:
     torch's own split of one product over `threads` threads, and `threads` products side by
     side on one torch thread each (what the flow's batches do). Side by side was the faster
-    in 7 of 8 pairs here (median 151 against 134 GFLOP/s on two threads), so a limit from
-    the split alone was 10 % low. `last` keeps each way's rate from the latest probe."""
+    in 7 of 8 pairs of a scratch A/B here (median 151 against 134 GFLOP/s on two threads), so
+    a limit from the split alone could read 9 % low; in other runs the split was the faster.
+    `last` keeps each way's rate from the latest probe."""
 
     def __init__(self, threads: int, dtype: str, size: int = 2048, reps: int = 2) -> None:
         import torch

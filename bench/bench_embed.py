@@ -15,9 +15,10 @@ alternating: plain `SentenceTransformer.encode` and the flow's embed stage
 windowing, store writes), both in the precision `model.precision` resolves to here (plain
 sentence-transformers gets bf16 by torch autocast; the flow runs the packed engine); the best
 time of each gives the flow-vs-plain ratio. Because the machine's speed moves from second to
-second, each round also runs the flow's embed stage on the same texts in slices (`_slices`)
-with the matmul limit probed between them (`_Probe`), and the median of the rounds' ratios
-(slice times against the probes around them) is printed beside the best round's ratio against
+second, each round also runs the flow's embed stage on the same texts once more, with the
+matmul limit probed (`_Probe`) before each of its chunks and after it (`_ProbedEmbedder`), and
+the median of the rounds' ratios (the stretches between probes against the probes at their
+ends) is printed beside the best round's ratio against
 the limit measured once and the whole runs' against the probes before and after them. The
 model's FLOPs are those of its products: the linear layers and attention's two (q k^T,
 weights x v); the ratio on the linear layers' FLOPs alone is printed too.
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -144,24 +146,44 @@ class _Probe:
             gc.enable()
 
 
-SLICE_TOKENS = 4096  # per thread and call of the sliced run: two of the flow's 2048-token batches
-# (per thread: a call ends when its slowest thread does, and with one batch per thread a thread
-# that ran a few percent slower than the other left that other idle as long; the flow's own
-# calls give each thread three batches and more)
+class _ProbedEmbedder:
+    """The flow's embedder with the machine's matmul rate probed before each of its `encode`
+    calls, that is before each of the flow's chunks (`embed_with_cache` calls `encode` once
+    per chunk of its DEFAULT_CHUNK texts). `marks` holds each probe's (start, end, GFLOP/s).
+    Its name is the embedder's, so the cache keys are the flow's own."""
+
+    def __init__(self, embedder: Any, probe: _Probe) -> None:
+        self._embedder = embedder
+        self._probe = probe
+        self.marks: list[tuple[float, float, float]] = []
+
+    @property
+    def name(self) -> str:
+        return str(self._embedder.name)
+
+    def encode(self, texts: Sequence[str], on_batch: Any = None) -> Any:
+        start = time.perf_counter()
+        rate = self._probe.rate()
+        self.marks.append((start, time.perf_counter(), rate))
+        if on_batch is None:
+            return self._embedder.encode(texts)
+        return self._embedder.encode(texts, on_batch)
 
 
-def _slices(texts: list[str], lengths: list[int], threads: int) -> list[list[str]]:
-    """`texts` by length (the flow's own order), in runs of at most SLICE_TOKENS tokens per
-    thread."""
-    slices: list[list[str]] = [[]]
-    tokens = 0
-    for i in sorted(range(len(texts)), key=lambda i: (lengths[i], i)):
-        if slices[-1] and tokens + lengths[i] > SLICE_TOKENS * threads:
-            slices.append([])
-            tokens = 0
-        slices[-1].append(texts[i])
-        tokens += lengths[i]
-    return slices
+def _stretches(
+    start: float, marks: list[tuple[float, float, float]], end: float, after: float
+) -> list[tuple[float, float]]:
+    """(seconds, GFLOP/s) of each stretch of a call from `start` to `end` between the probes
+    in `marks` ((start, end, rate) each, in order): from the call's start to the first probe,
+    from each probe's end to the next one's start, and from the last one's end to the call's
+    end. Each stretch is held to the mean of the probes at its two ends: the first to its one
+    probe's rate, the last to the last probe's and `after` (probed right after the call)."""
+    spans: list[tuple[float, float]] = []
+    prev_end, prev_rate = start, None
+    for begin, finish, rate in [*marks, (end, end, after)]:
+        spans.append((begin - prev_end, rate if prev_rate is None else (prev_rate + rate) / 2))
+        prev_end, prev_rate = finish, rate
+    return spans
 
 
 def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
@@ -182,7 +204,6 @@ def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
     embedder.encode(texts[:32])  # warm-up
     dtype = embedder.precision
     probe = _Probe(threads, dtype)
-    slices = _slices(texts, [len(ids) + 2 for ids in embedder.content_ids(texts)], threads)
     rounds: list[dict[str, Any]] = []
     for _ in range(ROUNDS):
         t0 = time.perf_counter()
@@ -195,27 +216,24 @@ def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
             encode_cached(texts, embedder, Path(cache))
             flow_s = time.perf_counter() - t0
         after = probe.rate()
-        # The same texts again in slices, the limit probed between them: each slice's time
-        # is set against the machine's speed just before and after it (the flow's batches
-        # run side by side on threads of their own, so a probe can only come between calls).
-        spans = []
+        # The same texts again through the flow's own call, the limit probed before each of
+        # its chunks and right after it: each stretch between two probes is set against them
+        # (the flow's batches run side by side on threads of their own, so a probe can only
+        # come between its `encode` calls).
+        probed = _ProbedEmbedder(embedder, probe)
         with tempfile.TemporaryDirectory(prefix="bench-embed-store-") as cache:
-            rate = probe.rate()
-            for part in slices:
-                t0 = time.perf_counter()
-                encode_cached(part, embedder, Path(cache))
-                seconds = time.perf_counter() - t0
-                next_rate = probe.rate()
-                spans.append((seconds, (rate + next_rate) / 2))
-                rate = next_rate
-        sliced_s = sum(seconds for seconds, _ in spans)
+            start = time.perf_counter()
+            encode_cached(texts, probed, Path(cache))
+            end = time.perf_counter()
+        spans = _stretches(start, probed.marks, end, probe.rate())
+        probed_s = sum(seconds for seconds, _ in spans)
         rounds.append(
             {
                 "flow_s": flow_s,
                 "plain_s": plain_s,
                 "around": (before + after) / 2,
-                "sliced_s": sliced_s,
-                "limit": sum(seconds * limit for seconds, limit in spans) / sliced_s,
+                "probed_s": probed_s,
+                "limit": sum(seconds * limit for seconds, limit in spans) / probed_s,
                 "spread": (min(limit for _, limit in spans), max(limit for _, limit in spans)),
             }
         )
@@ -228,7 +246,7 @@ def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
         "load_s": 0.0,
         "peak_rss_mb": rss_mb,
         "precision": dtype,
-        "slices": len(slices),
+        "chunks": len(probed.marks),
         "rounds": rounds,
     }
 
@@ -312,7 +330,7 @@ def main() -> int:
     if args.worker:
         print(json.dumps(_worker(args.worker, args.texts, args.threads)))
         return 0
-    from pipeline.embed import bf16_refused
+    from pipeline.embed import DEFAULT_CHUNK, bf16_refused
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     # Where oneDNN has no bf16 kernel (e.g. AVX2 only), the bf16 engine and its limit are absent.
@@ -352,7 +370,7 @@ def main() -> int:
     gflop_per_stmt = (linear + attention) / args.n
     distinct_linear, distinct_attention = _gflop(_lengths(distinct))
     gflop_per_distinct = (distinct_linear + distinct_attention) / len(distinct)
-    # ten products once, where a probe between slices takes two
+    # ten products once, where a probe between chunks takes two
     probes = {dtype: _Probe(args.threads, dtype, reps=10) for dtype in dtypes}
     peaks = {dtype: probe.rate() for dtype, probe in probes.items()}
     peak = peaks["float32"]
@@ -408,13 +426,14 @@ def main() -> int:
     rounds = flow["rounds"]
     work = distinct_linear + distinct_attention
     for label, flop in (("", work), (", linear layers' FLOPs only", distinct_linear)):
-        ratios = sorted(flop / r["sliced_s"] / r["limit"] for r in rounds)
+        ratios = sorted(flop / r["probed_s"] / r["limit"] for r in rounds)
         each = ", ".join(f"{100 * r:.0f} %" for r in ratios)
         median = 100 * ratios[len(ratios) // 2]
         print(
-            f"FLOP-bound ratio per round{label}, the texts in {flow['slices']} slices of at "
-            f"most {SLICE_TOKENS * args.threads} tokens, each against the {flow['precision']} "
-            f"matmul probed just before and after it: median {median:.0f} % ({each})"
+            f"FLOP-bound ratio per round{label}, the flow's call on the texts ({flow['chunks']} "
+            f"chunks of at most {DEFAULT_CHUNK} texts) with the {flow['precision']} matmul "
+            "probed before each chunk and after the call, each stretch against the probes at "
+            f"its ends: median {median:.0f} % ({each})"
         )
     around = sorted(work / r["flow_s"] / r["around"] for r in rounds)
     print(
@@ -424,7 +443,7 @@ def main() -> int:
     limits = "; ".join(
         f"{r['limit']:.1f} ({r['spread'][0]:.1f}-{r['spread'][1]:.1f})" for r in rounds
     )
-    print(f"limits per round, sliced runs (slices' own, lowest-highest): {limits} GFLOP/s")
+    print(f"limits per round, probed runs (stretches' own, lowest-highest): {limits} GFLOP/s")
     plain_ratios = sorted(r["flow_s"] / r["plain_s"] for r in flow["rounds"])
     print(
         f"flow-vs-plain embedding ratio: {flow['seconds'] / flow['plain_seconds']:.3f} "

@@ -18,8 +18,8 @@ time of each gives the flow-vs-plain ratio. Because the machine's speed moves fr
 second, each round also runs the flow's embed stage on the same texts once more, with the
 matmul limit probed (`_Probe`) before each of its chunks and after it (`_ProbedEmbedder`), and
 the median of the rounds' ratios (the stretches between probes against the probes at their
-ends) is printed beside the best round's ratio against
-the limit measured once and the whole runs' against the probes before and after them. The
+ends) is printed beside the best round's ratio against the limit measured once and the whole
+runs' against the probes before and after them. The
 model's FLOPs are those of its products: the linear layers and attention's two (q k^T,
 weights x v); the ratio on the linear layers' FLOPs alone is printed too.
 """

@@ -96,6 +96,7 @@ def test_the_probed_run_is_the_flows_own_call_with_a_probe_before_each_chunk(
     """The bench's probed run makes the flow's own calls: the same chunks, the same cache keys
     and the same vectors, with one probe before each chunk."""
     import numpy as np
+    import torch
 
     from flows.embed_cache import count_uncached, encode_cached
     from pipeline.embed import SentenceTransformerEmbedder, length_chunks
@@ -105,7 +106,11 @@ def test_the_probed_run_is_the_flows_own_call_with_a_probe_before_each_chunk(
     texts = ["Hinder: finansiering saknas.", "Målbild för lärmiljö", "Roller", "Roller", "ok"]
     probed = bench._ProbedEmbedder(embedder, bench._Probe(1, "float32", size=64, reps=1))
     assert probed.name == embedder.name
-    vectors = encode_cached(texts, probed, tmp_path / "probed", chunk=2)
+    before = torch.get_num_threads()
+    try:
+        vectors = encode_cached(texts, probed, tmp_path / "probed", chunk=2)
+    finally:
+        torch.set_num_threads(before)  # the probe leaves torch on its own thread count
     assert len(probed.marks) == len(length_chunks(texts, 2)) == 2
     assert all(start <= end and rate > 0 for start, end, rate in probed.marks)
     assert count_uncached(texts, embedder, tmp_path / "probed") == 0

@@ -165,8 +165,6 @@ class _ProbedEmbedder:
         start = time.perf_counter()
         rate = self._probe.rate()
         self.marks.append((start, time.perf_counter(), rate))
-        if on_batch is None:
-            return self._embedder.encode(texts)
         return self._embedder.encode(texts, on_batch)
 
 

@@ -92,23 +92,30 @@ class _Probe:
     before and after a 12-second run can be far from the speed the run had. A probe is a
     warm-up matmul (what ran before left its own data in cache) and `reps` timed ones.
 
-    On more than one thread there are two ways to use the cores, and the limit is the faster:
-    torch's own split of one product over `threads` threads, and `threads` products side by
-    side on one torch thread each (what the flow's batches do). Side by side was the faster
-    in 7 of 8 pairs of a scratch A/B here (median 151 against 134 GFLOP/s on two threads), so
-    a limit from the split alone could read 9 % low; in other runs the split was the faster.
-    `last` keeps each way's rate from the latest probe."""
+    The limit is the fastest matmul the machine has. In float32 that is two libraries: torch's
+    (MKL) and numpy's (OpenBLAS), which ran 2048^3 about 20 % faster than MKL on this AMD
+    CPU (1 thread, alternating: 68-75 against 46-63 GFLOP/s), so a limit from torch alone
+    read low. On more than one thread there are two ways to use the cores, and each library
+    is probed both ways: its own split of one product over `threads` threads, and `threads`
+    products side by side on one thread each (what the flow's batches do; side by side was
+    the faster in 7 of 8 pairs of a scratch A/B of torch's here, in other runs the split
+    was). `last` keeps each (library, way)'s rate from the latest probe."""
 
     def __init__(self, threads: int, dtype: str, size: int = 2048, reps: int = 2) -> None:
+        import numpy as np
         import torch
 
         self._torch = torch
         self._threads = threads
         kind = getattr(torch, dtype)
-        self._pairs = [
+        pairs = [
             (torch.randn(size, size).to(kind), torch.randn(size, size).to(kind))
             for _ in range(threads)
         ]
+        # numpy has no bf16: the bf16 limit is torch's (oneDNN's) alone
+        self._libraries: dict[str, list[tuple[Any, Any]]] = {"torch": pairs}
+        if dtype == "float32":
+            self._libraries["openblas"] = [(np.asarray(a), np.asarray(b)) for a, b in pairs]
         self._flop = 2 * size**3 * reps
         self._reps = reps
         self._pool = ThreadPoolExecutor(threads) if threads > 1 else None
@@ -119,30 +126,37 @@ class _Probe:
         for _ in range(self._reps):
             a @ b
 
+    def _threads_of(self, n: int) -> Any:
+        """Torch and OpenBLAS on `n` threads each, until the block ends (then the probe's)."""
+        from threadpoolctl import threadpool_limits
+
+        self._torch.set_num_threads(n)
+        return threadpool_limits(n, user_api="blas")
+
     def rate(self) -> float:
-        torch = self._torch
         # so that a garbage collection of what the runs before left cannot fall into the
         # timing: it is no part of the machine's speed
         gc.disable()
+        self.last = {}
         try:
-            torch.set_num_threads(self._threads)
-            a, b = self._pairs[0]
-            a @ b
-            t0 = time.perf_counter()
-            self._products(self._pairs[0])
-            self.last = {"split": self._flop / (time.perf_counter() - t0) / 1e9}
-            if self._pool is not None:
-                torch.set_num_threads(1)
-                try:
-                    list(self._pool.map(lambda pair: pair[0] @ pair[1], self._pairs))
+            for library, pairs in self._libraries.items():
+                with self._threads_of(self._threads):
+                    a, b = pairs[0]
+                    a @ b
                     t0 = time.perf_counter()
-                    list(self._pool.map(self._products, self._pairs))
+                    self._products(pairs[0])
+                    self.last[f"{library} split"] = self._flop / (time.perf_counter() - t0) / 1e9
+                if self._pool is None:
+                    continue
+                with self._threads_of(1):
+                    list(self._pool.map(lambda pair: pair[0] @ pair[1], pairs))
+                    t0 = time.perf_counter()
+                    list(self._pool.map(self._products, pairs))
                     seconds = time.perf_counter() - t0
-                finally:
-                    torch.set_num_threads(self._threads)
-                self.last["side by side"] = self._flop * self._threads / seconds / 1e9
+                self.last[f"{library} side by side"] = self._flop * self._threads / seconds / 1e9
             return max(self.last.values())
         finally:
+            self._torch.set_num_threads(self._threads)
             gc.enable()
 
 
@@ -387,7 +401,7 @@ def main() -> int:
     for dtype, rate in peaks.items():
         ways = ", ".join(f"{way} {r:.1f}" for way, r in probes[dtype].last.items())
         print(
-            f"measured {dtype} matmul (2048^3, torch; the faster of: {ways}): {rate:.1f} "
+            f"measured {dtype} matmul (2048^3; the fastest of: {ways}): {rate:.1f} "
             f"GFLOP/s -> limit ≈ {rate / gflop_per_stmt:.0f} statements/s"
         )
     print(

@@ -36,8 +36,9 @@ TOKEN_BUDGET = 2048
 """Tokens per batch of the packed engine: big enough that each matrix product runs at the
 matmul's full rate (measured in bf16: 512 to 8192 tokens all within 2 %; float32: 2048 the
 fastest of 512 to 8192), small enough to stay in cache-sized pieces."""
-_GELU, _NORM = 0, 1  # pipeline/_attend.c's row kernels, for _PackedBert._rows
-_ROW_STEP = 128  # a packed batch's rows: a multiple of this (bf16), at least this (float32)
+_STORE, _GELU, _NORM = 0, 1, 2  # what pipeline/_attend.c's linear kernel does after a product
+_PANEL = 16  # columns of that kernel's packed weight panels
+_ROW_STEP = 128  # a packed batch's rows: a multiple of this (bf16), at least this (MKL's float32)
 
 HASH_FILE = "CONTENT_SHA256"
 REBUILD_HINT = "rebuild it with 'python -m flows.build_model --force'"
@@ -269,8 +270,8 @@ class SentenceTransformerEmbedder:
         name = f"{self._path.name}@{self.content_hash}|prompt={self.prompt!r}|max={self.max_tokens}"
         # The model's own float32 forward keeps the name vectors had before anything else
         # existed; "packed" names the packed engine in its precision, "c-attention" its
-        # attention in pipeline/_attend.c, "c-gelu" and "c-norm" (float32) its GELU and
-        # LayerNorm there too, with the products' biases (each differs in the last bits).
+        # attention in pipeline/_attend.c, "c-linear" (float32) its linear layers there too,
+        # with their bias, GELU and LayerNorm (each differs in the last bits).
         if not self.packed:
             return name
         name += f"|{self.precision}-packed"
@@ -278,7 +279,7 @@ class SentenceTransformerEmbedder:
             return name
         if self.precision == "bfloat16":
             return name + "|c-attention"
-        return name + "|c-attention|c-gelu|c-norm"
+        return name + "|c-attention|c-linear"
 
     @property
     def loaded(self) -> bool:
@@ -471,8 +472,7 @@ def _c_attention_library() -> Any | None:
     signatures = {
         "temakarta_attend": [p, p, i64, i64, p, p, i64],
         "temakarta_attend_f32": [p, p, p, i64, i64, p, p, i64],
-        "temakarta_bias_gelu_f32": [p, p, i64, i64],
-        "temakarta_bias_norm_f32": [p, p, p, p, i64, i64, ctypes.c_float],
+        "temakarta_linear_f32": [p, p, p, i64, i64, i64, ctypes.c_int, p, p, p, ctypes.c_float],
     }
     for kernel, argtypes in signatures.items():
         getattr(lib, kernel).argtypes = argtypes
@@ -484,7 +484,8 @@ def _c_attention_for(config: Mapping[str, Any], precision: str) -> bool:
     """Whether the C attention runs this (transformers) config's model here in `precision`:
     the library built, this CPU able to run its kernel (bf16: avx512_bf16; float32: AVX2 and
     FMA), and a head size it implements (a multiple of 16, bf16, or of 8, float32; <= 128);
-    float32 runs its GELU too, so the intermediate size must be a multiple of 8 as well."""
+    float32 runs its linear layers too, in panels of 16 columns, so the hidden and
+    intermediate sizes must be multiples of 16 as well."""
     heads, hidden = config.get("num_attention_heads"), config.get("hidden_size")
     if not isinstance(heads, int) or not isinstance(hidden, int) or heads < 1:
         return False
@@ -492,8 +493,10 @@ def _c_attention_for(config: Mapping[str, Any], precision: str) -> bool:
     lanes = 16 if precision == "bfloat16" else 8
     if rest or head_dim % lanes or head_dim > 128:
         return False
-    intermediate = config.get("intermediate_size")  # float32: its GELU runs there too
-    if precision != "bfloat16" and (not isinstance(intermediate, int) or intermediate % 8):
+    intermediate = config.get("intermediate_size")  # float32: its linear layers run there too
+    if precision != "bfloat16" and (
+        not isinstance(intermediate, int) or intermediate % _PANEL or hidden % _PANEL
+    ):
         return False
     lib = _c_attention_library()
     if lib is None:
@@ -530,9 +533,9 @@ class _PackedBert:
         if c_attention and not _c_attention_for(config.to_dict(), precision):
             raise ModelDirError(
                 f"the C attention (pipeline/_attend.c) is not built, this CPU cannot run its "
-                f"{precision} kernel or the model's head size (float32: or intermediate "
-                f"size) is not a multiple of {16 if precision == 'bfloat16' else 8}; "
-                "reinstall with 'make setup' "
+                f"{precision} kernel or the model's head size is not a multiple of "
+                f"{16 if precision == 'bfloat16' else 8} (float32: or its hidden or "
+                f"intermediate size not a multiple of {_PANEL}); reinstall with 'make setup' "
                 "or pass c_attention=False (torch's attention)"
             )
         self._attend = _c_attention_library() if c_attention else None
@@ -573,6 +576,8 @@ class _PackedBert:
             }
             if self._bf16:
                 layer = {key: t.to(torch.bfloat16).contiguous() for key, t in layer.items()}
+            elif self._attend is not None:  # pipeline/_attend.c's products: packed once here
+                layer = {key: _panels(t) if t.dim() == 2 else t for key, t in layer.items()}
             else:  # MKL multiplies by (in, out) weights as they are, without a transposed copy
                 layer = {key: t.t().contiguous() if t.dim() == 2 else t for key, t in layer.items()}
             self._layers.append(layer)
@@ -595,32 +600,35 @@ class _PackedBert:
             x = self._word[ids] + self._position[positions] + self._token_type
             x = F.layer_norm(x, (d,), *self._norm, self._eps)
             rows = x.shape[0]
+            # float32 with the C kernels: pipeline/_attend.c runs the products too, each with
+            # the next step (GELU; residual and LayerNorm) while its rows are in cache, and
+            # the qkv product leaves its bias to the attention.
+            fused = self._attend is not None and not self._bf16
             # bf16: oneDNN keeps compiled kernels per matrix shape, so every new token count
             # grew the process by up to a megabyte (2 GB over a long run): the rows are padded
             # with zero rows to a multiple of _ROW_STEP (at most 16 shapes; a row never meets
-            # another in a linear layer). float32: MKL sums a row's products in another order
-            # below a dozen rows (a text alone came out different from the same text in a
-            # batch), so a batch has at least _ROW_STEP rows.
-            padding = -rows % _ROW_STEP if self._bf16 else max(0, _ROW_STEP - rows)
+            # another in a linear layer). float32 through MKL: it sums a row's products in
+            # another order below a dozen rows (a text alone came out different from the same
+            # text in a batch), so a batch has at least _ROW_STEP rows. The C products treat
+            # every row alike.
+            least = 0 if fused else _ROW_STEP
+            padding = -rows % _ROW_STEP if self._bf16 else max(0, least - rows)
             x = F.pad(x, (0, 0, 0, padding))
             if self._bf16:
                 x = x.to(torch.bfloat16)
             lengths = np.array([len(q) for q in seqs], dtype=np.int64)
             starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-            # float32 with the C kernels: each product leaves its bias to the kernel after it
-            # (attention, GELU, LayerNorm), each a pass over memory fewer.
-            fused = self._attend is not None and not self._bf16
             # One set of buffers for every layer: new ones cost page faults each time.
             if self._attend is not None:
                 attended = x.new_empty(x.shape)
                 attended[rows:].zero_()
             if fused:
                 qkv_out, up_out = (
-                    x.new_empty((x.shape[0], n)) for n in (3 * d, self._layers[0]["up"].shape[1])
+                    x.new_empty((x.shape[0], len(self._layers[0][b]))) for b in ("qkv_b", "up_b")
                 )
             for layer in self._layers:
                 if fused:
-                    qkv = torch.mm(x, layer["qkv"], out=qkv_out)
+                    qkv = self._product(x, layer, "qkv", qkv_out)
                 else:
                     qkv = self._linear(x, layer["qkv"], layer["qkv_b"])
                 if self._attend is not None:
@@ -629,10 +637,10 @@ class _PackedBert:
                     )
                 else:
                     attended = self._torch_attention(qkv, groups, padding)
-                if fused:  # in place: x is this layer's own, and addmm would first copy it
-                    x = self._rows(_NORM, x.addmm_(attended, layer["out"]), layer, "out_b", "norm1")
-                    up = self._rows(_GELU, torch.mm(x, layer["up"], out=up_out), layer, "up_b")
-                    x = self._rows(_NORM, x.addmm_(up, layer["down"]), layer, "down_b", "norm2")
+                if fused:  # x is this layer's own: its rows take the residual sums in place
+                    x = self._product(attended, layer, "out", x, _NORM, "norm1")
+                    up = self._product(x, layer, "up", up_out, _GELU)
+                    x = self._product(up, layer, "down", x, _NORM, "norm2")
                     continue
                 x = self._linear(attended, layer["out"], layer["out_b"], residual=x)
                 x = F.layer_norm(x, (d,), layer["norm1"], layer["norm1_b"], self._eps)
@@ -677,21 +685,29 @@ class _PackedBert:
         context.append(qkv.new_zeros((padding, d)))
         return torch.cat(context)
 
-    def _rows(self, kind: int, x: Any, layer: dict[str, Any], bias: str, norm: str = "") -> Any:
-        """x <- GELU(x + layer[bias]) (kind _GELU) or LayerNorm(x + layer[bias]) with
-        layer[norm] and layer[norm + "_b"] (_NORM), in place in pipeline/_attend.c: float32
-        (rows, cols)."""
+    def _product(
+        self,
+        a: Any,
+        layer: dict[str, Any],
+        weight: str,
+        out: Any,
+        kind: int = _STORE,
+        norm: str = "",
+    ) -> Any:
+        """out <- a @ layer[weight] (kind _STORE), GELU(that + layer[weight + "_b"]) (_GELU) or
+        LayerNorm(out + that + the bias) with layer[norm] and layer[norm + "_b"] (_NORM), in
+        pipeline/_attend.c: float32 rows, a (rows, in), out (rows, out); returns out."""
         lib: Any = self._attend
-        rows, cols = x.shape
-        b = layer[bias].data_ptr()
-        if kind == _GELU:
-            code = lib.temakarta_bias_gelu_f32(x.data_ptr(), b, rows, cols)
-        else:
-            g, beta = layer[norm].data_ptr(), layer[norm + "_b"].data_ptr()
-            code = lib.temakarta_bias_norm_f32(x.data_ptr(), b, g, beta, rows, cols, self._eps)
+        packed, bias = layer[weight], layer[weight + "_b"]
+        rows, width = a.shape
+        g, beta = (layer[norm].data_ptr(), layer[norm + "_b"].data_ptr()) if norm else (None, None)
+        code = lib.temakarta_linear_f32(
+            a.data_ptr(), packed.data_ptr(), out.data_ptr(), rows, width, len(bias), kind,
+            bias.data_ptr(), g, beta, self._eps,
+        )  # fmt: skip
         if code != 0:
-            raise ValueError(f"pipeline/_attend.c: rows of {cols} (not a multiple of 8)")
-        return x
+            raise MemoryError(f"pipeline/_attend.c: no memory for a row of {width}")
+        return out
 
     def _c_attention(
         self,
@@ -717,6 +733,19 @@ class _PackedBert:
             )  # fmt: skip
         if code != 0:
             raise MemoryError(f"pipeline/_attend.c: no memory for {len(lengths)} sequences")
+
+
+def _panels(weight: Any) -> Any:
+    """An (out, in) float32 weight as pipeline/_attend.c's linear kernel takes it: panels of
+    _PANEL output columns, (out / _PANEL, in, _PANEL), each in order of the inputs."""
+    columns, inputs = weight.shape
+    return (
+        weight.t()
+        .contiguous()
+        .view(inputs, columns // _PANEL, _PANEL)
+        .permute(1, 0, 2)
+        .contiguous()
+    )
 
 
 def _texts_done(owner: Sequence[int], on_batch: OnBatch) -> Callable[[list[int]], None]:

@@ -62,22 +62,30 @@ def test_model_flops_match_torchs_flop_counter(bert: Any, tokens: int) -> None:
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_probe_takes_the_faster_way_to_use_the_threads(threads: int) -> None:
-    """On two threads the limit is the faster of torch's split of one product and one product
-    per thread side by side (the flow's way), so neither way can beat it; on one there is one
-    way. Torch is left on the probe's thread count either way."""
+def test_probe_takes_the_fastest_library_and_way_to_use_the_threads(threads: int) -> None:
+    """The float32 limit is the fastest of torch's (MKL's) and numpy's (OpenBLAS's) matmul,
+    on two threads each both ways: its own split of one product and one product per thread
+    side by side (the flow's way), so none can beat it. Torch is left on the probe's thread
+    count, OpenBLAS on the one it had."""
     import torch
+    from threadpoolctl import threadpool_info
+
+    def openblas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"]
 
     bench = _load()
-    before = torch.get_num_threads()
+    before, blas_before = torch.get_num_threads(), openblas_threads()
     try:
         probe = bench._Probe(threads, "float32", size=256, reps=2)
         rate = probe.rate()
         assert torch.get_num_threads() == threads
+        assert openblas_threads() == blas_before and blas_before
     finally:
         torch.set_num_threads(before)
     ways = {1: ["split"], 2: ["split", "side by side"]}[threads]
-    assert sorted(probe.last) == sorted(ways)
+    assert sorted(probe.last) == sorted(
+        f"{lib} {way}" for lib in ("torch", "openblas") for way in ways
+    )
     assert all(r > 0 for r in probe.last.values())
     assert rate == max(probe.last.values())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -248,56 +249,111 @@ def test_the_float32_kernel_is_built_wherever_the_cpu_runs_it() -> None:
     assert F32_KERNEL, "pipeline/_attend.c was not built or not loaded: run 'make setup'"
 
 
+def _c_linear(
+    a: Any, weight: Any, out: Any, kind: int, bias: Any, gamma: Any = None, beta: Any = None
+) -> int:
+    """pipeline/_attend.c's temakarta_linear_f32: out <- a @ weight.T, then per `kind`."""
+    from pipeline.embed import _c_attention_library, _panels
+
+    lib = _c_attention_library()
+    (rows, inputs), panels = a.shape, _panels(weight)
+    norm = (gamma.data_ptr(), beta.data_ptr()) if gamma is not None else (None, None)
+    pointers = (a.data_ptr(), panels.data_ptr(), out.data_ptr())
+    shape = (rows, inputs, len(weight))
+    return int(lib.temakarta_linear_f32(*pointers, *shape, kind, bias.data_ptr(), *norm, 1e-12))
+
+
 @pytest.mark.skipif(not F32_KERNEL, reason="pipeline/_attend.c's float32 kernels: not built")
 def test_the_c_gelu_is_as_close_to_the_exact_gelu_as_torchs() -> None:
     import torch
 
-    from pipeline.embed import _c_attention_library
+    from pipeline.embed import _GELU, _c_attention_library
 
-    lib = _c_attention_library()
     extremes = [0.0, -0.0, 1e-30, -1e-30, 1e30, -1e30, 88.0, -88.0]
-    x = torch.cat([torch.linspace(-30, 30, 60000), torch.tensor(extremes)]).view(-1, 8)
-    bias = torch.linspace(-2, 2, 8)
-    ours = x.clone()
-    assert lib.temakarta_bias_gelu_f32(ours.data_ptr(), bias.data_ptr(), len(x), 8) == 0
+    x = torch.cat([torch.linspace(-30, 30, 60000), torch.tensor(extremes * 2)]).view(-1, 16)
+    bias = torch.linspace(-2, 2, 16)
+    ours = torch.empty_like(x)
+    # by the identity: each output is its input exactly (x * 1, plus zeros), then + bias, GELU
+    assert _c_linear(x, torch.eye(16), ours, _GELU, bias) == 0
     exact = torch.nn.functional.gelu((x + bias).double())
     scale = (x + bias).double().abs().clamp(min=1)
     error = ((ours.double() - exact).abs() / scale).max().item()
     torchs = ((torch.nn.functional.gelu(x + bias).double() - exact).abs() / scale).max().item()
     assert error <= 2 * torchs <= 4e-7, (error, torchs)  # both within a few float32 ulps
-    assert lib.temakarta_bias_gelu_f32(ours.data_ptr(), bias.data_ptr(), 2, 12) == -1  # 12 % 8
+    lib = _c_attention_library()
+    pointers = (x.data_ptr(), x.data_ptr(), ours.data_ptr())
+    assert (
+        lib.temakarta_linear_f32(*pointers, 2, 16, 12, _GELU, bias.data_ptr(), None, None, 0) == -1
+    )
+    assert _c_linear(x, torch.eye(16), ours, 3, bias) == -1  # no such kind
 
 
 @pytest.mark.skipif(not F32_KERNEL, reason="pipeline/_attend.c's float32 kernels: not built")
 def test_the_c_layer_norm_is_as_close_to_the_exact_one_as_torchs() -> None:
-    import ctypes
-
     import torch
 
-    from pipeline.embed import _c_attention_library
+    from pipeline.embed import _NORM
 
-    lib = _c_attention_library()
     torch.manual_seed(0)
     x = torch.randn(300, 384) * torch.logspace(-3, 3, 300)[:, None] + 5.0  # offsets, scales
     bias, gamma, beta = torch.randn(384), torch.randn(384), torch.randn(384)
-    ours = x.clone()
-    pointers = [t.data_ptr() for t in (ours, bias, gamma, beta)]
-    eps = ctypes.c_float(1e-12)
-    assert lib.temakarta_bias_norm_f32(*pointers, 300, 384, eps) == 0
+    ours = torch.zeros_like(x)  # the residual: zero, so the rows are x + bias, normalized
+    assert _c_linear(x, torch.eye(384), ours, _NORM, bias, gamma, beta) == 0
     args = ((384,), gamma.double(), beta.double(), 1e-12)
     exact = torch.nn.functional.layer_norm((x + bias).double(), *args)
     torchs = torch.nn.functional.layer_norm(x + bias, (384,), gamma, beta, 1e-12).double()
     error, torch_error = (ours.double() - exact).abs().max(), (torchs - exact).abs().max()
     assert error <= 2 * torch_error, (error, torch_error)  # both about 3e-6 here
-    assert lib.temakarta_bias_norm_f32(*pointers, 2, 12, eps) == -1  # 12 % 8
-    # Rows run four side by side, and the rest one by one: a row's result is its own.
-    for rows in (7, 5, 4, 1):
-        together = x[:rows].clone()
-        lib.temakarta_bias_norm_f32(together.data_ptr(), *pointers[1:], rows, 384, eps)
-        for r in range(rows):
-            alone = x[r : r + 1].clone()
-            lib.temakarta_bias_norm_f32(alone.data_ptr(), *pointers[1:], 1, 384, eps)
-            assert torch.equal(alone[0], together[r]), (rows, r)
+
+
+@pytest.mark.skipif(not F32_KERNEL, reason="pipeline/_attend.c's float32 kernels: not built")
+@pytest.mark.parametrize("kind", ["store", "gelu", "norm"])
+def test_the_c_linear_layer_agrees_with_torchs_and_a_rows_result_is_its_own(kind: str) -> None:
+    import torch
+
+    from pipeline.embed import _GELU, _NORM, _STORE
+
+    code = {"store": _STORE, "gelu": _GELU, "norm": _NORM}[kind]
+    torch.manual_seed(1)
+    inputs, outputs = (1536, 384) if kind == "norm" else (384, 1152)
+    a, residual = torch.randn(250, inputs), torch.randn(250, outputs)
+    weight, bias = torch.randn(outputs, inputs) / inputs**0.5, torch.randn(outputs)
+    gamma, beta = torch.randn(outputs), torch.randn(outputs)
+
+    def run(rows: Any, start: Any) -> Any:
+        out = start.clone()
+        assert _c_linear(rows, weight, out, code, bias, gamma, beta) == 0
+        return out
+
+    ours = run(a, residual)
+    product = a.double() @ weight.double().T
+    exact = {
+        "store": product,
+        "gelu": torch.nn.functional.gelu(product + bias.double()),
+        "norm": torch.nn.functional.layer_norm(
+            residual.double() + product + bias.double(),
+            (outputs,),
+            gamma.double(),
+            beta.double(),
+            1e-12,
+        ),
+    }[kind]
+    torchs = {
+        "store": a @ weight.T,
+        "gelu": torch.nn.functional.gelu(a @ weight.T + bias),
+        "norm": torch.nn.functional.layer_norm(
+            residual + a @ weight.T + bias, (outputs,), gamma, beta, 1e-12
+        ),
+    }[kind].double()
+    error, torch_error = (ours.double() - exact).abs().max(), (torchs - exact).abs().max()
+    # Each output is one chain of FMAs over the inputs (MKL sums in blocks): 1536 of them
+    # (norm) came out 3.5x torch's error, 384 (store, gelu) within 2x; all ~1e-6 on values ~1.
+    assert error <= 4 * torch_error, (error, torch_error)
+    # Tiles of 6 rows, blocks of 96: a row's bits are the same alone, at any place in a tile,
+    # in a part tile and past a block's end (OpenBLAS's and MKL's are not).
+    for first, count in [(0, 1), (3, 1), (1, 5), (2, 7), (91, 11), (5, 200), (0, 250)]:
+        rows = slice(first, first + count)
+        assert torch.equal(run(a[rows], residual[rows]), ours[rows]), (first, count)
 
 
 @pytest.mark.slow
@@ -311,7 +367,7 @@ def test_float32_engines_agree_with_the_models_own_forward_and_are_named_apart(
     assert default.c_attention == F32_KERNEL  # `make setup` builds it; AVX2 runs it
     assert torch_attention.name == own.name + "|float32-packed"
     assert default.name == own.name + (
-        "|float32-packed|c-attention|c-gelu|c-norm" if F32_KERNEL else "|float32-packed"
+        "|float32-packed|c-attention|c-linear" if F32_KERNEL else "|float32-packed"
     )
     texts = statements[:120]
     reference = own.encode(texts)
@@ -415,7 +471,7 @@ def test_c_attention_is_built_used_and_agrees_with_torchs(
         built_model_dir, threads=1, precision=precision, c_attention=False
     )
     assert default.c_attention == c_attention
-    suffix = "|c-attention" if precision == "bfloat16" else "|c-attention|c-gelu|c-norm"
+    suffix = "|c-attention" if precision == "bfloat16" else "|c-attention|c-linear"
     assert default.name == torch_attention.name + suffix
     texts = statements[:200]
     ours, theirs = default.encode(texts), torch_attention.encode(texts)
@@ -491,7 +547,8 @@ def test_packed_engine_refuses_a_model_it_does_not_implement(built_model_dir: Pa
     [
         ("bfloat16", 16, {"hidden_size": 40}),  # 4 heads of 10
         ("float32", 8, {"hidden_size": 40}),
-        ("float32", 8, {"intermediate_size": 100}),  # its GELU runs in C too
+        ("float32", 8, {"intermediate_size": 120}),  # its linear layers run in C too
+        ("float32", 8, {"hidden_size": 40, "num_attention_heads": 5}),  # heads of 8
     ],
 )
 def test_c_attention_refuses_a_head_size_it_does_not_implement(
@@ -502,7 +559,8 @@ def test_c_attention_refuses_a_head_size_it_does_not_implement(
     bert = _tiny_bert(**sizes)
     with pytest.raises(
         ModelDirError,
-        match=rf"head size \(float32: or intermediate size\) is not a multiple of {lanes}; rei",
+        match=rf"head size is not a multiple of {lanes} \(float32: or its hidden or "
+        r"intermediate size not a multiple of 16\); reinstall",
     ):
         _PackedBert(bert, c_attention=True, precision=precision)
     if precision == "float32" or BF16_REFUSED is None:

@@ -434,22 +434,26 @@ TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_norm_rows(
 enum { TK_STORE = 0, TK_GELU = 1, TK_NORM = 2 };
 
 /* One tile: for rows r < TK_MR and columns q < TK_NR of the panel, s = the sum over p < k of
- * a[r][p] * panel[p][q], one FMA chain in order of p, the same instructions for every row:
+ * a[r][p] * panel[p][q] (the tile's rows of a interleaved: ap[p * TK_MR + r]; read as one
+ * stream, not six, and the loop four steps at a time: 9 % faster together, alternating
+ * scratch runs of the engine's four products, the same bits), one FMA chain in order of p,
+ * the same instructions for every row:
  * a row's result never depends on the other rows or on where it sits (OpenBLAS's kernels
  * sum rows 6-11 of each 12, or columns 8-15 of each 16, in another order than the rest, so
  * a text's vector would depend on its batch). Then c[r][q] = s (TK_STORE), GELU(s + bias[q])
  * (TK_GELU) or c[r][q] + s (TK_NORM: the residual; bias and norm once the row is whole).
  * `kind` is a constant where this is inlined. */
 TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_tile(
-    const float *const *a, const float *panel, int64_t k, float *const *c, int kind,
+    const float *ap, const float *panel, int64_t k, float *const *c, int kind,
     const float *bias) {
     __m256 s[TK_MR][2];
     for (int r = 0; r < TK_MR; r++) s[r][0] = s[r][1] = _mm256_setzero_ps();
+#pragma GCC unroll 4
     for (int64_t p = 0; p < k; p++) {
         const __m256 b0 = _mm256_loadu_ps(panel + p * TK_NR);
         const __m256 b1 = _mm256_loadu_ps(panel + p * TK_NR + 8);
         for (int r = 0; r < TK_MR; r++) {
-            const __m256 x = _mm256_broadcast_ss(a[r] + p);
+            const __m256 x = _mm256_broadcast_ss(ap + p * TK_MR + r);
             s[r][0] = _mm256_fmadd_ps(x, b0, s[r][0]);
             s[r][1] = _mm256_fmadd_ps(x, b1, s[r][1]);
         }
@@ -478,23 +482,32 @@ TK_TARGET_AVX2 int temakarta_linear_f32(const float *a, const float *packed, flo
                                         const float *beta, float eps) {
     if (m < 0 || k <= 0 || n <= 0 || n % TK_NR != 0 || kind < TK_STORE || kind > TK_NORM)
         return -1;
-    float *zero = calloc((size_t)k, sizeof(float)); /* the rows past m of a last tile */
-    if (zero == NULL) return -1;
+    /* the block's rows of a, tile by tile, interleaved (rows past m: zeros) */
+    float *tiles = aligned_alloc(32, sizeof(float) * (size_t)(TK_MB * k));
+    if (tiles == NULL) return -1;
     float sink[TK_NR] __attribute__((aligned(32))) = {0};
     for (int64_t i0 = 0; i0 < m; i0 += TK_MB) {
         const int64_t i1 = i0 + TK_MB < m ? i0 + TK_MB : m;
+        for (int64_t i = i0; i < i1; i += TK_MR) {
+            float *tile = tiles + (i - i0) * k;
+            for (int r = 0; r < TK_MR; r++) {
+                if (i + r >= i1) {
+                    for (int64_t p = 0; p < k; p++) tile[p * TK_MR + r] = 0.f;
+                    continue;
+                }
+                const float *row = a + (i + r) * k;
+                for (int64_t p = 0; p < k; p++) tile[p * TK_MR + r] = row[p];
+            }
+        }
         for (int64_t j = 0; j < n; j += TK_NR) {
             const float *panel = packed + j * k;
             for (int64_t i = i0; i < i1; i += TK_MR) {
-                const float *ar[TK_MR];
+                const float *tile = tiles + (i - i0) * k;
                 float *cr[TK_MR];
-                for (int r = 0; r < TK_MR; r++) {
-                    ar[r] = i + r < i1 ? a + (i + r) * k : zero;
-                    cr[r] = i + r < i1 ? c + (i + r) * n + j : sink;
-                }
-                if (kind == TK_STORE) tk_tile(ar, panel, k, cr, TK_STORE, bias);
-                else if (kind == TK_GELU) tk_tile(ar, panel, k, cr, TK_GELU, bias + j);
-                else tk_tile(ar, panel, k, cr, TK_NORM, bias);
+                for (int r = 0; r < TK_MR; r++) cr[r] = i + r < i1 ? c + (i + r) * n + j : sink;
+                if (kind == TK_STORE) tk_tile(tile, panel, k, cr, TK_STORE, bias);
+                else if (kind == TK_GELU) tk_tile(tile, panel, k, cr, TK_GELU, bias + j);
+                else tk_tile(tile, panel, k, cr, TK_NORM, bias);
             }
         }
         if (kind == TK_NORM) { /* the block's rows are whole now, and still in L2 */
@@ -504,7 +517,7 @@ TK_TARGET_AVX2 int temakarta_linear_f32(const float *a, const float *packed, flo
             for (; i < i1; i++) tk_norm_rows(c + i * n, bias, gamma, beta, n, eps, 1);
         }
     }
-    free(zero);
+    free(tiles);
     return 0;
 }
 

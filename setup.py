@@ -2,8 +2,9 @@
 
 from setuptools import Extension, setup
 
-# The packed encoder's attention (pipeline/_attend.c), loaded with ctypes. Optional: where
-# it does not build, the encoder keeps torch's attention (and names its vectors so).
+# The packed encoder's attention and float32 linear layers (pipeline/_attend.c), loaded with
+# ctypes. Optional: where it does not build, the encoder keeps torch's attention and MKL's
+# products (and names its vectors so).
 setup(
     ext_modules=[
         Extension(

@@ -4,11 +4,12 @@ stage against plain sentence-transformers.
 
 Run: ``HF_HUB_OFFLINE=1 python bench/bench_embed.py [--n 1000] [--threads N]``. Each contender
 runs in its own subprocess so its RSS high-water mark (ru_maxrss) is its own. Also estimates the
-machine's arithmetic limit from a large torch matmul on the same threads (on more than one,
-the faster of torch's split of one product and one product per thread side by side), in each
-precision, and prints each contender's FLOP-bound ratio against the matmul of its own
-precision (bf16 products run about twice as fast as fp32 ones on CPUs with native bf16, so a
-bf16 path is held to the bf16 limit, not the fp32 one). The "flow" contender embeds distinct
+machine's arithmetic limit from a large matmul on the same threads (float32: the fastest of
+torch's, MKL, and numpy's, OpenBLAS; on more than one thread, each library's split of one
+product and one product per thread side by side), in each precision, and prints each
+contender's FLOP-bound ratio against the matmul of its own precision (bf16 products run
+about twice as fast as fp32 ones on CPUs with native bf16, so a bf16 path is held to the
+bf16 limit, not the fp32 one). The "flow" contender embeds distinct
 statements (perturbed sample documents, bench/_corpus.py) in one process five times each,
 alternating: plain `SentenceTransformer.encode` and the flow's embed stage
 (`flows.embed_cache.encode_cached` into a fresh cache store: length sorting, dedupe,

@@ -429,18 +429,21 @@ TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_norm_rows(
 
 #define TK_MR 6  /* rows of a tile: 6 x 2 sums, two panel vectors and a broadcast in 15 ymm */
 #define TK_NR 16 /* columns of a panel */
-#define TK_MB 96 /* rows of a block: its rows of a stay in L2 while every panel passes them */
+/* Rows of a block: packed into tiles once, then every panel passes them (96 x 384 floats,
+ * 144 KB, stay in L2; the down product's 96 x 1536 not quite, but 24-48 rows for it, in
+ * alternating scratch runs of the engine, were no faster). */
+#define TK_MB 96
 
 enum { TK_STORE = 0, TK_GELU = 1, TK_NORM = 2 };
 
 /* One tile: for rows r < TK_MR and columns q < TK_NR of the panel, s = the sum over p < k of
  * a[r][p] * panel[p][q] (the tile's rows of a interleaved: ap[p * TK_MR + r]; read as one
- * stream, not six, and the loop four steps at a time: 9 % faster together, alternating
- * scratch runs of the engine's four products, the same bits), one FMA chain in order of p,
- * the same instructions for every row:
- * a row's result never depends on the other rows or on where it sits (OpenBLAS's kernels
- * sum rows 6-11 of each 12, or columns 8-15 of each 16, in another order than the rest, so
- * a text's vector would depend on its batch). Then c[r][q] = s (TK_STORE), GELU(s + bias[q])
+ * stream, not six, and the loop four steps at a time: about 10 % faster together in
+ * alternating scratch runs of the engine's four products, the same bits), one FMA chain in
+ * order of p, the same instructions for every row: a row's result never depends on the
+ * other rows or on where it sits (OpenBLAS's kernels sum rows 6-11 of every 12 in another
+ * order than rows 0-5, and the transposed product has a pattern of its own, so a text's
+ * vector would depend on its batch). Then c[r][q] = s (TK_STORE), GELU(s + bias[q])
  * (TK_GELU) or c[r][q] + s (TK_NORM: the residual; bias and norm once the row is whole).
  * `kind` is a constant where this is inlined. */
 TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_tile(
@@ -472,10 +475,10 @@ TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_tile(
 /* c (m x n) <- a (m x k) . w, float rows, w as `packed`: panels of TK_NR columns, panel j
  * holding w[p][16 j .. 16 j + 16) for p < k in turn ((n / 16, k, 16)); n a multiple of 16.
  * kind TK_STORE: the product; TK_GELU: GELU(product + bias); TK_NORM: LayerNorm(c + product +
- * bias) * gamma + beta, row by row (c holds the residual). Why not MKL or OpenBLAS: MKL runs
- * at about 80 % of OpenBLAS's rate on AMD's CPUs, and OpenBLAS's result for a row depends on
- * its place among the others (see tk_tile); here each product is one pass, its bias, GELU or
- * LayerNorm done while the block is in cache. Returns 0, or -1 (shapes, kind, no memory). */
+ * bias) * gamma + beta, row by row (c holds the residual). Why not MKL or OpenBLAS: MKL ran
+ * at about 80 % of OpenBLAS's rate on the AMD Zen 3 this was written on, and OpenBLAS's
+ * result for a row depends on its place among the others (see tk_tile); here each product is
+ * one pass, its bias, GELU or LayerNorm done while the block is in cache. Returns 0, or -1 (shapes, kind, no memory). */
 TK_TARGET_AVX2 int temakarta_linear_f32(const float *a, const float *packed, float *c,
                                         int64_t m, int64_t k, int64_t n, int kind,
                                         const float *bias, const float *gamma,

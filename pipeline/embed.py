@@ -34,8 +34,9 @@ elsewhere, where bf16 would be emulated and slower."""
 
 TOKEN_BUDGET = 2048
 """Tokens per batch of the packed engine: big enough that each matrix product runs at the
-matmul's full rate (measured in bf16: 512 to 8192 tokens all within 2 %; float32: 2048 the
-fastest of 512 to 8192), small enough to stay in cache-sized pieces."""
+matmul's full rate (measured in bf16: 512 to 8192 tokens all within 2 %; float32 with MKL's
+products: 2048 the fastest of 512 to 8192; with pipeline/_attend.c's, 512 was slower on two
+threads), small enough to stay in cache-sized pieces."""
 _STORE, _GELU, _NORM = 0, 1, 2  # what pipeline/_attend.c's linear kernel does after a product
 _PANEL = 16  # columns of that kernel's packed weight panels
 _ROW_STEP = 128  # a packed batch's rows: a multiple of this (bf16), at least this (MKL's float32)
@@ -520,9 +521,12 @@ class _PackedBert:
     through each linear layer as one (tokens, 384) matrix, and only attention works per
     sequence: in pipeline/_attend.c with `c_attention` (the whole batch in one call), else per
     group through torch (in float32). bf16: weights cast once, bias and residual fused into
-    oneDNN's product. float32: MKL's products, the residual added in place; with
-    `c_attention` GELU and LayerNorm run in pipeline/_attend.c too, each adding the bias of
-    the product before it. LayerNorm, softmax and the pooled means accumulate in fp32. A
+    oneDNN's product. float32 with `c_attention`: the linear layers run in pipeline/_attend.c
+    too, by weights packed once here (`_panels`), each product with what follows it (GELU;
+    residual and LayerNorm) while its rows are in cache, and the qkv product's bias left to
+    the attention; without: MKL's products, the residual added in place. (MKL ran about 20 %
+    slower than OpenBLAS on the AMD Zen 3 this was measured on, and OpenBLAS's result for a
+    row depends on its place in the batch.) LayerNorm, softmax and the pooled means accumulate in fp32. A
     sequence's result does not depend on its batch, nor on the thread the batch runs on.
     """
 
@@ -706,7 +710,7 @@ class _PackedBert:
             bias.data_ptr(), g, beta, self._eps,
         )  # fmt: skip
         if code != 0:
-            raise MemoryError(f"pipeline/_attend.c: no memory for a row of {width}")
+            raise MemoryError(f"pipeline/_attend.c: no memory to pack {rows} rows of {width}")
         return out
 
     def _c_attention(

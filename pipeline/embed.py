@@ -526,8 +526,9 @@ class _PackedBert:
     residual and LayerNorm) while its rows are in cache, and the qkv product's bias left to
     the attention; without: MKL's products, the residual added in place. (MKL ran about 20 %
     slower than OpenBLAS on the AMD Zen 3 this was measured on, and OpenBLAS's result for a
-    row depends on its place in the batch.) LayerNorm, softmax and the pooled means accumulate in fp32. A
-    sequence's result does not depend on its batch, nor on the thread the batch runs on.
+    row depends on its place in the batch.) LayerNorm, softmax and the pooled means
+    accumulate in fp32. A sequence's result does not depend on its batch, nor on the thread
+    the batch runs on.
     """
 
     def __init__(self, bert: Any, c_attention: bool = False, precision: str = "bfloat16") -> None:

@@ -478,7 +478,8 @@ TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_tile(
  * bias) * gamma + beta, row by row (c holds the residual). Why not MKL or OpenBLAS: MKL ran
  * at about 80 % of OpenBLAS's rate on the AMD Zen 3 this was written on, and OpenBLAS's
  * result for a row depends on its place among the others (see tk_tile); here each product is
- * one pass, its bias, GELU or LayerNorm done while the block is in cache. Returns 0, or -1 (shapes, kind, no memory). */
+ * one pass, its bias, GELU or LayerNorm done while the block is in cache. Returns 0, or -1
+ * (shapes, kind, no memory). */
 TK_TARGET_AVX2 int temakarta_linear_f32(const float *a, const float *packed, float *c,
                                         int64_t m, int64_t k, int64_t n, int kind,
                                         const float *bias, const float *gamma,

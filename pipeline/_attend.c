@@ -387,27 +387,21 @@ TK_TARGET_AVX2 static inline __m256 tk_gelu8(__m256 x) {
                          _mm256_add_ps(_mm256_set1_ps(1.f), erf));
 }
 
-/* x <- LayerNorm(x + bias) * gamma + beta in place (x: rows x cols floats, cols a multiple of
- * 8; mean, then variance about it, in fp32 as torch does), after the out and down products
- * (their residual added): one pass over each row while it is in cache. ROWS4 rows go
- * side by side: one row's sums are chains of dependent adds, and four rows' chains overlap
- * (1.7x faster on 1825 x 384, the same bits: each row keeps its own order of additions). */
+/* x <- LayerNorm(x) * gamma + beta in place (x: rows x cols floats, cols a multiple of 8;
+ * mean, then variance about it, in fp32 as torch does), after the out and down products:
+ * x already holds residual + product + bias, and sum[r][h] the sum of row r's vectors 8 c
+ * with c % 2 == h, in order of c (tk_tile's epilogue added them as it stored them, the
+ * order a pass over the row would take, and a pass fewer). ROWS4 rows go side by side: one
+ * row's sums are chains of dependent adds, and four rows' chains overlap (1.7x faster on
+ * 1825 x 384, the same bits: each row keeps its own order of additions). */
 TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_norm_rows(
-    float *x, const float *bias, const float *gamma, const float *beta, int64_t cols, float eps,
-    int nrows) {
-    __m256 sum[ROWS4][2], sq[ROWS4][2], m[ROWS4], rstd[ROWS4];
-    for (int k = 0; k < nrows; k++)
-        sum[k][0] = sum[k][1] = sq[k][0] = sq[k][1] = _mm256_setzero_ps();
-    for (int64_t c = 0; c < cols; c += 8) {
-        const __m256 b = _mm256_loadu_ps(bias + c);
-        for (int k = 0; k < nrows; k++) {
-            const __m256 v = _mm256_add_ps(_mm256_loadu_ps(x + k * cols + c), b);
-            _mm256_storeu_ps(x + k * cols + c, v);
-            sum[k][(c / 8) & 1] = _mm256_add_ps(sum[k][(c / 8) & 1], v);
-        }
-    }
-    for (int k = 0; k < nrows; k++)
+    float *x, __m256 (*sum)[2], const float *gamma, const float *beta, int64_t cols,
+    float eps, int nrows) {
+    __m256 sq[ROWS4][2], m[ROWS4], rstd[ROWS4];
+    for (int k = 0; k < nrows; k++) {
+        sq[k][0] = sq[k][1] = _mm256_setzero_ps();
         m[k] = _mm256_set1_ps(tk_reduce8(_mm256_add_ps(sum[k][0], sum[k][1]), 0) / (float)cols);
+    }
     for (int64_t c = 0; c < cols; c += 8)
         for (int k = 0; k < nrows; k++) {
             const __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + k * cols + c), m[k]);
@@ -444,13 +438,20 @@ enum { TK_STORE = 0, TK_GELU = 1, TK_NORM = 2 };
  * other rows or on where it sits (OpenBLAS's kernels sum rows 6-11 of every 12 in another
  * order than rows 0-5, and the transposed product has a pattern of its own, so a text's
  * vector would depend on its batch). Then c[r][q] = s (TK_STORE), GELU(s + bias[q])
- * (TK_GELU) or c[r][q] + s (TK_NORM: the residual; bias and norm once the row is whole).
- * `kind` is a constant where this is inlined. */
+ * (TK_GELU) or (c[r][q] + s) + bias[q] (TK_NORM: the residual; its vectors also added to
+ * sum[r], for the norm once the row is whole). `kind` is a constant where this is inlined. */
 TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_tile(
     const float *ap, const float *panel, int64_t k, float *const *c, int kind,
-    const float *bias) {
+    const float *bias, __m256 (*sum)[2]) {
     __m256 s[TK_MR][2];
     for (int r = 0; r < TK_MR; r++) s[r][0] = s[r][1] = _mm256_setzero_ps();
+    /* the residual is read at the end, and from memory the first time: fetched now, under
+     * the FMAs; waiting for it cost the out and down products 5-9 % (alternating scratch runs) */
+    if (kind == TK_NORM)
+        for (int r = 0; r < TK_MR; r++) {
+            __builtin_prefetch(c[r], 1, 3);
+            __builtin_prefetch(c[r] + TK_NR - 1, 1, 3);
+        }
 #pragma GCC unroll 4
     for (int64_t p = 0; p < k; p++) {
         const __m256 b0 = _mm256_loadu_ps(panel + p * TK_NR);
@@ -467,7 +468,11 @@ TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_tile(
         for (int h = 0; h < 2; h++) {
             __m256 v = s[r][h];
             if (kind == TK_GELU) v = tk_gelu8(_mm256_add_ps(v, _mm256_loadu_ps(bias + 8 * h)));
-            if (kind == TK_NORM) v = _mm256_add_ps(_mm256_loadu_ps(c[r] + 8 * h), v);
+            if (kind == TK_NORM) {
+                v = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(c[r] + 8 * h), v),
+                                  _mm256_loadu_ps(bias + 8 * h));
+                sum[r][h] = _mm256_add_ps(sum[r][h], v);
+            }
             _mm256_storeu_ps(c[r] + 8 * h, v);
         }
 }
@@ -490,8 +495,11 @@ TK_TARGET_AVX2 int temakarta_linear_f32(const float *a, const float *packed, flo
     float *tiles = aligned_alloc(32, sizeof(float) * (size_t)(TK_MB * k));
     if (tiles == NULL) return -1;
     float sink[TK_NR] __attribute__((aligned(32))) = {0};
+    __m256 sums[TK_MB][2]; /* TK_NORM: the block's row sums (tk_norm_rows) */
     for (int64_t i0 = 0; i0 < m; i0 += TK_MB) {
         const int64_t i1 = i0 + TK_MB < m ? i0 + TK_MB : m;
+        if (kind == TK_NORM)
+            for (int r = 0; r < TK_MB; r++) sums[r][0] = sums[r][1] = _mm256_setzero_ps();
         for (int64_t i = i0; i < i1; i += TK_MR) {
             float *tile = tiles + (i - i0) * k;
             for (int r = 0; r < TK_MR; r++) {
@@ -509,16 +517,16 @@ TK_TARGET_AVX2 int temakarta_linear_f32(const float *a, const float *packed, flo
                 const float *tile = tiles + (i - i0) * k;
                 float *cr[TK_MR];
                 for (int r = 0; r < TK_MR; r++) cr[r] = i + r < i1 ? c + (i + r) * n + j : sink;
-                if (kind == TK_STORE) tk_tile(tile, panel, k, cr, TK_STORE, bias);
-                else if (kind == TK_GELU) tk_tile(tile, panel, k, cr, TK_GELU, bias + j);
-                else tk_tile(tile, panel, k, cr, TK_NORM, bias);
+                if (kind == TK_STORE) tk_tile(tile, panel, k, cr, TK_STORE, bias, sums);
+                else if (kind == TK_GELU) tk_tile(tile, panel, k, cr, TK_GELU, bias + j, sums);
+                else tk_tile(tile, panel, k, cr, TK_NORM, bias + j, sums + (i - i0));
             }
         }
         if (kind == TK_NORM) { /* the block's rows are whole now, and still in L2 */
             int64_t i = i0;
             for (; i + ROWS4 <= i1; i += ROWS4)
-                tk_norm_rows(c + i * n, bias, gamma, beta, n, eps, ROWS4);
-            for (; i < i1; i++) tk_norm_rows(c + i * n, bias, gamma, beta, n, eps, 1);
+                tk_norm_rows(c + i * n, sums + (i - i0), gamma, beta, n, eps, ROWS4);
+            for (; i < i1; i++) tk_norm_rows(c + i * n, sums + (i - i0), gamma, beta, n, eps, 1);
         }
     }
     free(tiles);

@@ -38,7 +38,7 @@ matmul's full rate (measured in bf16: 512 to 8192 tokens all within 2 %; float32
 products: 2048 the fastest of 512 to 8192; with pipeline/_attend.c's, 512 was slower on two
 threads), small enough to stay in cache-sized pieces."""
 _STORE, _GELU, _NORM = 0, 1, 2  # what pipeline/_attend.c's linear kernel does after a product
-_PANEL = 16  # columns of that kernel's packed weight panels
+_PANEL = {"float32": 16, "bfloat16": 64}  # columns of those kernels' packed weight panels
 _ROW_STEP = 128  # a packed batch's rows: a multiple of this (bf16), at least this (MKL's float32)
 
 HASH_FILE = "CONTENT_SHA256"
@@ -156,8 +156,9 @@ class SentenceTransformerEmbedder:
     after loading embeds on one).
     `precision` is that of the matrix products (`Precision`). `packed` runs the encoder on
     packed tokens (`_PackedBert`; None: wherever it implements the model; False: the model's
-    own forward, float32 only). `c_attention` runs the packed engine's attention in
-    pipeline/_attend.c (None: wherever it is built and the CPU runs it; False: torch's). Each
+    own forward, float32 only). `c_attention` runs the packed engine's attention and linear
+    layers in pipeline/_attend.c (None: wherever it is built and the CPU runs it; False:
+    torch's attention and oneDNN's or MKL's products). Each
     of these changes the vectors' last bits, so each gets its own name and never mixes with
     the others in a cache. encode() returns float32 (n, 384), rows L2-normalized;
     deterministic for a given input.
@@ -226,10 +227,10 @@ class SentenceTransformerEmbedder:
         available = self.packed and _c_attention_for(config, self.precision)
         if c_attention and not available:
             raise ModelDirError(
-                f"{self._path}: the C attention runs only in the packed engine, on a BERT whose "
-                "head size is a multiple of 16 (bf16, on a CPU with avx512_bf16) or 8 (float32, "
-                "AVX2 and FMA), with pipeline/_attend.c built; reinstall with 'make setup' or "
-                "leave c_attention unset"
+                f"{self._path}: the C kernels run only in the packed engine, on a BERT whose "
+                "head size is a multiple of 8 and hidden and intermediate sizes multiples of 16 "
+                "(float32, on a CPU with AVX2 and FMA) or 64 (bf16, with avx512_bf16 too), with "
+                "pipeline/_attend.c built; reinstall with 'make setup' or leave c_attention unset"
             )
         self.c_attention = available if c_attention is None else c_attention
         self._model: Any = None  # loaded on first use: a fully cached run never needs it
@@ -271,15 +272,13 @@ class SentenceTransformerEmbedder:
         name = f"{self._path.name}@{self.content_hash}|prompt={self.prompt!r}|max={self.max_tokens}"
         # The model's own float32 forward keeps the name vectors had before anything else
         # existed; "packed" names the packed engine in its precision, "c-attention" its
-        # attention in pipeline/_attend.c, "c-linear" (float32) its linear layers there too,
-        # with their bias, GELU and LayerNorm (each differs in the last bits).
+        # attention in pipeline/_attend.c, "c-linear" its linear layers there too, with their
+        # bias, GELU and LayerNorm (each differs in the last bits).
         if not self.packed:
             return name
         name += f"|{self.precision}-packed"
         if not self.c_attention:
             return name
-        if self.precision == "bfloat16":
-            return name + "|c-attention"
         return name + "|c-attention|c-linear"
 
     @property
@@ -471,9 +470,9 @@ def _c_attention_library() -> Any | None:
     lib = ctypes.CDLL(spec.origin)
     p, i64 = ctypes.c_void_p, ctypes.c_int64
     signatures = {
-        "temakarta_attend": [p, p, i64, i64, p, p, i64],
         "temakarta_attend_f32": [p, p, p, i64, i64, p, p, i64],
         "temakarta_linear_f32": [p, p, p, i64, i64, i64, ctypes.c_int, p, p, p, ctypes.c_float],
+        "temakarta_linear_bf16": [p, p, p, i64, i64, i64, ctypes.c_int, p, p, p, ctypes.c_float],
     }
     for kernel, argtypes in signatures.items():
         getattr(lib, kernel).argtypes = argtypes
@@ -482,32 +481,26 @@ def _c_attention_library() -> Any | None:
 
 
 def _c_attention_for(config: Mapping[str, Any], precision: str) -> bool:
-    """Whether the C attention runs this (transformers) config's model here in `precision`:
-    the library built, this CPU able to run its kernel (bf16: avx512_bf16; float32: AVX2 and
-    FMA), and a head size it implements (a multiple of 16, bf16, or of 8, float32; <= 128);
-    float32 runs its linear layers too, in panels of 16 columns, so the hidden and
-    intermediate sizes must be multiples of 16 as well."""
+    """Whether pipeline/_attend.c runs this (transformers) config's model here in `precision`:
+    the library built, this CPU able to run its kernels (float32: AVX2 and FMA; bf16: those
+    and AVX-512 BF16), a head size its attention implements (a multiple of 8, <= 128), and
+    hidden and intermediate sizes its linear layers take (multiples of their panels'
+    columns: 16, float32; 64, bf16)."""
     heads, hidden = config.get("num_attention_heads"), config.get("hidden_size")
-    if not isinstance(heads, int) or not isinstance(hidden, int) or heads < 1:
+    intermediate = config.get("intermediate_size")
+    if not (isinstance(heads, int) and isinstance(hidden, int) and isinstance(intermediate, int)):
+        return False
+    if heads < 1:
         return False
     head_dim, rest = divmod(hidden, heads)
-    lanes = 16 if precision == "bfloat16" else 8
-    if rest or head_dim % lanes or head_dim > 128:
+    if rest or head_dim % 8 or head_dim > 128:
         return False
-    intermediate = config.get("intermediate_size")  # float32: its linear layers run there too
-    if precision != "bfloat16" and (
-        not isinstance(intermediate, int) or intermediate % _PANEL or hidden % _PANEL
-    ):
+    if intermediate % _PANEL[precision] or hidden % _PANEL[precision]:
         return False
     lib = _c_attention_library()
-    if lib is None:
+    if lib is None or not lib.temakarta_attend_f32_supported():
         return False
-    supported = (
-        "temakarta_attend_supported"
-        if precision == "bfloat16"
-        else "temakarta_attend_f32_supported"
-    )
-    return bool(getattr(lib, supported)())
+    return precision != "bfloat16" or bool(lib.temakarta_bf16_supported())
 
 
 class _PackedBert:
@@ -519,16 +512,18 @@ class _PackedBert:
     flash attention's per-call cost), and in float32 a tenth on attention alone. Here
     sequences of equal length form groups, so nothing is masked; every token of a batch goes
     through each linear layer as one (tokens, 384) matrix, and only attention works per
-    sequence: in pipeline/_attend.c with `c_attention` (the whole batch in one call), else per
-    group through torch (in float32). bf16: weights cast once, bias and residual fused into
-    oneDNN's product. float32 with `c_attention`: the linear layers run in pipeline/_attend.c
-    too, by weights packed once here (`_panels`), each product with what follows it (GELU;
-    residual and LayerNorm) while its rows are in cache, and the qkv product's bias left to
-    the attention; without: MKL's products, the residual added in place. (MKL ran about 20 %
-    slower than OpenBLAS on the AMD Zen 3 this was measured on, and OpenBLAS's result for a
-    row depends on its place in the batch.) LayerNorm, softmax and the pooled means
-    accumulate in fp32. A sequence's result does not depend on its batch, nor on the thread
-    the batch runs on.
+    sequence. With `c_attention` everything runs in pipeline/_attend.c: attention (the whole
+    batch in one call) and the linear layers, by weights packed once here (`_panels`; bf16
+    weights in bf16, rows rounded to bf16 as the kernel packs them, sums and rows between
+    layers in fp32), each product with what follows it (GELU; residual and LayerNorm) while
+    its rows are in cache, and the qkv product's bias left to the attention. Without: per
+    group through torch's attention (in float32); bf16 by oneDNN's products with bias and
+    residual fused, float32 by MKL's, the residual added in place. (MKL ran about 20 % slower
+    than OpenBLAS on the AMD Zen 3 this was measured on, and OpenBLAS's result for a row
+    depends on its place in the batch; oneDNN's bf16 products ran at 240-350 GFLOP/s in the
+    engine on an AMD Zen 5, against 310-400 for the C kernel with its epilogues.) LayerNorm,
+    softmax and the pooled means accumulate in fp32. A sequence's result does not depend on
+    its batch, nor on the thread the batch runs on.
     """
 
     def __init__(self, bert: Any, c_attention: bool = False, precision: str = "bfloat16") -> None:
@@ -537,11 +532,10 @@ class _PackedBert:
         config = bert.config
         if c_attention and not _c_attention_for(config.to_dict(), precision):
             raise ModelDirError(
-                f"the C attention (pipeline/_attend.c) is not built, this CPU cannot run its "
-                f"{precision} kernel or the model's head size is not a multiple of "
-                f"{16 if precision == 'bfloat16' else 8} (float32: or its hidden or "
-                f"intermediate size not a multiple of {_PANEL}); reinstall with 'make setup' "
-                "or pass c_attention=False (torch's attention)"
+                f"the C kernels (pipeline/_attend.c) are not built, this CPU cannot run their "
+                f"{precision} kernel, or the model's head size is not a multiple of 8 or its "
+                f"hidden or intermediate size not a multiple of {_PANEL[precision]}; reinstall "
+                "with 'make setup' or pass c_attention=False (torch's attention)"
             )
         self._attend = _c_attention_library() if c_attention else None
         unsupported = _packed_unsupported(config.to_dict())
@@ -579,10 +573,12 @@ class _PackedBert:
                 "norm2": w[f"{p}output.LayerNorm.weight"],
                 "norm2_b": w[f"{p}output.LayerNorm.bias"],
             }
-            if self._bf16:
+            if self._attend is not None:  # pipeline/_attend.c's products: packed once here
+                layer = {
+                    key: _panels(t, precision) if t.dim() == 2 else t for key, t in layer.items()
+                }
+            elif self._bf16:
                 layer = {key: t.to(torch.bfloat16).contiguous() for key, t in layer.items()}
-            elif self._attend is not None:  # pipeline/_attend.c's products: packed once here
-                layer = {key: _panels(t) if t.dim() == 2 else t for key, t in layer.items()}
             else:  # MKL multiplies by (in, out) weights as they are, without a transposed copy
                 layer = {key: t.t().contiguous() if t.dim() == 2 else t for key, t in layer.items()}
             self._layers.append(layer)
@@ -605,10 +601,10 @@ class _PackedBert:
             x = self._word[ids] + self._position[positions] + self._token_type
             x = F.layer_norm(x, (d,), *self._norm, self._eps)
             rows = x.shape[0]
-            # float32 with the C kernels: pipeline/_attend.c runs the products too, each with
-            # the next step (GELU; residual and LayerNorm) while its rows are in cache, and
-            # the qkv product leaves its bias to the attention.
-            fused = self._attend is not None and not self._bf16
+            # The C kernels: pipeline/_attend.c runs the products too, each with the next step
+            # (GELU; residual and LayerNorm) while its rows are in cache, and the qkv product
+            # leaves its bias to the attention.
+            fused = self._attend is not None
             # bf16: oneDNN keeps compiled kernels per matrix shape, so every new token count
             # grew the process by up to a megabyte (2 GB over a long run): the rows are padded
             # with zero rows to a multiple of _ROW_STEP (at most 16 shapes; a row never meets
@@ -617,17 +613,16 @@ class _PackedBert:
             # text in a batch), so a batch has at least _ROW_STEP rows. The C products treat
             # every row alike.
             least = 0 if fused else _ROW_STEP
-            padding = -rows % _ROW_STEP if self._bf16 else max(0, least - rows)
+            padding = -rows % _ROW_STEP if self._bf16 and not fused else max(0, least - rows)
             x = F.pad(x, (0, 0, 0, padding))
-            if self._bf16:
+            if self._bf16 and not fused:
                 x = x.to(torch.bfloat16)
             lengths = np.array([len(q) for q in seqs], dtype=np.int64)
             starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
             # One set of buffers for every layer: new ones cost page faults each time.
-            if self._attend is not None:
+            if fused:
                 attended = x.new_empty(x.shape)
                 attended[rows:].zero_()
-            if fused:
                 qkv_out, up_out = (
                     x.new_empty((x.shape[0], len(self._layers[0][b]))) for b in ("qkv_b", "up_b")
                 )
@@ -636,17 +631,13 @@ class _PackedBert:
                     qkv = self._product(x, layer, "qkv", qkv_out)
                 else:
                     qkv = self._linear(x, layer["qkv"], layer["qkv_b"])
-                if self._attend is not None:
-                    self._c_attention(
-                        qkv, layer["qkv_b"] if fused else None, attended, starts, lengths
-                    )
-                else:
-                    attended = self._torch_attention(qkv, groups, padding)
                 if fused:  # x is this layer's own: its rows take the residual sums in place
+                    self._c_attention(qkv, layer["qkv_b"], attended, starts, lengths)
                     x = self._product(attended, layer, "out", x, _NORM, "norm1")
                     up = self._product(x, layer, "up", up_out, _GELU)
                     x = self._product(up, layer, "down", x, _NORM, "norm2")
                     continue
+                attended = self._torch_attention(qkv, groups, padding)
                 x = self._linear(attended, layer["out"], layer["out_b"], residual=x)
                 x = F.layer_norm(x, (d,), layer["norm1"], layer["norm1_b"], self._eps)
                 up = F.gelu(self._linear(x, layer["up"], layer["up_b"]))
@@ -706,7 +697,8 @@ class _PackedBert:
         packed, bias = layer[weight], layer[weight + "_b"]
         rows, width = a.shape
         g, beta = (layer[norm].data_ptr(), layer[norm + "_b"].data_ptr()) if norm else (None, None)
-        code = lib.temakarta_linear_f32(
+        linear = lib.temakarta_linear_bf16 if self._bf16 else lib.temakarta_linear_f32
+        code = linear(
             a.data_ptr(), packed.data_ptr(), out.data_ptr(), rows, width, len(bias), kind,
             bias.data_ptr(), g, beta, self._eps,
         )  # fmt: skip
@@ -722,35 +714,32 @@ class _PackedBert:
         starts: npt.NDArray[np.int64],
         lengths: npt.NDArray[np.int64],
     ) -> None:
-        """pipeline/_attend.c on every sequence, into `out`; `bias` is the qkv product's, which
-        float32 leaves out (bf16: None, in qkv already)."""
+        """pipeline/_attend.c on every sequence, into `out` (float32 rows); `bias` is the qkv
+        product's, which the product left out."""
         heads, dh = self._heads, self._dim // self._heads
         lib: Any = self._attend
-        if self._bf16:
-            code = lib.temakarta_attend(
-                qkv.data_ptr(), out.data_ptr(), heads, dh,
-                starts.ctypes.data, lengths.ctypes.data, len(lengths),
-            )  # fmt: skip
-        else:
-            code = lib.temakarta_attend_f32(
-                qkv.data_ptr(), bias.data_ptr(), out.data_ptr(), heads, dh,
-                starts.ctypes.data, lengths.ctypes.data, len(lengths),
-            )  # fmt: skip
+        code = lib.temakarta_attend_f32(
+            qkv.data_ptr(), bias.data_ptr(), out.data_ptr(), heads, dh,
+            starts.ctypes.data, lengths.ctypes.data, len(lengths),
+        )  # fmt: skip
         if code != 0:
             raise MemoryError(f"pipeline/_attend.c: no memory for {len(lengths)} sequences")
 
 
-def _panels(weight: Any) -> Any:
-    """An (out, in) float32 weight as pipeline/_attend.c's linear kernel takes it: panels of
-    _PANEL output columns, (out / _PANEL, in, _PANEL), each in order of the inputs."""
+def _panels(weight: Any, precision: str = "float32") -> Any:
+    """An (out, in) float32 weight as pipeline/_attend.c's linear kernel of `precision` takes
+    it, in panels of c = _PANEL[precision] output columns, each in order of the inputs:
+    float32 (out / c, in, c); bfloat16 rounded to bf16, pairs of inputs side by side
+    (out / c, in / 2, c, 2)."""
+    import torch
+
     columns, inputs = weight.shape
-    return (
-        weight.t()
-        .contiguous()
-        .view(inputs, columns // _PANEL, _PANEL)
-        .permute(1, 0, 2)
-        .contiguous()
-    )
+    c = _PANEL[precision]
+    rows = weight.t().contiguous()  # (in, out)
+    if precision == "bfloat16":
+        pairs = rows.to(torch.bfloat16).view(inputs // 2, 2, columns // c, c)
+        return pairs.permute(2, 0, 3, 1).contiguous()
+    return rows.view(inputs, columns // c, c).permute(1, 0, 2).contiguous()
 
 
 def _texts_done(owner: Sequence[int], on_batch: OnBatch) -> Callable[[list[int]], None]:

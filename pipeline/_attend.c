@@ -16,7 +16,8 @@
  * temakarta_linear_bf16 (AVX-512 BF16). Elsewhere every entry point is a stub and Python
  * keeps torch.
  *
- * temakarta_attend_f32: fp32 rows in and out, the qkv product's bias added here.
+ * temakarta_attend_f32: fp32 rows in and out, the qkv product's bias added here (AVX2 and
+ * FMA); temakarta_attend_f32x16 the same on 16 lanes, for the bf16 engine (AVX-512).
  * temakarta_linear_f32: the float32 engine's linear layers (AVX2 and FMA).
  * temakarta_linear_bf16: the bf16 engine's, the same scheme with bf16 weights and each block
  * of rows rounded to bf16 as it is packed, fp32 sums; rows stay fp32 between the layers.
@@ -447,6 +448,167 @@ TB_TARGET static inline __m512 tk_gelu16(__m512 x) {
                          _mm512_add_ps(_mm512_set1_ps(1.f), erf));
 }
 
+/* exp(x) for x <= 0: tk_exp_neg8 on 16 lanes */
+TB_TARGET static inline __m512 tk_exp_neg16(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.33654f));
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+    const __m512i bits = _mm512_slli_epi32(
+        _mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+/* tk_scores8 on blocks of 16 keys */
+TB_TARGET static inline __attribute__((always_inline)) void tk_scores16(
+    const float *q, int64_t dh, const float *kt, int64_t stride, int64_t b0, int nb, float *p) {
+    __m512 acc[ROWS4][3];
+    for (int r = 0; r < ROWS4; r++)
+        for (int b = 0; b < nb; b++) acc[r][b] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < dh; c++) {
+        __m512 key[3];
+        for (int b = 0; b < nb; b++) key[b] = _mm512_loadu_ps(kt + c * stride + (b0 + b) * 16);
+        for (int r = 0; r < ROWS4; r++) {
+            const __m512 x = _mm512_set1_ps(q[r * dh + c]);
+            for (int b = 0; b < nb; b++) acc[r][b] = _mm512_fmadd_ps(x, key[b], acc[r][b]);
+        }
+    }
+    for (int r = 0; r < ROWS4; r++)
+        for (int b = 0; b < nb; b++) _mm512_store_ps(p + r * stride + (b0 + b) * 16, acc[r][b]);
+}
+
+/* tk_weighted8 on vectors of 16 */
+TB_TARGET static inline __attribute__((always_inline)) void tk_weighted16(
+    const float *p, int64_t stride, const float *v, int64_t vstride, int64_t n, int nv,
+    const __m512 *inv, const float *vbias, float *out, int64_t ostride, int64_t rows) {
+    __m512 o[ROWS4][2];
+    for (int r = 0; r < ROWS4; r++)
+        for (int k = 0; k < nv; k++) o[r][k] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < n; j++) {
+        __m512 val[2];
+        for (int k = 0; k < nv; k++) val[k] = _mm512_loadu_ps(v + j * vstride + k * 16);
+        for (int r = 0; r < ROWS4; r++) {
+            const __m512 w = _mm512_set1_ps(p[r * stride + j]);
+            for (int k = 0; k < nv; k++) o[r][k] = _mm512_fmadd_ps(w, val[k], o[r][k]);
+        }
+    }
+    for (int k = 0; k < nv; k++) {
+        const __m512 bias = _mm512_loadu_ps(vbias + k * 16);
+        for (int r = 0; r < ROWS4 && r < rows; r++)
+            _mm512_storeu_ps(out + r * ostride + k * 16, _mm512_fmadd_ps(o[r][k], inv[r], bias));
+    }
+}
+
+/* temakarta_attend_f32 on 16 lanes (AVX-512), for the bf16 engine, whose CPU has them; dh a
+ * multiple of 16. The same steps, blocks of 16 keys; the keys are transposed 8 x 8 as there
+ * (into rows of whole 16-key blocks, zeros past the sequence). */
+TB_TARGET int temakarta_attend_f32x16(const float *qkv, const float *bias, float *out,
+                                      int64_t heads, int64_t dh, const int64_t *starts,
+                                      const int64_t *lengths, int64_t nseq) {
+    if (dh <= 0 || dh % 16 != 0 || dh > 128) return -1;
+    const int64_t d = heads * dh, width = 3 * d, vecs = dh / 16;
+    int64_t longest = 0;
+    for (int64_t s = 0; s < nseq; s++) longest = lengths[s] > longest ? lengths[s] : longest;
+    const int64_t cols = (longest + 15) / 16 * 16, per_head = dh * cols;
+    const size_t bytes = sizeof(float) * (size_t)(heads * per_head + ROWS4 * cols + ROWS4 * dh);
+    float *buf = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (buf == NULL) return -1;
+    float *kt_all = buf, *p = kt_all + heads * per_head, *qt = p + ROWS4 * cols;
+    const float *qb = bias, *kb = bias + d, *vb = bias + 2 * d;
+    const float zeros[8] __attribute__((aligned(32))) = {0};
+    for (int64_t s = 0; s < nseq; s++) {
+        const int64_t n = lengths[s], row0 = starts[s], blocks = (n + 15) / 16;
+        const int64_t stride = blocks * 16;
+        const __mmask16 tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xFFFFu);
+        for (int64_t jb = 0; jb < stride / 8; jb++) {
+            const float *row[8];
+            for (int r = 0; r < 8; r++)
+                row[r] = jb * 8 + r < n ? qkv + (row0 + jb * 8 + r) * width + d : NULL;
+            for (int64_t at = 0; at < d; at += 8) {
+                __m256 m[8], t[8];
+                const __m256 key_bias = _mm256_loadu_ps(kb + at);
+                for (int r = 0; r < 8; r++)
+                    m[r] = row[r] ? _mm256_add_ps(_mm256_loadu_ps(row[r] + at), key_bias)
+                                  : _mm256_load_ps(zeros);
+                t[0] = _mm256_unpacklo_ps(m[0], m[1]); t[1] = _mm256_unpackhi_ps(m[0], m[1]);
+                t[2] = _mm256_unpacklo_ps(m[2], m[3]); t[3] = _mm256_unpackhi_ps(m[2], m[3]);
+                t[4] = _mm256_unpacklo_ps(m[4], m[5]); t[5] = _mm256_unpackhi_ps(m[4], m[5]);
+                t[6] = _mm256_unpacklo_ps(m[6], m[7]); t[7] = _mm256_unpackhi_ps(m[6], m[7]);
+                for (int k = 0; k < 2; k++) {
+                    m[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+                    m[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+                    m[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+                    m[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+                }
+                float *dst = kt_all + (at / dh) * per_head + (at % dh) * stride + jb * 8;
+                for (int k = 0; k < 4; k++) {
+                    _mm256_storeu_ps(dst + k * stride,
+                                     _mm256_permute2f128_ps(m[k], m[k + 4], 0x20));
+                    _mm256_storeu_ps(dst + (k + 4) * stride,
+                                     _mm256_permute2f128_ps(m[k], m[k + 4], 0x31));
+                }
+            }
+        }
+        for (int64_t h = 0; h < heads; h++) {
+            const float *kt = kt_all + h * per_head;
+            const float *v = qkv + row0 * width + 2 * d + h * dh;
+            for (int64_t i = 0; i < n; i += ROWS4) {
+                for (int r = 0; r < ROWS4; r++) {
+                    const float *src = qkv + (row0 + (i + r < n ? i + r : n - 1)) * width;
+                    for (int64_t c = 0; c < dh; c += 16)
+                        _mm512_store_ps(qt + r * dh + c,
+                                        _mm512_add_ps(_mm512_loadu_ps(src + h * dh + c),
+                                                      _mm512_loadu_ps(qb + h * dh + c)));
+                }
+                int64_t b = 0;
+                for (; b + 3 <= blocks; b += 3) tk_scores16(qt, dh, kt, stride, b, 3, p);
+                if (blocks - b == 2) tk_scores16(qt, dh, kt, stride, b, 2, p);
+                if (blocks - b == 1) tk_scores16(qt, dh, kt, stride, b, 1, p);
+                __m512 top[ROWS4], m[ROWS4], total[ROWS4], inv[ROWS4];
+                for (int r = 0; r < ROWS4; r++) top[r] = _mm512_set1_ps(-INFINITY);
+                for (int64_t b = 0; b < blocks; b++)
+                    for (int r = 0; r < ROWS4; r++) {
+                        const __m512 x = _mm512_load_ps(p + r * stride + b * 16);
+                        top[r] = _mm512_mask_max_ps(top[r], b == blocks - 1 ? tail : 0xFFFF,
+                                                    top[r], x);
+                    }
+                for (int r = 0; r < ROWS4; r++) {
+                    m[r] = _mm512_set1_ps(_mm512_reduce_max_ps(top[r]));
+                    total[r] = _mm512_setzero_ps();
+                }
+                for (int64_t b = 0; b < blocks; b++)
+                    for (int r = 0; r < ROWS4; r++) {
+                        float *at = p + r * stride + b * 16;
+                        __m512 e = tk_exp_neg16(_mm512_sub_ps(_mm512_load_ps(at), m[r]));
+                        if (b == blocks - 1) e = _mm512_maskz_mov_ps(tail, e);
+                        _mm512_store_ps(at, e);
+                        total[r] = _mm512_add_ps(total[r], e);
+                    }
+                for (int r = 0; r < ROWS4; r++)
+                    inv[r] = _mm512_set1_ps(1.f / _mm512_reduce_add_ps(total[r]));
+                for (int64_t c = 0; c < vecs; c += 2) {
+                    const float *vc = v + c * 16, *bc = vb + h * dh + c * 16;
+                    float *oc = out + (row0 + i) * d + h * dh + c * 16;
+                    if (vecs - c >= 2)
+                        tk_weighted16(p, stride, vc, width, n, 2, inv, bc, oc, d, n - i);
+                    else
+                        tk_weighted16(p, stride, vc, width, n, 1, inv, bc, oc, d, n - i);
+                }
+            }
+        }
+    }
+    free(buf);
+    return 0;
+}
+
 /* tk_tile for bf16: ap holds the tile's rows as bf16 pairs, interleaved (ap[p * TK_MR + r]
  * = a[r][2 p], a[r][2 p + 1]); kp = k / 2. The epilogues are tk_tile's; for TK_NORM each
  * 16-lane sum is added to sum[r] as its two 8-lane halves, so tk_norm_rows sees the sums a
@@ -554,6 +716,13 @@ int temakarta_linear_bf16(const float *a, const uint16_t *packed, float *c, int6
                           const float *beta, float eps) {
     (void)a; (void)packed; (void)c; (void)m; (void)k; (void)n; (void)kind; (void)bias;
     (void)gamma; (void)beta; (void)eps;
+    return -1;
+}
+int temakarta_attend_f32x16(const float *qkv, const float *bias, float *out, int64_t heads,
+                            int64_t dh, const int64_t *starts, const int64_t *lengths,
+                            int64_t nseq) {
+    (void)qkv; (void)bias; (void)out; (void)heads; (void)dh; (void)starts; (void)lengths;
+    (void)nseq;
     return -1;
 }
 int temakarta_attend_f32_supported(void) { return 0; }

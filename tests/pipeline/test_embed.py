@@ -695,3 +695,27 @@ def test_bfloat16_engine_does_not_grow_with_each_new_batch_shape(built_model_dir
         engine.means(batch(n, draw.randint(1, 1000 // n)))
     grown = rss_mb() // 1024 - before
     assert grown < 64, f"{grown} MB more after 150 batch shapes"
+
+
+@pytest.mark.skipif(not BF16_KERNEL, reason="the 16-lane attention serves the bf16 engine")
+def test_the_16_lane_attention_agrees_with_the_8_lane_one() -> None:
+    # The bf16 engine's attention (AVX-512, blocks of 16 keys) against the float32 engine's
+    # (AVX2, blocks of 8): lengths on both sides of every block edge, several head sizes.
+    from pipeline.embed import _c_attention_library
+
+    lib = _c_attention_library()
+    rng = np.random.default_rng(0)
+    lengths = np.array([1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 100], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    for heads, dh in [(12, 32), (1, 16), (2, 48), (1, 128)]:
+        qkv = (rng.normal(size=(int(lengths.sum()), 3 * heads * dh)) * 2).astype(np.float32)
+        bias = rng.normal(size=3 * heads * dh).astype(np.float32)
+        outs = []
+        for kernel in (lib.temakarta_attend_f32, lib.temakarta_attend_f32x16):
+            out = np.full((len(qkv), heads * dh), np.nan, dtype=np.float32)
+            pointers = (qkv.ctypes.data, bias.ctypes.data, out.ctypes.data)
+            ends = (starts.ctypes.data, lengths.ctypes.data, len(lengths))
+            assert kernel(*pointers, heads, dh, *ends) == 0
+            outs.append(out)
+        np.testing.assert_allclose(outs[1], outs[0], rtol=0, atol=5e-6)
+    assert lib.temakarta_attend_f32x16(*pointers, 1, 24, *ends) == -1  # head size of 8 x 3

@@ -44,6 +44,10 @@ int temakarta_attend_f32_supported(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+/* Cephes' expf polynomial, highest power first (for the 8- and the 16-lane exp) */
+static const float tk_exp_c[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                  4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+
 /* exp(x) for x <= 0 (Cephes' expf: x = k ln2 + r, |r| <= ln2/2, ln2 in two parts): relative
  * error < 1.2e-7. Below -87.3 (and for -inf) it gives 2^-126, not 0: every weight that small
  * is negligible next to the largest, which is 1; masked columns are zeroed apart. */
@@ -53,12 +57,8 @@ TK_TARGET_AVX2 static inline __m256 tk_exp_neg8(__m256 x) {
                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
     r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 p = _mm256_set1_ps(tk_exp_c[0]);
+    for (int c = 1; c < 6; c++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(tk_exp_c[c]));
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
     const __m256i bits = _mm256_slli_epi32(
         _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
@@ -124,6 +124,46 @@ TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_weighted8(
     }
 }
 
+/* Keys 0 .. 8 blocks8 - 1 of a sequence (n of them; `keys` its first key row, rows `width`
+ * floats apart), plus their bias kb, transposed into kt_all: per head, dh rows of `stride`
+ * floats, heads per_head floats apart. 8 x 8 at a time (a scalar copy was a quarter of the
+ * kernel's time); the columns past n are zeros: masked, but never garbage. */
+TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_keys_t8(
+    const float *keys, int64_t width, int64_t n, int64_t blocks8, int64_t d, int64_t dh,
+    const float *kb, float *kt_all, int64_t per_head, int64_t stride) {
+    const float zeros[8] __attribute__((aligned(32))) = {0};
+    for (int64_t jb = 0; jb < blocks8; jb++) {
+        const float *row[8];
+        for (int r = 0; r < 8; r++)
+            row[r] = jb * 8 + r < n ? keys + (jb * 8 + r) * width : NULL;
+        for (int64_t at = 0; at < d; at += 8) {
+            __m256 m[8], t[8];
+            const __m256 key_bias = _mm256_loadu_ps(kb + at);
+            for (int r = 0; r < 8; r++)
+                m[r] = row[r] ? _mm256_add_ps(_mm256_loadu_ps(row[r] + at), key_bias)
+                              : _mm256_load_ps(zeros);
+            t[0] = _mm256_unpacklo_ps(m[0], m[1]); t[1] = _mm256_unpackhi_ps(m[0], m[1]);
+            t[2] = _mm256_unpacklo_ps(m[2], m[3]); t[3] = _mm256_unpackhi_ps(m[2], m[3]);
+            t[4] = _mm256_unpacklo_ps(m[4], m[5]); t[5] = _mm256_unpackhi_ps(m[4], m[5]);
+            t[6] = _mm256_unpacklo_ps(m[6], m[7]); t[7] = _mm256_unpackhi_ps(m[6], m[7]);
+            for (int k = 0; k < 2; k++) {
+                m[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+                m[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+                m[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+                m[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+            }
+            /* m[k] now holds dims (k of 0..3 within each 128-bit half) of keys 0-3 | 4-7 */
+            float *dst = kt_all + (at / dh) * per_head + (at % dh) * stride + jb * 8;
+            for (int k = 0; k < 4; k++) {
+                _mm256_storeu_ps(dst + k * stride,
+                                 _mm256_permute2f128_ps(m[k], m[k + 4], 0x20));
+                _mm256_storeu_ps(dst + (k + 4) * stride,
+                                 _mm256_permute2f128_ps(m[k], m[k + 4], 0x31));
+            }
+        }
+    }
+}
+
 /* Softmax attention of every (sequence, head), fp32: qkv rows hold [q | k | v], each
  * `heads` x `dh` wide (q's weights and bias already scaled by 1/sqrt(dh)); out rows get the
  * heads' contexts side by side. Sequence s is rows [starts[s], starts[s] + lengths[s]). dh a
@@ -145,7 +185,6 @@ TK_TARGET_AVX2 int temakarta_attend_f32(const float *qkv, const float *bias, flo
     if (buf == NULL) return -1;
     float *kt_all = buf, *p = kt_all + heads * per_head, *qt = p + ROWS4 * cols;
     const float *qb = bias, *kb = bias + d, *vb = bias + 2 * d;
-    const float zeros[8] __attribute__((aligned(32))) = {0};
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int64_t s = 0; s < nseq; s++) {
         const int64_t n = lengths[s], row0 = starts[s], blocks = (n + 7) / 8;
@@ -153,38 +192,8 @@ TK_TARGET_AVX2 int temakarta_attend_f32(const float *qkv, const float *bias, flo
         /* lanes of the last block that hold keys (all of them when n is a multiple of 8) */
         const __m256 tail = _mm256_castsi256_ps(
             _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - (blocks - 1) * 8)), lane));
-        /* Keys transposed 8 x 8 at a time (a scalar copy was a quarter of the kernel's time);
-         * the padding columns are zeros: masked, but never garbage. */
-        for (int64_t jb = 0; jb < blocks; jb++) {
-            const float *row[8];
-            for (int r = 0; r < 8; r++)
-                row[r] = jb * 8 + r < n ? qkv + (row0 + jb * 8 + r) * width + d : NULL;
-            for (int64_t at = 0; at < d; at += 8) {
-                __m256 m[8], t[8];
-                const __m256 key_bias = _mm256_loadu_ps(kb + at);
-                for (int r = 0; r < 8; r++)
-                    m[r] = row[r] ? _mm256_add_ps(_mm256_loadu_ps(row[r] + at), key_bias)
-                                  : _mm256_load_ps(zeros);
-                t[0] = _mm256_unpacklo_ps(m[0], m[1]); t[1] = _mm256_unpackhi_ps(m[0], m[1]);
-                t[2] = _mm256_unpacklo_ps(m[2], m[3]); t[3] = _mm256_unpackhi_ps(m[2], m[3]);
-                t[4] = _mm256_unpacklo_ps(m[4], m[5]); t[5] = _mm256_unpackhi_ps(m[4], m[5]);
-                t[6] = _mm256_unpacklo_ps(m[6], m[7]); t[7] = _mm256_unpackhi_ps(m[6], m[7]);
-                for (int k = 0; k < 2; k++) {
-                    m[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
-                    m[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
-                    m[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
-                    m[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
-                }
-                /* m[k] now holds dims (k of 0..3 within each 128-bit half) of keys 0-3 | 4-7 */
-                float *dst = kt_all + (at / dh) * per_head + (at % dh) * stride + jb * 8;
-                for (int k = 0; k < 4; k++) {
-                    _mm256_storeu_ps(dst + k * stride,
-                                     _mm256_permute2f128_ps(m[k], m[k + 4], 0x20));
-                    _mm256_storeu_ps(dst + (k + 4) * stride,
-                                     _mm256_permute2f128_ps(m[k], m[k + 4], 0x31));
-                }
-            }
-        }
+        tk_keys_t8(qkv + row0 * width + d, width, n, blocks, d, dh, kb, kt_all, per_head,
+                   stride);
         for (int64_t h = 0; h < heads; h++) {
             const float *kt = kt_all + h * per_head;
             const float *v = qkv + row0 * width + 2 * d + h * dh;
@@ -242,24 +251,25 @@ TK_TARGET_AVX2 int temakarta_attend_f32(const float *qkv, const float *bias, flo
  * degree 13, over even, degree 8) of x/sqrt(2) clamped to [-4, 4], where float's erf is
  * already +-1: absolute error < 4e-7 against mpmath. 1.7x faster than torch's form
  * (Abramowitz-Stegun 7.1.26 with an exp and a division), about as accurate (test). */
+/* erf's numerator and denominator in t = z^2, highest power first (one table for the 8- and
+ * the 16-lane GELU) */
+static const float tk_erf_p[7] = {-2.72614225801306e-10f, 2.77068142495902e-08f,
+                                  -2.10102402082508e-06f, -5.69250639462346e-05f,
+                                  -7.34990630326855e-04f, -2.95459980854025e-03f,
+                                  -1.60960333262415e-02f};
+static const float tk_erf_q[5] = {-1.45660718464996e-05f, -2.13374055278905e-04f,
+                                  -1.68282697438203e-03f, -7.37332916720468e-03f,
+                                  -1.42647390514189e-02f};
+
 TK_TARGET_AVX2 static inline __m256 tk_gelu8(__m256 x) {
     const __m256 z = _mm256_max_ps(
         _mm256_min_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)),
                       _mm256_set1_ps(4.f)),
         _mm256_set1_ps(-4.f));
     const __m256 t = _mm256_mul_ps(z, z);
-    __m256 p = _mm256_fmadd_ps(t, _mm256_set1_ps(-2.72614225801306e-10f),
-                               _mm256_set1_ps(2.77068142495902e-08f));
-    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(-2.10102402082508e-06f));
-    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(-5.69250639462346e-05f));
-    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(-7.34990630326855e-04f));
-    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(-2.95459980854025e-03f));
-    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(-1.60960333262415e-02f));
-    __m256 q = _mm256_fmadd_ps(t, _mm256_set1_ps(-1.45660718464996e-05f),
-                               _mm256_set1_ps(-2.13374055278905e-04f));
-    q = _mm256_fmadd_ps(t, q, _mm256_set1_ps(-1.68282697438203e-03f));
-    q = _mm256_fmadd_ps(t, q, _mm256_set1_ps(-7.37332916720468e-03f));
-    q = _mm256_fmadd_ps(t, q, _mm256_set1_ps(-1.42647390514189e-02f));
+    __m256 p = _mm256_set1_ps(tk_erf_p[0]), q = _mm256_set1_ps(tk_erf_q[0]);
+    for (int c = 1; c < 7; c++) p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(tk_erf_p[c]));
+    for (int c = 1; c < 5; c++) q = _mm256_fmadd_ps(t, q, _mm256_set1_ps(tk_erf_q[c]));
     const __m256 erf = _mm256_div_ps(_mm256_mul_ps(z, p), q);
     return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)),
                          _mm256_add_ps(_mm256_set1_ps(1.f), erf));
@@ -297,6 +307,16 @@ TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_norm_rows(
             _mm256_storeu_ps(x + k * cols + c, _mm256_fmadd_ps(v, g, be));
         }
     }
+}
+
+/* tk_norm_rows over rows i0 .. i1 - 1 of c (n columns; sums[0] those of row i0) */
+TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_norm_block(
+    float *c, __m256 (*sums)[2], int64_t i0, int64_t i1, int64_t n, const float *gamma,
+    const float *beta, float eps) {
+    int64_t i = i0;
+    for (; i + ROWS4 <= i1; i += ROWS4)
+        tk_norm_rows(c + i * n, sums + (i - i0), gamma, beta, n, eps, ROWS4);
+    for (; i < i1; i++) tk_norm_rows(c + i * n, sums + (i - i0), gamma, beta, n, eps, 1);
 }
 
 #define TK_MR 6  /* rows of a tile: 6 x 2 sums, two panel vectors and a broadcast in 15 ymm */
@@ -400,12 +420,8 @@ TK_TARGET_AVX2 int temakarta_linear_f32(const float *a, const float *packed, flo
                 else tk_tile(tile, panel, k, cr, TK_NORM, bias + j, sums + (i - i0));
             }
         }
-        if (kind == TK_NORM) { /* the block's rows are whole now, and still in L2 */
-            int64_t i = i0;
-            for (; i + ROWS4 <= i1; i += ROWS4)
-                tk_norm_rows(c + i * n, sums + (i - i0), gamma, beta, n, eps, ROWS4);
-            for (; i < i1; i++) tk_norm_rows(c + i * n, sums + (i - i0), gamma, beta, n, eps, 1);
-        }
+        if (kind == TK_NORM) /* the block's rows are whole now, and still in L2 */
+            tk_norm_block(c, sums, i0, i1, n, gamma, beta, eps);
     }
     free(tiles);
     return 0;
@@ -431,18 +447,9 @@ TB_TARGET static inline __m512 tk_gelu16(__m512 x) {
                       _mm512_set1_ps(4.f)),
         _mm512_set1_ps(-4.f));
     const __m512 t = _mm512_mul_ps(z, z);
-    __m512 p = _mm512_fmadd_ps(t, _mm512_set1_ps(-2.72614225801306e-10f),
-                               _mm512_set1_ps(2.77068142495902e-08f));
-    p = _mm512_fmadd_ps(t, p, _mm512_set1_ps(-2.10102402082508e-06f));
-    p = _mm512_fmadd_ps(t, p, _mm512_set1_ps(-5.69250639462346e-05f));
-    p = _mm512_fmadd_ps(t, p, _mm512_set1_ps(-7.34990630326855e-04f));
-    p = _mm512_fmadd_ps(t, p, _mm512_set1_ps(-2.95459980854025e-03f));
-    p = _mm512_fmadd_ps(t, p, _mm512_set1_ps(-1.60960333262415e-02f));
-    __m512 q = _mm512_fmadd_ps(t, _mm512_set1_ps(-1.45660718464996e-05f),
-                               _mm512_set1_ps(-2.13374055278905e-04f));
-    q = _mm512_fmadd_ps(t, q, _mm512_set1_ps(-1.68282697438203e-03f));
-    q = _mm512_fmadd_ps(t, q, _mm512_set1_ps(-7.37332916720468e-03f));
-    q = _mm512_fmadd_ps(t, q, _mm512_set1_ps(-1.42647390514189e-02f));
+    __m512 p = _mm512_set1_ps(tk_erf_p[0]), q = _mm512_set1_ps(tk_erf_q[0]);
+    for (int c = 1; c < 7; c++) p = _mm512_fmadd_ps(t, p, _mm512_set1_ps(tk_erf_p[c]));
+    for (int c = 1; c < 5; c++) q = _mm512_fmadd_ps(t, q, _mm512_set1_ps(tk_erf_q[c]));
     const __m512 erf = _mm512_div_ps(_mm512_mul_ps(z, p), q);
     return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)),
                          _mm512_add_ps(_mm512_set1_ps(1.f), erf));
@@ -455,12 +462,8 @@ TB_TARGET static inline __m512 tk_exp_neg16(__m512 x) {
                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
     r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 p = _mm512_set1_ps(tk_exp_c[0]);
+    for (int c = 1; c < 6; c++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(tk_exp_c[c]));
     p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.f)));
     const __m512i bits = _mm512_slli_epi32(
         _mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
@@ -523,40 +526,12 @@ TB_TARGET int temakarta_attend_f32x16(const float *qkv, const float *bias, float
     if (buf == NULL) return -1;
     float *kt_all = buf, *p = kt_all + heads * per_head, *qt = p + ROWS4 * cols;
     const float *qb = bias, *kb = bias + d, *vb = bias + 2 * d;
-    const float zeros[8] __attribute__((aligned(32))) = {0};
     for (int64_t s = 0; s < nseq; s++) {
         const int64_t n = lengths[s], row0 = starts[s], blocks = (n + 15) / 16;
         const int64_t stride = blocks * 16;
         const __mmask16 tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xFFFFu);
-        for (int64_t jb = 0; jb < stride / 8; jb++) {
-            const float *row[8];
-            for (int r = 0; r < 8; r++)
-                row[r] = jb * 8 + r < n ? qkv + (row0 + jb * 8 + r) * width + d : NULL;
-            for (int64_t at = 0; at < d; at += 8) {
-                __m256 m[8], t[8];
-                const __m256 key_bias = _mm256_loadu_ps(kb + at);
-                for (int r = 0; r < 8; r++)
-                    m[r] = row[r] ? _mm256_add_ps(_mm256_loadu_ps(row[r] + at), key_bias)
-                                  : _mm256_load_ps(zeros);
-                t[0] = _mm256_unpacklo_ps(m[0], m[1]); t[1] = _mm256_unpackhi_ps(m[0], m[1]);
-                t[2] = _mm256_unpacklo_ps(m[2], m[3]); t[3] = _mm256_unpackhi_ps(m[2], m[3]);
-                t[4] = _mm256_unpacklo_ps(m[4], m[5]); t[5] = _mm256_unpackhi_ps(m[4], m[5]);
-                t[6] = _mm256_unpacklo_ps(m[6], m[7]); t[7] = _mm256_unpackhi_ps(m[6], m[7]);
-                for (int k = 0; k < 2; k++) {
-                    m[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
-                    m[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
-                    m[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
-                    m[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
-                }
-                float *dst = kt_all + (at / dh) * per_head + (at % dh) * stride + jb * 8;
-                for (int k = 0; k < 4; k++) {
-                    _mm256_storeu_ps(dst + k * stride,
-                                     _mm256_permute2f128_ps(m[k], m[k + 4], 0x20));
-                    _mm256_storeu_ps(dst + (k + 4) * stride,
-                                     _mm256_permute2f128_ps(m[k], m[k + 4], 0x31));
-                }
-            }
-        }
+        tk_keys_t8(qkv + row0 * width + d, width, n, stride / 8, d, dh, kb, kt_all, per_head,
+                   stride);
         for (int64_t h = 0; h < heads; h++) {
             const float *kt = kt_all + h * per_head;
             const float *v = qkv + row0 * width + 2 * d + h * dh;
@@ -697,12 +672,7 @@ TB_TARGET int temakarta_linear_bf16(const float *a, const uint16_t *packed, floa
                 else tb_tile(tile, panel, kp, cr, TK_NORM, bias + j, sums + (i - i0));
             }
         }
-        if (kind == TK_NORM) {
-            int64_t i = i0;
-            for (; i + ROWS4 <= i1; i += ROWS4)
-                tk_norm_rows(c + i * n, sums + (i - i0), gamma, beta, n, eps, ROWS4);
-            for (; i < i1; i++) tk_norm_rows(c + i * n, sums + (i - i0), gamma, beta, n, eps, 1);
-        }
+        if (kind == TK_NORM) tk_norm_block(c, sums, i0, i1, n, gamma, beta, eps);
     }
     free(tiles);
     return 0;

@@ -27,8 +27,8 @@ OnBatch = Callable[[int], None]
 """Told, after each batch an embedder runs, how many texts that batch finished (for progress)."""
 
 Precision = Literal["auto", "float32", "bfloat16"]
-"""Arithmetic of the model: `bfloat16` runs the encoder in bf16 with fp32 accumulation on
-packed tokens (`_PackedBert`; about 2x the float32 rate on CPUs with native bf16, cosine
+"""Arithmetic of the model: `bfloat16` runs the encoder's matrix products in bf16 with fp32
+accumulation on packed tokens (`_PackedBert`; 2-3x the float32 rate on CPUs with native bf16, cosine
 >= 0.9999 to float32 vectors); `auto` is `bfloat16` where the CPU has native bf16 and `float32`
 elsewhere, where bf16 would be emulated and slower."""
 

@@ -63,6 +63,7 @@ bench: setup $(VENV)/.bench-installed
 	SCALE_MAX=$(SCALE_MAX) nice -n 10 $(BIN)/python bench/scale_flow.py
 	OMP_NUM_THREADS=1 nice -n 10 $(BIN)/python bench/dask_throughput.py
 	$(BIN)/python bench/bench_embed.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/bench_kernels.py
 	$(BIN)/python bench/embed_onnx.py --threads $$(nproc)
 	OMP_NUM_THREADS=1 $(BIN)/python bench/incremental.py
 	$(BIN)/python bench/gold_accuracy.py

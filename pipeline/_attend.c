@@ -433,9 +433,10 @@ TK_TARGET_AVX2 int temakarta_linear_f32(const float *a, const float *packed, flo
  * is packed; weights are bf16, packed once in panels of TB_NR columns, pairs of inputs side by
  * side: panel j holds w[2 p + e][64 j + q] at ((j * k / 2 + p) * 64 + q) * 2 + e, i.e.
  * (n / 64, k / 2, 64, 2). A 6 x 64 tile keeps 24 sums in zmm registers: 24 independent
- * chains, enough for two dot products per cycle at their latency. Measured alone on 2048
- * rows (one thread, AMD Zen 5): 370-397 GFLOP/s, where oneDNN's bf16 product reached 350 on
- * the same shapes inside the engine (240 for the out product with its residual added). */
+ * chains, enough for two dot products per cycle at their latency. Each of the model's
+ * products alone on 2048 rows, with its epilogue (one thread, AMD Zen 5,
+ * bench/bench_kernels.py): 319-455 GFLOP/s, against 270-444 for oneDNN's with torch's GELU or
+ * LayerNorm after it; inside the engine oneDNN's out product with its residual ran at 240. */
 #define TB_NR 64
 #define TB_TARGET \
     __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma")))

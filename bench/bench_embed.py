@@ -10,17 +10,18 @@ product and one product per thread side by side), in each precision, and prints 
 contender's FLOP-bound ratio against the matmul of its own precision (bf16 products run
 about twice as fast as fp32 ones on CPUs with native bf16, so a bf16 path is held to the
 bf16 limit, not the fp32 one). The "flow" contender embeds distinct
-statements (perturbed sample documents, bench/_corpus.py) in one process five times each,
+statements (perturbed sample documents, bench/_corpus.py) in one process `ROUNDS` times each,
 alternating: plain `SentenceTransformer.encode` and the flow's embed stage
 (`flows.embed_cache.encode_cached` into a fresh cache store: length sorting, dedupe,
 windowing, store writes), both in the precision `model.precision` resolves to here (plain
 sentence-transformers gets bf16 by torch autocast; the flow runs the packed engine); the best
 time of each gives the flow-vs-plain ratio. Because the machine's speed moves from second to
-second, each round also runs the flow's embed stage on the same texts once more, with the
-matmul limit probed (`_Probe`) before each of its chunks and after it (`_ProbedEmbedder`), and
-the median of the rounds' ratios (the stretches between probes against the probes at their
-ends) is printed beside the best round's ratio against the limit measured once and the whole
-runs' against the probes before and after them. The
+second, the matmul limit is probed (`_Probe`) right before and right after each round's flow
+run, and the median of the rounds' ratios against those probes is printed beside the best
+round's ratio against the limit measured once. (The flow's call runs its chunks back to
+back, the next one's batches queued while one is stored, so a probe cannot come between
+them.) A contender's process runs on `--threads` cores (`os.sched_setaffinity`): on one
+thread, the flow's own Python work (tokenizer, store) must not borrow a second core. The
 model's FLOPs are those of its products: the linear layers and attention's two (q k^T,
 weights x v); the ratio on the linear layers' FLOPs alone is printed too.
 """
@@ -36,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -80,8 +80,8 @@ def _distinct_statements(n: int) -> list[str]:
     return list(texts)[:n]
 
 
-ROUNDS = 5  # alternating rounds of plain sentence-transformers and the flow's embed stage
-# (5, not 3: on a shared host one round in three or four ran 10 % off the limit measured around
+ROUNDS = 7  # alternating rounds of plain sentence-transformers and the flow's embed stage
+# (not 3: on a shared host one round in three or four ran 10 % off the limit measured around
 # it, and the median of three followed it too often)
 
 
@@ -161,44 +161,6 @@ class _Probe:
             gc.enable()
 
 
-class _ProbedEmbedder:
-    """The flow's embedder with the machine's matmul rate probed before each of its `encode`
-    calls, that is before each of the flow's chunks (`embed_with_cache` calls `encode` once
-    per chunk of its DEFAULT_CHUNK texts). `marks` holds each probe's (start, end, GFLOP/s).
-    Its name is the embedder's, so the cache keys are the flow's own."""
-
-    def __init__(self, embedder: Any, probe: _Probe) -> None:
-        self._embedder = embedder
-        self._probe = probe
-        self.marks: list[tuple[float, float, float]] = []
-
-    @property
-    def name(self) -> str:
-        return str(self._embedder.name)
-
-    def encode(self, texts: Sequence[str], on_batch: Any = None) -> Any:
-        start = time.perf_counter()
-        rate = self._probe.rate()
-        self.marks.append((start, time.perf_counter(), rate))
-        return self._embedder.encode(texts, on_batch)
-
-
-def _stretches(
-    start: float, marks: list[tuple[float, float, float]], end: float, after: float
-) -> list[tuple[float, float]]:
-    """(seconds, GFLOP/s) of each stretch of a call from `start` to `end` between the probes
-    in `marks` ((start, end, rate) each, in order): from the call's start to the first probe,
-    from each probe's end to the next one's start, and from the last one's end to the call's
-    end. Each stretch is held to the mean of the probes at its two ends: the first to its one
-    probe's rate, the last to the last probe's and `after` (probed right after the call)."""
-    spans: list[tuple[float, float]] = []
-    prev_end, prev_rate = start, None
-    for begin, finish, rate in [*marks, (end, end, after)]:
-        spans.append((begin - prev_end, rate if prev_rate is None else (prev_rate + rate) / 2))
-        prev_end, prev_rate = finish, rate
-    return spans
-
-
 def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
     """Plain sentence-transformers and the flow's embed stage on the same texts, same process."""
     import torch
@@ -206,6 +168,7 @@ def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
     from flows import io
     from flows.embed_cache import encode_cached
     from flows.theme_map import project_embedder
+    from pipeline.embed import DEFAULT_CHUNK
 
     texts: list[str] = json.loads(texts_file.read_text(encoding="utf-8"))
     config = io.load_config()
@@ -229,27 +192,7 @@ def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
             encode_cached(texts, embedder, Path(cache))
             flow_s = time.perf_counter() - t0
         after = probe.rate()
-        # The same texts again through the flow's own call, the limit probed before each of
-        # its chunks and right after it: each stretch between two probes is set against them
-        # (the flow's batches run side by side on threads of their own, so a probe can only
-        # come between its `encode` calls).
-        probed = _ProbedEmbedder(embedder, probe)
-        with tempfile.TemporaryDirectory(prefix="bench-embed-store-") as cache:
-            start = time.perf_counter()
-            encode_cached(texts, probed, Path(cache))
-            end = time.perf_counter()
-        spans = _stretches(start, probed.marks, end, probe.rate())
-        probed_s = sum(seconds for seconds, _ in spans)
-        rounds.append(
-            {
-                "flow_s": flow_s,
-                "plain_s": plain_s,
-                "around": (before + after) / 2,
-                "probed_s": probed_s,
-                "limit": sum(seconds * limit for seconds, limit in spans) / probed_s,
-                "spread": (min(limit for _, limit in spans), max(limit for _, limit in spans)),
-            }
-        )
+        rounds.append({"flow_s": flow_s, "plain_s": plain_s, "before": before, "after": after})
     best = min(r["flow_s"] for r in rounds)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
@@ -259,7 +202,7 @@ def _flow_worker(texts_file: Path, threads: int) -> dict[str, Any]:
         "load_s": 0.0,
         "peak_rss_mb": rss_mb,
         "precision": dtype,
-        "chunks": len(probed.marks),
+        "chunks": -(-len(texts) // DEFAULT_CHUNK),
         "rounds": rounds,
     }
 
@@ -324,6 +267,13 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000, help="statements (corpus lines repeated)")
     ap.add_argument(
+        "--flow-n",
+        type=int,
+        default=4000,
+        help="distinct statements of the flow contender (a run embeds thousands: at 1000, "
+        "opening the store and the first and last chunk weigh more than in any real run)",
+    )
+    ap.add_argument(
         "--threads",
         type=int,
         default=len(os.sched_getaffinity(0)),
@@ -337,6 +287,9 @@ def main() -> int:
     )
     ap.add_argument("--texts", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        allowed = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, allowed[: max(1, min(args.threads, len(allowed)))])
     if args.worker == "flow":
         print(json.dumps(_flow_worker(args.texts, args.threads)))
         return 0
@@ -351,7 +304,7 @@ def main() -> int:
     kinds = ("st", "packed-f32", *(() if refused else ("packed-bf16",)), "nano", "flow")
     dtypes = ("float32",) if refused else ("float32", "bfloat16")
     texts = _statements(args.n)
-    distinct = _distinct_statements(args.n)
+    distinct = _distinct_statements(args.flow_n)
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-embed-") as tmp:
         texts_file = Path(tmp) / "texts.json"
@@ -439,24 +392,16 @@ def main() -> int:
     rounds = flow["rounds"]
     work = distinct_linear + distinct_attention
     for label, flop in (("", work), (", linear layers' FLOPs only", distinct_linear)):
-        ratios = sorted(flop / r["probed_s"] / r["limit"] for r in rounds)
+        ratios = sorted(flop / r["flow_s"] / ((r["before"] + r["after"]) / 2) for r in rounds)
         each = ", ".join(f"{100 * r:.0f} %" for r in ratios)
-        median = 100 * ratios[len(ratios) // 2]
         print(
             f"FLOP-bound ratio per round{label}, the flow's call on the texts ({flow['chunks']} "
-            f"chunks of at most {DEFAULT_CHUNK} texts) with the {flow['precision']} matmul "
-            "probed before each chunk and after the call, each stretch against the probes at "
-            f"its ends: median {median:.0f} % ({each})"
+            f"chunks of at most {DEFAULT_CHUNK} texts) against the {flow['precision']} matmul "
+            f"probed right before and after it: median {100 * ratios[len(ratios) // 2]:.0f} % "
+            f"({each})"
         )
-    around = sorted(work / r["flow_s"] / r["around"] for r in rounds)
-    print(
-        "the same, each whole run against the matmul probed before and after it: median "
-        f"{100 * around[len(around) // 2]:.0f} % ({', '.join(f'{100 * r:.0f} %' for r in around)})"
-    )
-    limits = "; ".join(
-        f"{r['limit']:.1f} ({r['spread'][0]:.1f}-{r['spread'][1]:.1f})" for r in rounds
-    )
-    print(f"limits per round, probed runs (stretches' own, lowest-highest): {limits} GFLOP/s")
+    limits = "; ".join(f"{r['before']:.1f}-{r['after']:.1f}" for r in rounds)
+    print(f"limits per round, before-after: {limits} GFLOP/s")
     plain_ratios = sorted(r["flow_s"] / r["plain_s"] for r in flow["rounds"])
     print(
         f"flow-vs-plain embedding ratio: {flow['seconds'] / flow['plain_seconds']:.3f} "

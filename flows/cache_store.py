@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -57,6 +57,14 @@ TextKind = Literal["documents", "statements"]
 
 class CacheStoreError(RuntimeError):
     """The store cannot be opened or read; the message names the file and what to do."""
+
+
+def _vector_rows(entries: Mapping[str, npt.NDArray[np.float32]]) -> list[tuple[bytes, bytes]]:
+    """(key, float32 bytes) rows of the embeddings table."""
+    return [
+        (bytes.fromhex(k), np.ascontiguousarray(v, dtype=np.float32).tobytes())
+        for k, v in entries.items()
+    ]
 
 
 def default_cache_dir() -> Path:
@@ -135,15 +143,18 @@ class CacheStore:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.5)
 
+    def _connection(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=_BUSY_SECONDS)
+        # NORMAL is durable against a crash of the process (what a cache needs) in WAL mode;
+        # only a power cut may lose the last transactions.
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """A connection whose `with` block is one transaction (committed, or rolled back)."""
-        with closing(sqlite3.connect(self.path, timeout=_BUSY_SECONDS)) as db:
-            # NORMAL is durable against a crash of the process (what a cache needs) in WAL mode;
-            # only a power cut may lose the last transactions.
-            db.execute("PRAGMA synchronous=NORMAL")
-            with db:
-                yield db
+        with closing(self._connection()) as db, db:
+            yield db
 
     def _get(self, table: str, column: str, keys: Sequence[bytes]) -> dict[bytes, Any]:
         found: dict[bytes, Any] = {}
@@ -172,13 +183,25 @@ class CacheStore:
     def put_vectors(self, entries: Mapping[str, npt.NDArray[np.float32]]) -> None:
         """Store `entries` (key hex -> float32 vector) in one transaction; keys already stored
         keep their vector."""
-        self._put(
-            "embeddings",
-            [
-                (bytes.fromhex(k), np.ascontiguousarray(v, dtype=np.float32).tobytes())
-                for k, v in entries.items()
-            ],
-        )
+        self._put("embeddings", _vector_rows(entries))
+
+    @contextmanager
+    def vector_writer(self) -> Iterator[Callable[[Mapping[str, npt.NDArray[np.float32]]], None]]:
+        """`put_vectors` through one connection held open until the block ends: each call is
+        still its own transaction, committed before it returns.
+
+        Why: closing the last connection to a WAL database checkpoints it; a connection per
+        chunk of 512 vectors spent 0.03 s a chunk on that (5 % of the embed stage on two
+        threads)."""
+        with closing(self._connection()) as db:
+
+            def put(entries: Mapping[str, npt.NDArray[np.float32]]) -> None:
+                with db:
+                    db.executemany(
+                        "INSERT OR IGNORE INTO embeddings VALUES (?, ?)", _vector_rows(entries)
+                    )
+
+            yield put
 
     def get_texts(self, kind: TextKind, keys: Iterable[str]) -> dict[str, str]:
         """The stored JSON texts of `kind` under those `keys` (sha256 hex) that have one."""

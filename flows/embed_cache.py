@@ -47,5 +47,6 @@ def encode_cached(
     store = CacheStore(cache_dir)
     name = embedder.name
     cached = store.get_vectors(cache_key(name, t) for t in texts)
-    vectors, _ = embed_with_cache(texts, embedder, cached, on_batch, store.put_vectors, chunk)
+    with store.vector_writer() as put:
+        vectors, _ = embed_with_cache(texts, embedder, cached, on_batch, put, chunk)
     return vectors

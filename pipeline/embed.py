@@ -14,15 +14,18 @@ import hashlib
 import importlib.util
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 Vectors = npt.NDArray[np.float32]
+_T = TypeVar("_T")
 OnBatch = Callable[[int], None]
 """Told, after each batch an embedder runs, how many texts that batch finished (for progress)."""
 
@@ -58,6 +61,17 @@ class Embedder(Protocol):
 
         `on_batch`, when given, is called as batches finish with the number of texts each
         finished; the numbers sum to len(texts)."""
+        ...
+
+
+@runtime_checkable
+class ChunkEmbedder(Embedder, Protocol):
+    """An `Embedder` that embeds a stream of chunks faster than one `encode` call each."""
+
+    def encode_chunks(
+        self, chunks: Iterable[Sequence[str]], on_batch: OnBatch | None = None
+    ) -> Iterator[Vectors]:
+        """`encode` of each of `chunks`, yielded in order (the next may be under way)."""
         ...
 
 
@@ -152,8 +166,8 @@ class SentenceTransformerEmbedder:
     than `max_tokens` (incl. <s> and </s>) are windowed and averaged, never truncated.
     `threads` is torch's thread count, set when the model loads (0: every core this process
     may use). The packed engine runs as many batches at once as torch has threads when
-    encode() is called, each batch on one thread (so a caller that sets torch to one thread
-    after loading embeds on one).
+    encode() or encode_chunks() is called, each batch on one thread (so a caller that sets
+    torch to one thread after loading embeds on one).
     `precision` is that of the matrix products (`Precision`). `packed` runs the encoder on
     packed tokens (`_PackedBert`; None: wherever it implements the model; False: the model's
     own forward, float32 only). `c_attention` runs the packed engine's attention and linear
@@ -307,29 +321,34 @@ class SentenceTransformerEmbedder:
         encs = self._tok.encode_batch([self.prompt + t for t in texts], add_special_tokens=False)
         return [list(e.ids) for e in encs]
 
-    def _window_means(
+    def _windows(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int], list[float]]:
+        """Each text's content-token windows: (windows, owner text of each, its weight)."""
+        windows: list[list[int]] = []
+        owner: list[int] = []
+        weight: list[float] = []
+        for i, ids in enumerate(self.content_ids(texts)):
+            for a, b in window_spans(len(ids), self.max_tokens):
+                windows.append(ids[a:b])
+                owner.append(i)
+                weight.append(float(max(b - a, 1)))
+        return windows, owner, weight
+
+    def _pooled(
+        self, n: int, owner: list[int], weight: list[float], means: npt.NDArray[np.float64]
+    ) -> Vectors:
+        """(n, dim) unit rows: the window `means` of each text averaged by their `weight`."""
+        acc = np.zeros((n, self._dim), dtype=np.float64)
+        np.add.at(acc, np.asarray(owner), means * np.asarray(weight)[:, None])
+        return _l2_normalize(acc)
+
+    def _forward_means(
         self, windows: list[list[int]], on_batch: Callable[[list[int]], None] | None = None
     ) -> npt.NDArray[np.float64]:
-        """Mean over all tokens (<s>, content, </s>) of each window; (len(windows), dim).
-
-        `on_batch` is told the window indices of each batch once it is done."""
+        """The model's own forward: mean over all tokens (<s>, content, </s>) of each window;
+        (len(windows), dim). `on_batch` is told the window indices of each batch once done."""
         torch = self._torch
         out = np.zeros((len(windows), self._dim), dtype=np.float64)
         order = sorted(range(len(windows)), key=lambda i: (len(windows[i]), i))
-        if self._packed is not None:
-            packed, bos, eos = self._packed, self._bos, self._eos
-            lengths = [len(w) + 2 for w in windows]
-            workers = torch.get_num_threads()
-            batches = _token_batches(order, lengths, _batch_budget(sum(lengths), workers))
-
-            def means(idx: list[int]) -> npt.NDArray[np.float64]:
-                return packed.means([[bos, *windows[i], eos] for i in idx])
-
-            for idx, done in zip(batches, _batches_at_once(means, batches, workers), strict=True):
-                out[idx] = done
-                if on_batch is not None:
-                    on_batch(idx)
-            return out
         transformer = self._model[0]
         for s in range(0, len(order), self.batch_size):
             idx = order[s : s + self.batch_size]
@@ -357,18 +376,67 @@ class SentenceTransformerEmbedder:
         (windows are batched by length, so a long text finishes with its last window)."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        windows: list[list[int]] = []
-        owner: list[int] = []
-        weight: list[float] = []
-        for i, ids in enumerate(self.content_ids(texts)):
-            for a, b in window_spans(len(ids), self.max_tokens):
-                windows.append(ids[a:b])
-                owner.append(i)
-                weight.append(float(max(b - a, 1)))
-        means = self._window_means(windows, _texts_done(owner, on_batch) if on_batch else None)
-        acc = np.zeros((len(texts), self._dim), dtype=np.float64)
-        np.add.at(acc, np.asarray(owner), means * np.asarray(weight)[:, None])
-        return _l2_normalize(acc)
+        (vectors,) = self.encode_chunks([texts], on_batch)  # to its end: torch's threads are back
+        return vectors
+
+    def encode_chunks(
+        self, chunks: Iterable[Sequence[str]], on_batch: OnBatch | None = None
+    ) -> Iterator[Vectors]:
+        """`encode` of each of `chunks` in turn, yielded as soon as it is done.
+
+        The packed engine runs as many batches at once as torch has threads, one thread each
+        (`_one_thread_each`), and on more than one it queues the next chunk's batches before
+        it yields a chunk: while the caller stores a chunk's vectors and this tokenizes the
+        next chunk, the threads run on. Why: a chunk at a time, two threads spent 8 % of their
+        time (3000 of the bench's statements) on the store, the tokenizer and the last batch
+        of a chunk running alone."""
+        if self._model is None:
+            self._load()
+        if self._packed is None:
+            for texts in chunks:
+                windows, owner, weight = self._windows(texts)
+                done = _texts_done(owner, on_batch) if on_batch else None
+                yield self._pooled(len(texts), owner, weight, self._forward_means(windows, done))
+            return
+        packed, bos, eos = self._packed, self._bos, self._eos
+        workers = self._torch.get_num_threads()
+        with _one_thread_each(workers) as pool:
+            queued: deque[tuple[int, list[int], list[float], list[list[int]], list[Any]]] = deque()
+            ahead = 1 if workers > 1 else 0  # chunks queued beyond the one being collected
+            for texts in chunks:
+                windows, owner, weight = self._windows(texts)
+                order = sorted(range(len(windows)), key=lambda i: (len(windows[i]), i))
+                lengths = [len(w) + 2 for w in windows]
+                budget = _batch_budget(sum(lengths), workers) if lengths else 1
+                batches = _token_batches(order, lengths, budget)
+                runs = [
+                    pool.submit(packed.means, [[bos, *windows[i], eos] for i in idx])
+                    for idx in batches
+                ]
+                queued.append((len(texts), owner, weight, batches, runs))
+                if len(queued) > ahead:
+                    yield self._collected(*queued.popleft(), on_batch)
+            while queued:
+                yield self._collected(*queued.popleft(), on_batch)
+
+    def _collected(
+        self,
+        n: int,
+        owner: list[int],
+        weight: list[float],
+        batches: list[list[int]],
+        runs: list[Any],
+        on_batch: OnBatch | None,
+    ) -> Vectors:
+        """(n, dim) vectors of a chunk of `n` texts once its `runs` (futures of the window
+        means of each of `batches`) are done; `on_batch` is told as each is collected."""
+        means = np.zeros((len(owner), self._dim), dtype=np.float64)
+        done = _texts_done(owner, on_batch) if on_batch else None
+        for idx, run in zip(batches, runs, strict=True):
+            means[idx] = run.result()
+            if done is not None:
+                done(idx)
+        return self._pooled(n, owner, weight, means)
 
 
 def _model_config(path: Path) -> dict[str, Any]:
@@ -406,26 +474,39 @@ def _batch_budget(tokens: int, workers: int) -> int:
     return max(1, -(-tokens // batches))
 
 
-def _batches_at_once(
-    means: Callable[[list[int]], npt.NDArray[np.float64]], batches: list[list[int]], workers: int
-) -> Iterator[npt.NDArray[np.float64]]:
-    """`means` of each batch, in order, run `workers` batches at a time on threads of our own,
-    torch at one intra-op thread meanwhile (its count is restored after).
+class _Inline(Executor):
+    """Runs each call as it is submitted, in the caller's thread."""
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        done: Future[_T] = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # raised where the result is taken, as from a pool
+            done.set_exception(exc)
+        return done
+
+
+@contextmanager
+def _one_thread_each(workers: int) -> Iterator[Executor]:
+    """A pool of `workers` threads of our own for the packed engine's batches, torch at one
+    intra-op thread meanwhile (its count is restored after).
 
     Why: one batch split over two threads waited at every product and kernel (products of
     about 2000 rows, attention of 20-token sequences); two batches side by side, one thread
     each, were 7 % faster on the bench's statements and keep both cores busy. torch's
     products and the ctypes kernels let go of the GIL. A batch's vectors do not depend on the
-    thread that ran it."""
-    if workers <= 1 or len(batches) <= 1:
-        yield from map(means, batches)
-        return
+    thread that ran it. On one thread, each batch runs in the caller's thread as it is
+    submitted (`_Inline`): a thread of its own beside the caller's made one core 6 % slower
+    (the two took turns at the GIL), and there is nothing to overlap."""
     import torch
 
+    if workers <= 1:
+        yield _Inline()
+        return
     pool = ThreadPoolExecutor(workers, thread_name_prefix="temakarta-embed")
     torch.set_num_threads(1)
     try:
-        yield from pool.map(means, batches)
+        yield pool
     finally:
         pool.shutdown(cancel_futures=True)
         torch.set_num_threads(workers)
@@ -837,6 +918,22 @@ def length_chunks(texts: Sequence[str], size: int) -> list[tuple[str, ...]]:
     return [tuple(ordered[a : a + size]) for a in range(0, len(ordered), size)]
 
 
+def _each_encoded(
+    embedder: Embedder, parts: Sequence[Sequence[str]], on_batch: OnBatch | None
+) -> Iterator[Vectors]:
+    """`embedder`'s vectors of each of `parts`: through `encode_chunks` where it has one."""
+    if not parts:
+        return  # nothing to embed: the model is not even loaded
+    # `on_batch` is passed only when asked for, so an embedder without it (a test double) works.
+    if isinstance(embedder, ChunkEmbedder):
+        yield from (
+            embedder.encode_chunks(parts, on_batch) if on_batch else embedder.encode_chunks(parts)
+        )
+        return
+    for part in parts:
+        yield embedder.encode(part) if on_batch is None else embedder.encode(part, on_batch)
+
+
 def embed_with_cache(
     texts: Sequence[str],
     embedder: Embedder,
@@ -849,7 +946,8 @@ def embed_with_cache(
 
     Pure: `cache` is not modified. Duplicate texts are embedded once; the texts not in `cache`
     are sorted by length and embedded in chunks of `chunk`, and `on_new` (a store) is given
-    each chunk's entries as soon as they exist, so a crash keeps every finished chunk.
+    each chunk's entries as soon as they exist, so a crash keeps every finished chunk (with a
+    `ChunkEmbedder`, the next chunk is being embedded meanwhile).
     `on_batch` (progress) is passed to the embedder, so its numbers sum to the number of
     distinct texts not in `cache`.
     """
@@ -857,9 +955,8 @@ def embed_with_cache(
     keys = [cache_key(name, t) for t in texts]
     todo = texts_to_embed(texts, name, cache)
     new: dict[str, npt.NDArray[np.float32]] = {}
-    for part in length_chunks(list(todo.values()), chunk):
-        # Passed only when asked for, so an embedder without `on_batch` (a test double) works.
-        vecs = embedder.encode(part) if on_batch is None else embedder.encode(part, on_batch)
+    parts = length_chunks(list(todo.values()), chunk)
+    for part, vecs in zip(parts, _each_encoded(embedder, parts, on_batch), strict=True):
         done = {cache_key(name, t): vecs[i] for i, t in enumerate(part)}
         if on_new is not None:
             on_new(done)

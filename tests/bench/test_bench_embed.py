@@ -88,39 +88,3 @@ def test_probe_takes_the_fastest_library_and_way_to_use_the_threads(threads: int
     )
     assert all(r > 0 for r in probe.last.values())
     assert rate == max(probe.last.values())
-
-
-def test_each_stretch_between_probes_is_held_to_the_probes_at_its_ends() -> None:
-    bench = _load()
-    # a call from t=0 to t=10 with probes at 1-2 (100 GFLOP/s) and 5-6 (80); 60 right after
-    spans = bench._stretches(0.0, [(1.0, 2.0, 100.0), (5.0, 6.0, 80.0)], 10.0, 60.0)
-    assert spans == [(1.0, 100.0), (3.0, 90.0), (4.0, 70.0)]
-    assert bench._stretches(0.0, [], 2.5, 50.0) == [(2.5, 50.0)]
-
-
-def test_the_probed_run_is_the_flows_own_call_with_a_probe_before_each_chunk(
-    built_model_dir: Path, tmp_path: Path
-) -> None:
-    """The bench's probed run makes the flow's own calls: the same chunks, the same cache keys
-    and the same vectors, with one probe before each chunk."""
-    import numpy as np
-    import torch
-
-    from flows.embed_cache import count_uncached, encode_cached
-    from pipeline.embed import SentenceTransformerEmbedder, length_chunks
-
-    bench = _load()
-    embedder = SentenceTransformerEmbedder(built_model_dir, threads=1)
-    texts = ["Hinder: finansiering saknas.", "Målbild för lärmiljö", "Roller", "Roller", "ok"]
-    probed = bench._ProbedEmbedder(embedder, bench._Probe(1, "float32", size=64, reps=1))
-    assert probed.name == embedder.name
-    before = torch.get_num_threads()
-    try:
-        vectors = encode_cached(texts, probed, tmp_path / "probed", chunk=2)
-    finally:
-        torch.set_num_threads(before)  # the probe leaves torch on its own thread count
-    assert len(probed.marks) == len(length_chunks(texts, 2)) == 2
-    assert all(start <= end and rate > 0 for start, end, rate in probed.marks)
-    assert count_uncached(texts, embedder, tmp_path / "probed") == 0
-    plain = encode_cached(texts, embedder, tmp_path / "plain", chunk=2)
-    np.testing.assert_array_equal(vectors, plain)

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -79,6 +80,29 @@ def test_vectors_round_trip_by_key(tmp_path: Path) -> None:
     np.testing.assert_array_equal(got[key], np.array([0.6, 0.8], np.float32))
     store.put_vectors({key: np.array([0.0, 1.0], np.float32)})  # an entry is never replaced
     np.testing.assert_array_equal(store.get_vectors([key])[key], np.array([0.6, 0.8], np.float32))
+
+
+def test_the_vector_writer_commits_each_call_on_one_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = CacheStore(tmp_path)
+    keys = [cache_key("m", t) for t in ("a", "b")]
+    opened: list[object] = []
+    connect = sqlite3.connect
+
+    def counted(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        opened.append(args[0])
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", counted)
+    with store.vector_writer() as put:
+        put({keys[0]: np.array([1.0, 0.0], np.float32)})
+        put({keys[1]: np.array([0.0, 1.0], np.float32)})
+        assert len(opened) == 1
+        seen = CacheStore(tmp_path).get_vectors(keys)  # another connection sees both
+        assert sorted(seen) == sorted(keys)
+        put({keys[0]: np.array([0.5, 0.5], np.float32)})  # kept: never replaced
+    np.testing.assert_array_equal(store.get_vectors(keys)[keys[0]], [1.0, 0.0])
 
 
 def test_encode_cached_reuses_the_store(tmp_path: Path) -> None:

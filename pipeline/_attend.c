@@ -164,18 +164,10 @@ TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_keys_t8(
     }
 }
 
-/* Softmax attention of every (sequence, head), fp32: qkv rows hold [q | k | v], each
- * `heads` x `dh` wide (q's weights and bias already scaled by 1/sqrt(dh)); out rows get the
- * heads' contexts side by side. Sequence s is rows [starts[s], starts[s] + lengths[s]). dh a
- * multiple of 8, <= 128; returns 0, or -1 (dh, no memory). `bias` (3 x heads x dh: q's,
- * k's, v's) is what the qkv product left out, added here: a broadcast copy of it into the
- * product's output cost a pass over memory. q (with its bias) is copied per tile of query
- * rows, the keys (with theirs) are transposed per sequence into a buffer, v is read in place
- * and its bias added to the output (the weights sum to 1). */
 /* A sequence's queries plus their bias and its values, per head (qa[h * seq_head + t * dh + c],
  * va alike), in one pass over its n rows (`width` floats apart): read where they were used, a
- * head's slice of row after row, the query loads alone took 30 % of the kernel's time. Rows n
- * .. rows4 - 1 of qa repeat the last query (their results are never stored). */
+ * head's slice of row after row, the query loads alone took 30 % of the 16-lane kernel's
+ * samples under perf. Rows n .. rows4 - 1 of qa repeat the last query (never stored). */
 TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_heads_qv(
     const float *rows, int64_t width, int64_t n, int64_t rows4, int64_t heads, int64_t dh,
     const float *qb, float *qa, float *va, int64_t seq_head) {
@@ -192,12 +184,21 @@ TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_heads_qv(
 }
 
 /* Rows from .. to - 1 (`width` floats each, from `rows`) into the cache: a share of the next
- * sequence's rows while each head of this one runs (53 -> 62 GFLOP/s, 16 lanes). */
+ * sequence's rows while each head of this one runs (16 lanes, a scratch loop: 52 -> 61-64
+ * GFLOP/s). */
 static inline void tk_prefetch_rows(const float *rows, int64_t width, int64_t from, int64_t to) {
     for (int64_t t = from; t < to; t++)
         for (int64_t at = 0; at < width; at += 16) __builtin_prefetch(rows + t * width + at, 0, 3);
 }
 
+/* Softmax attention of every (sequence, head), fp32: qkv rows hold [q | k | v], each
+ * `heads` x `dh` wide (q's weights and bias already scaled by 1/sqrt(dh)); out rows get the
+ * heads' contexts side by side. Sequence s is rows [starts[s], starts[s] + lengths[s]). dh a
+ * multiple of 8, <= 128; returns 0, or -1 (dh, no memory). `bias` (3 x heads x dh: q's,
+ * k's, v's) is what the qkv product left out, added here: a broadcast copy of it into the
+ * product's output cost a pass over memory. Per sequence, the keys (with their bias) are
+ * transposed into a buffer and q (with its bias) and v are copied per head (`tk_heads_qv`);
+ * v's bias is added to the output (the weights sum to 1). */
 TK_TARGET_AVX2 int temakarta_attend_f32(const float *qkv, const float *bias, float *out,
                                         int64_t heads, int64_t dh, const int64_t *starts,
                                         const int64_t *lengths, int64_t nseq) {

@@ -798,8 +798,8 @@ class _PackedBert:
     ) -> None:
         """pipeline/_attend.c on every sequence, into `out` (float32 rows); `bias` is the qkv
         product's, which the product left out. The bf16 engine's CPU has AVX-512: its
-        16-lane kernel where the head size allows (11-26 % faster than the 8-lane one on a batch
-        like the bench's, AMD Zen 5: bench/bench_kernels.py)."""
+        16-lane kernel where the head size allows (61-66 against 45-48 GFLOP/s for the 8-lane one
+        on a batch like the bench's, AMD Zen 5, three runs of bench/bench_kernels.py)."""
         heads, dh = self._heads, self._dim // self._heads
         lib: Any = self._attend
         wide = self._bf16 and dh % 16 == 0

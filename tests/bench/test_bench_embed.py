@@ -3,24 +3,12 @@ the built model's forward."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "bench_embed.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_embed", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +25,13 @@ def bert(built_model_dir: Path) -> Any:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("tokens", [8, 300])
-def test_model_flops_match_torchs_flop_counter(bert: Any, tokens: int) -> None:
+def test_model_flops_match_torchs_flop_counter(
+    bert: Any, tokens: int, bench_script: Callable[[str], ModuleType]
+) -> None:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    bench = _load()
+    bench = bench_script("bench_embed")
     config = bert.config
     assert (config.hidden_size, config.intermediate_size, config.num_hidden_layers) == (
         bench.H,
@@ -62,7 +52,9 @@ def test_model_flops_match_torchs_flop_counter(bert: Any, tokens: int) -> None:
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_probe_takes_the_fastest_library_and_way_to_use_the_threads(threads: int) -> None:
+def test_probe_takes_the_fastest_library_and_way_to_use_the_threads(
+    threads: int, bench_script: Callable[[str], ModuleType]
+) -> None:
     """The float32 limit is the fastest of torch's (MKL's) and numpy's (OpenBLAS's) matmul,
     on two threads each both ways: its own split of one product and one product per thread
     side by side (the flow's way), so none can beat it. Torch is left on the probe's thread
@@ -73,7 +65,7 @@ def test_probe_takes_the_fastest_library_and_way_to_use_the_threads(threads: int
     def openblas_threads() -> list[int]:
         return [i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"]
 
-    bench = _load()
+    bench = bench_script("bench_embed")
     before, blas_before = torch.get_num_threads(), openblas_threads()
     try:
         probe = bench._Probe(threads, "float32", size=256, reps=2)

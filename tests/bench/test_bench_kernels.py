@@ -3,38 +3,28 @@ before it: both must compute the same thing, or the comparison means nothing."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
 
 from pipeline.embed import _c_attention_for
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "bench_kernels.py"
 BF16_KERNEL = _c_attention_for(
     {"num_attention_heads": 12, "hidden_size": 384, "intermediate_size": 1536}, "bfloat16"
 )
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_kernels", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.skipif(not BF16_KERNEL, reason="the bf16 kernel needs avx512_bf16")
 @pytest.mark.parametrize("shape", range(4))
-def test_the_c_kernel_and_onednn_compute_the_same_products(shape: int) -> None:
+def test_the_c_kernel_and_onednn_compute_the_same_products(
+    shape: int, bench_script: Callable[[str], ModuleType]
+) -> None:
     import torch
 
     from pipeline.embed import _c_attention_library, _panels
 
-    bench = _load()
+    bench = bench_script("bench_kernels")
     _, inputs, outputs, kind = bench.SHAPES[shape]
     torch.manual_seed(shape)
     a, residual = torch.randn(96, inputs), torch.randn(96, outputs)

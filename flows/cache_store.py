@@ -67,6 +67,11 @@ def _vector_rows(entries: Mapping[str, npt.NDArray[np.float32]]) -> list[tuple[b
     ]
 
 
+def _insert(db: sqlite3.Connection, table: str, rows: Iterable[tuple[bytes, bytes | str]]) -> None:
+    """Add `rows` (key, value) to `table`; a key already there keeps its value."""
+    db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?)", rows)
+
+
 def default_cache_dir() -> Path:
     """`$XDG_CACHE_HOME/temakarta`, or `~/.cache/temakarta` when that is unset."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -168,7 +173,7 @@ class CacheStore:
 
     def _put(self, table: str, rows: Iterable[tuple[bytes, bytes | str]]) -> None:
         with self._connect() as db:
-            db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?)", rows)
+            _insert(db, table, rows)
 
     def get_vectors(self, keys: Iterable[str]) -> dict[str, npt.NDArray[np.float32]]:
         """The stored vectors of those `keys` (sha256 hex, `pipeline.embed.cache_key`) that
@@ -197,9 +202,7 @@ class CacheStore:
 
             def put(entries: Mapping[str, npt.NDArray[np.float32]]) -> None:
                 with db:
-                    db.executemany(
-                        "INSERT OR IGNORE INTO embeddings VALUES (?, ?)", _vector_rows(entries)
-                    )
+                    _insert(db, "embeddings", _vector_rows(entries))
 
             yield put
 

@@ -414,7 +414,8 @@ def test_the_c_linear_layer_agrees_with_torchs_and_a_rows_result_is_its_own(
     # (norm) came out 3.5x torch's error, 384 (store, gelu) within 2x; all ~1e-6 on values ~1.
     assert error <= 4 * torch_error, (error, torch_error)
     # Tiles of 6 rows, blocks of 96: a row's bits are the same alone, at any place in a tile,
-    # in a part tile and past a block's end (OpenBLAS's and MKL's are not).
+    # in a part tile and past a block's end (OpenBLAS's and MKL's are not); bf16 packs a whole
+    # tile by permutes and a part tile a pair at a time, so this also holds them to one result.
     for first, count in [(0, 1), (3, 1), (1, 5), (2, 7), (91, 11), (5, 200), (0, 250)]:
         rows = slice(first, first + count)
         assert torch.equal(run(a[rows], residual[rows]), ours[rows]), (first, count)

@@ -9,9 +9,9 @@ with residual and LayerNorm), GFLOP/s of the product's FLOPs (2 rows in out), me
 against what the bf16 engine ran before it, oneDNN's product (bias and residual fused) with
 torch's GELU or LayerNorm after it (the same products, tests/bench/test_bench_kernels.py;
 the C qkv product leaves its bias to the attention). Attention: a batch like the bench's (95
-sequences of about 21 tokens, 12 heads of 32), the 8-lane kernel against the 16-lane one
-where the CPU has AVX-512, GFLOP/s of its two products (4 n^2 d per sequence), median of 10 x
-`--reps` calls, alternating.
+sequences of about 21 tokens, 12 heads of 32), the 8-lane kernel on rows against the 16-lane
+one on the same qkv in head layout (`head_layout`) where the CPU has AVX-512, GFLOP/s of its
+two products (4 n^2 d per sequence), median of 10 x `--reps` calls, alternating.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from pipeline.embed import (  # noqa: E402
     _c_attention_for,
     _c_attention_library,
     _panels,
+    head_layout,
+    head_rows,
 )
 
 SHAPES = [("qkv", 384, 1152, _STORE), ("out", 384, 384, _NORM), ("up", 384, 1536, _GELU)]
@@ -113,16 +115,19 @@ def _attention_rates(wide: bool, reps: int) -> dict[str, float]:
     qkv = rng.normal(size=(int(lengths.sum()), 1152)).astype(np.float32)
     bias = rng.normal(size=1152).astype(np.float32)
     out = np.zeros((len(qkv), 384), dtype=np.float32)
-    kernels = {"8 lanes": lib.temakarta_attend_f32}
-    if wide:
-        kernels["16 lanes"] = lib.temakarta_attend_f32x16
-    args = (qkv.ctypes.data, bias.ctypes.data, out.ctypes.data, 12, 32)
     ends = (starts.ctypes.data, lengths.ctypes.data, len(lengths))
-    times: dict[str, list[float]] = {name: [] for name in kernels}
+    calls: dict[str, tuple[Any, int, tuple[int, ...]]] = {
+        "8 lanes": (lib.temakarta_attend_f32, qkv.ctypes.data, (12, 32))
+    }
+    if wide:  # on the qkv product in head layout, as the bf16 engine runs it
+        heads = head_layout(qkv, bias[:384], 12)
+        rows = (12, 32, head_rows(len(qkv)))
+        calls["16 lanes"] = (lib.temakarta_attend_f32x16, heads.ctypes.data, rows)
+    times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(10 * reps):
-        for name, kernel in kernels.items():
+        for name, (kernel, source, shape) in calls.items():
             start = time.perf_counter()
-            kernel(*args, *ends)
+            kernel(source, bias.ctypes.data, out.ctypes.data, *shape, *ends)
             times[name].append(time.perf_counter() - start)
     flop = 4 * 384 * float((lengths**2).sum())
     return {name: flop / sorted(t)[len(t) // 2] / 1e9 for name, t in times.items()}

@@ -17,7 +17,8 @@
  * keeps torch.
  *
  * temakarta_attend_f32: fp32 rows in and out, the qkv product's bias added here (AVX2 and
- * FMA); temakarta_attend_f32x16 the same on 16 lanes, for the bf16 engine (AVX-512).
+ * FMA); temakarta_attend_f32x16 the same on 16 lanes, for the bf16 engine (AVX-512), on the
+ * qkv product in head layout (temakarta_qkv_heads_bf16), q's bias already added.
  * temakarta_linear_f32: the float32 engine's linear layers (AVX2 and FMA).
  * temakarta_linear_bf16: the bf16 engine's, the same scheme with bf16 weights and each block
  * of rows rounded to bf16 as it is packed, fp32 sums; rows stay fp32 between the layers.
@@ -356,7 +357,12 @@ TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_norm_block(
  * alternating scratch runs of the engine, were no faster). */
 #define TK_MB 96
 
-enum { TK_STORE = 0, TK_GELU = 1, TK_NORM = 2 };
+/* what a product does with its sums; TK_BIAS (sums + bias) only inside the bf16 kernel */
+enum { TK_STORE = 0, TK_GELU = 1, TK_NORM = 2, TK_BIAS = 3 };
+
+/* Rows of each head block in the qkv product's head layout: m rounded up to whole tiles (the
+ * last tile's rows past m are computed, and land in padding rows). */
+static inline int64_t tb_head_rows(int64_t m) { return (m + TK_MR - 1) / TK_MR * TK_MR; }
 
 /* One tile: for rows r < TK_MR and columns q < TK_NR of the panel, s = the sum over p < k of
  * a[r][p] * panel[p][q] (the tile's rows of a interleaved: ap[p * TK_MR + r]; read as one
@@ -541,38 +547,45 @@ TB_TARGET static inline __attribute__((always_inline)) void tk_weighted16(
     }
 }
 
-/* temakarta_attend_f32 on 16 lanes (AVX-512), for the bf16 engine, whose CPU has them; dh a
- * multiple of 16. The same steps, blocks of 16 keys; the keys are transposed 8 x 8 as there
- * (into rows of whole 16-key blocks, zeros past the sequence). */
-TB_TARGET int temakarta_attend_f32x16(const float *qkv, const float *bias, float *out,
-                                      int64_t heads, int64_t dh, const int64_t *starts,
-                                      const int64_t *lengths, int64_t nseq) {
+/* temakarta_attend_f32's steps on 16 lanes (AVX-512, blocks of 16 keys), for the bf16 engine,
+ * on the qkv product in head layout (temakarta_qkv_heads_bf16): hm holds 3 x heads blocks of
+ * mp rows of dh floats, q's heads (their bias added), k's, v's; sequence s is rows
+ * [starts[s], starts[s] + lengths[s]) of each block. Each (sequence, head) reads its q and v
+ * where they lie and transposes its keys (with their bias) into a buffer; while it runs, the
+ * next one's rows are prefetched. Why: the row layout's copies of q and v per sequence took a
+ * third of the attention's time in the engine (one thread, AMD Zen 5); without them the qkv
+ * product and attention together took 6-7 % less (the same bits). dh a multiple of 16, <= 128;
+ * returns 0, or -1 (dh, no memory). */
+TB_TARGET int temakarta_attend_f32x16(const float *hm, const float *bias, float *out,
+                                      int64_t heads, int64_t dh, int64_t mp,
+                                      const int64_t *starts, const int64_t *lengths,
+                                      int64_t nseq) {
     if (dh <= 0 || dh % 16 != 0 || dh > 128) return -1;
-    const int64_t d = heads * dh, width = 3 * d, vecs = dh / 16;
+    const int64_t d = heads * dh, vecs = dh / 16, block = mp * dh;
     int64_t longest = 0;
     for (int64_t s = 0; s < nseq; s++) longest = lengths[s] > longest ? lengths[s] : longest;
-    const int64_t cols = (longest + 15) / 16 * 16, per_head = dh * cols;
-    const int64_t rows4 = (longest + ROWS4 - 1) / ROWS4 * ROWS4, seq_head = rows4 * dh;
-    const size_t bytes =
-        sizeof(float) * (size_t)(heads * per_head + ROWS4 * cols + 2 * heads * seq_head);
+    const int64_t cols = (longest + 15) / 16 * 16;
+    const size_t bytes = sizeof(float) * (size_t)(dh * cols + ROWS4 * cols);
     float *buf = aligned_alloc(64, (bytes + 63) / 64 * 64);
     if (buf == NULL) return -1;
-    float *kt_all = buf, *p = kt_all + heads * per_head, *qa = p + ROWS4 * cols;
-    float *va = qa + heads * seq_head;
-    const float *qb = bias, *kb = bias + d, *vb = bias + 2 * d;
+    float *kt = buf, *p = kt + dh * cols;
+    const float *kb = bias + d, *vb = bias + 2 * d;
     for (int64_t s = 0; s < nseq; s++) {
         const int64_t n = lengths[s], row0 = starts[s], blocks = (n + 15) / 16;
         const int64_t stride = blocks * 16;
         const __mmask16 tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xFFFFu);
-        tk_keys_t8(qkv + row0 * width + d, width, n, stride / 8, d, dh, kb, kt_all, per_head,
-                   stride);
-        tk_heads_qv(qkv + row0 * width, width, n, (n + ROWS4 - 1) / ROWS4 * ROWS4, heads, dh, qb,
-                    qa, va, seq_head);
         for (int64_t h = 0; h < heads; h++) {
-            tk_prefetch_next(qkv, width, starts, lengths, nseq, s, h, heads);
-            const float *kt = kt_all + h * per_head, *v = va + h * seq_head;
-            for (int64_t i = 0; i < n; i += ROWS4) {
-                const float *qt = qa + h * seq_head + i * dh;
+            const float *q = hm + h * block + row0 * dh, *k = hm + (heads + h) * block + row0 * dh;
+            const float *v = hm + (2 * heads + h) * block + row0 * dh;
+            const int64_t hn = h + 1 < heads ? h + 1 : 0, sn = h + 1 < heads ? s : s + 1;
+            for (int part = 0; sn < nseq && part < 3; part++) { /* the next (sequence, head) */
+                const float *next = hm + (part * heads + hn) * block + starts[sn] * dh;
+                for (int64_t x = 0; x < lengths[sn] * dh; x += 16)
+                    __builtin_prefetch(next + x, 0, 3);
+            }
+            tk_keys_t8(k, dh, n, stride / 8, dh, dh, kb + h * dh, kt, 0, stride);
+            for (int64_t i = 0; i < n; i += ROWS4) { /* q's rows past n: read, never stored */
+                const float *qt = q + i * dh;
                 int64_t b = 0;
                 for (; b + 3 <= blocks; b += 3) tk_scores16(qt, dh, kt, stride, b, 3, p);
                 if (blocks - b == 2) tk_scores16(qt, dh, kt, stride, b, 2, p);
@@ -615,18 +628,19 @@ TB_TARGET int temakarta_attend_f32x16(const float *qkv, const float *bias, float
 }
 
 /* tk_tile for bf16: ap holds the tile's rows as bf16 pairs, interleaved (ap[p * TK_MR + r]
- * = a[r][2 p], a[r][2 p + 1]); kp = k / 2. The epilogues are tk_tile's; for TK_NORM each
+ * = a[r][2 p], a[r][2 p + 1]); kp = k / 2; vector h of row r (columns 16 h ..) goes to
+ * c[r] + off[h]. The epilogues are tk_tile's, and TK_BIAS; for TK_NORM each
  * 16-lane sum is added to sum[r] as its two 8-lane halves, so tk_norm_rows sees the sums a
  * pass over the row in order would make. */
 TB_TARGET static inline __attribute__((always_inline)) void tb_tile(
-    const uint32_t *ap, const uint16_t *panel, int64_t kp, float *const *c, int kind,
-    const float *bias, __m256 (*sum)[2]) {
+    const uint32_t *ap, const uint16_t *panel, int64_t kp, float *const *c, const int64_t *off,
+    int kind, const float *bias, __m256 (*sum)[2]) {
     __m512 s[TK_MR][4];
     for (int r = 0; r < TK_MR; r++)
         for (int h = 0; h < 4; h++) s[r][h] = _mm512_setzero_ps();
     if (kind == TK_NORM)
         for (int r = 0; r < TK_MR; r++)
-            for (int h = 0; h < 4; h++) __builtin_prefetch(c[r] + 16 * h, 1, 3);
+            for (int h = 0; h < 4; h++) __builtin_prefetch(c[r] + off[h], 1, 3);
 #pragma GCC unroll 2
     for (int64_t p = 0; p < kp; p++) {
         const uint16_t *b = panel + p * TB_NR * 2;
@@ -645,15 +659,16 @@ TB_TARGET static inline __attribute__((always_inline)) void tb_tile(
     for (int r = 0; r < TK_MR; r++)
         for (int h = 0; h < 4; h++) {
             __m512 v = s[r][h];
+            if (kind == TK_BIAS) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + 16 * h));
             if (kind == TK_GELU)
                 v = tk_gelu16(_mm512_add_ps(v, _mm512_loadu_ps(bias + 16 * h)));
             if (kind == TK_NORM) {
-                v = _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(c[r] + 16 * h), v),
+                v = _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(c[r] + off[h]), v),
                                   _mm512_loadu_ps(bias + 16 * h));
                 sum[r][0] = _mm256_add_ps(sum[r][0], _mm512_castps512_ps256(v));
                 sum[r][1] = _mm256_add_ps(sum[r][1], _mm512_extractf32x8_ps(v, 1));
             }
-            _mm512_storeu_ps(c[r] + 16 * h, v);
+            _mm512_storeu_ps(c[r] + off[h], v);
         }
 }
 
@@ -710,12 +725,13 @@ TB_TARGET static inline __attribute__((always_inline)) void tb_pack6(const float
 /* temakarta_linear_f32 with bf16 products: a (m x k) and c (m x n) fp32 rows, `packed` the
  * bf16 weights in panels of 64 columns (above); k a multiple of 16, n of 64. Returns 0, or
  * -1 (shapes, kind, no memory). */
-TB_TARGET int temakarta_linear_bf16(const float *a, const uint16_t *packed, float *c, int64_t m,
-                                    int64_t k, int64_t n, int kind, const float *bias,
-                                    const float *gamma, const float *beta, float eps) {
+TB_TARGET static inline __attribute__((always_inline)) int tb_linear(
+    const float *a, const uint16_t *packed, float *c, int64_t m, int64_t k, int64_t n, int kind,
+    const float *bias, const float *gamma, const float *beta, float eps, int64_t dh) {
     if (m < 0 || k <= 0 || k % 16 != 0 || n <= 0 || n % TB_NR != 0 || kind < TK_STORE ||
         kind > TK_NORM)
         return -1;
+    const int64_t mp = tb_head_rows(m), d = n / 3;
     const int64_t kp = k / 2;
     uint32_t *tiles = aligned_alloc(64, sizeof(uint32_t) * (size_t)(TK_MB * kp));
     if (tiles == NULL) return -1;
@@ -751,16 +767,41 @@ TB_TARGET int temakarta_linear_bf16(const float *a, const uint16_t *packed, floa
             for (int64_t i = i0; i < i1; i += TK_MR) {
                 const uint32_t *tile = tiles + (i - i0) * kp;
                 float *cr[TK_MR];
+                int64_t off[4] = {0, 16, 32, 48};
+                if (dh) { /* head layout: the tile's last rows are the blocks' padding rows */
+                    for (int h = 0; h < 4; h++)
+                        off[h] = (j + 16 * h) / dh * mp * dh + (j + 16 * h) % dh;
+                    for (int r = 0; r < TK_MR; r++) cr[r] = c + (i + r) * dh;
+                    if (j < d) tb_tile(tile, panel, kp, cr, off, TK_BIAS, bias + j, sums);
+                    else tb_tile(tile, panel, kp, cr, off, TK_STORE, bias, sums);
+                    continue;
+                }
                 for (int r = 0; r < TK_MR; r++) cr[r] = i + r < i1 ? c + (i + r) * n + j : sink;
-                if (kind == TK_STORE) tb_tile(tile, panel, kp, cr, TK_STORE, bias, sums);
-                else if (kind == TK_GELU) tb_tile(tile, panel, kp, cr, TK_GELU, bias + j, sums);
-                else tb_tile(tile, panel, kp, cr, TK_NORM, bias + j, sums + (i - i0));
+                if (kind == TK_STORE) tb_tile(tile, panel, kp, cr, off, TK_STORE, bias, sums);
+                else if (kind == TK_GELU)
+                    tb_tile(tile, panel, kp, cr, off, TK_GELU, bias + j, sums);
+                else tb_tile(tile, panel, kp, cr, off, TK_NORM, bias + j, sums + (i - i0));
             }
         }
         if (kind == TK_NORM) tk_norm_block(c, sums, i0, i1, n, gamma, beta, eps);
     }
     free(tiles);
     return 0;
+}
+
+TB_TARGET int temakarta_linear_bf16(const float *a, const uint16_t *packed, float *c, int64_t m,
+                                    int64_t k, int64_t n, int kind, const float *bias,
+                                    const float *gamma, const float *beta, float eps) {
+    return tb_linear(a, packed, c, m, k, n, kind, bias, gamma, beta, eps, 0);
+}
+
+/* The qkv product (n = 3 x heads x dh outputs) in head layout, for temakarta_attend_f32x16: c
+ * holds 3 x heads blocks (q's heads, k's, v's) of tb_head_rows(m) rows of dh floats, q's bias
+ * added (k's and v's are the attention's); dh a multiple of 16. Returns 0, or -1. */
+TB_TARGET int temakarta_qkv_heads_bf16(const float *a, const uint16_t *packed, float *c, int64_t m,
+                                       int64_t k, int64_t n, const float *bias, int64_t dh) {
+    if (dh <= 0 || dh % 16 != 0 || n % 3 != 0 || (n / 3) % dh != 0) return -1;
+    return tb_linear(a, packed, c, m, k, n, TK_STORE, bias, NULL, NULL, 0.f, dh);
 }
 
 #else /* not x86-64: Python keeps torch */
@@ -773,11 +814,16 @@ int temakarta_linear_bf16(const float *a, const uint16_t *packed, float *c, int6
     (void)gamma; (void)beta; (void)eps;
     return -1;
 }
-int temakarta_attend_f32x16(const float *qkv, const float *bias, float *out, int64_t heads,
-                            int64_t dh, const int64_t *starts, const int64_t *lengths,
-                            int64_t nseq) {
-    (void)qkv; (void)bias; (void)out; (void)heads; (void)dh; (void)starts; (void)lengths;
-    (void)nseq;
+int temakarta_attend_f32x16(const float *hm, const float *bias, float *out, int64_t heads,
+                            int64_t dh, int64_t mp, const int64_t *starts,
+                            const int64_t *lengths, int64_t nseq) {
+    (void)hm; (void)bias; (void)out; (void)heads; (void)dh; (void)mp; (void)starts;
+    (void)lengths; (void)nseq;
+    return -1;
+}
+int temakarta_qkv_heads_bf16(const float *a, const uint16_t *packed, float *c, int64_t m,
+                             int64_t k, int64_t n, const float *bias, int64_t dh) {
+    (void)a; (void)packed; (void)c; (void)m; (void)k; (void)n; (void)bias; (void)dh;
     return -1;
 }
 int temakarta_attend_f32_supported(void) { return 0; }

@@ -552,7 +552,8 @@ def _c_attention_library() -> Any | None:
     p, i64 = ctypes.c_void_p, ctypes.c_int64
     signatures = {
         "temakarta_attend_f32": [p, p, p, i64, i64, p, p, i64],
-        "temakarta_attend_f32x16": [p, p, p, i64, i64, p, p, i64],
+        "temakarta_attend_f32x16": [p, p, p, i64, i64, i64, p, p, i64],
+        "temakarta_qkv_heads_bf16": [p, p, p, i64, i64, i64, p, i64],
         "temakarta_linear_f32": [p, p, p, i64, i64, i64, ctypes.c_int, p, p, p, ctypes.c_float],
         "temakarta_linear_bf16": [p, p, p, i64, i64, i64, ctypes.c_int, p, p, p, ctypes.c_float],
     }
@@ -620,6 +621,9 @@ class _PackedBert:
                 "with 'make setup' or pass c_attention=False (torch's attention)"
             )
         self._attend = _c_attention_library() if c_attention else None
+        # the 16-lane attention (AVX-512, the bf16 engine's CPU) takes head sizes of 16 lanes
+        dh = int(config.hidden_size) // int(config.num_attention_heads)
+        self._wide = c_attention and precision == "bfloat16" and dh % 16 == 0
         unsupported = _packed_unsupported(config.to_dict())
         if unsupported:
             raise ModelDirError(
@@ -708,17 +712,16 @@ class _PackedBert:
                 qkv_out, up_out = (
                     x.new_empty((x.shape[0], len(self._layers[0][b]))) for b in ("qkv_b", "up_b")
                 )
+                if self._wide:  # the qkv product in head layout (`head_layout`)
+                    qkv_out = x.new_empty((head_rows(rows) * 3 * d,))
             for layer in self._layers:
-                if fused:
-                    qkv = self._product(x, layer, "qkv", qkv_out)
-                else:
-                    qkv = self._linear(x, layer["qkv"], layer["qkv_b"])
                 if fused:  # x is this layer's own: its rows take the residual sums in place
-                    self._c_attention(qkv, layer["qkv_b"], attended, starts, lengths)
+                    self._c_attention(x, layer, qkv_out, attended, starts, lengths)
                     x = self._product(attended, layer, "out", x, _NORM, "norm1")
                     up = self._product(x, layer, "up", up_out, _GELU)
                     x = self._product(up, layer, "down", x, _NORM, "norm2")
                     continue
+                qkv = self._linear(x, layer["qkv"], layer["qkv_b"])
                 attended = self._torch_attention(qkv, groups, padding)
                 x = self._linear(attended, layer["out"], layer["out_b"], residual=x)
                 x = F.layer_norm(x, (d,), layer["norm1"], layer["norm1_b"], self._eps)
@@ -790,26 +793,59 @@ class _PackedBert:
 
     def _c_attention(
         self,
+        x: Any,
+        layer: dict[str, Any],
         qkv: Any,
-        bias: Any,
         out: Any,
         starts: npt.NDArray[np.int64],
         lengths: npt.NDArray[np.int64],
     ) -> None:
-        """pipeline/_attend.c on every sequence, into `out` (float32 rows); `bias` is the qkv
-        product's, which the product left out. The bf16 engine's CPU has AVX-512: its
-        16-lane kernel where the head size allows (61-66 against 45-48 GFLOP/s for the 8-lane one
-        on a batch like the bench's, AMD Zen 5, three runs of bench/bench_kernels.py)."""
+        """The qkv product of `x` into `qkv`, then pipeline/_attend.c's attention on every
+        sequence into `out` (float32 rows). The bf16 engine's CPU has AVX-512: its 16-lane
+        attention where the head size allows, on the product in head layout (`head_layout`;
+        the row layout's copies of q and v took a third of the attention's time), else the
+        8-lane one on rows, which adds the whole qkv bias itself."""
         heads, dh = self._heads, self._dim // self._heads
         lib: Any = self._attend
-        wide = self._bf16 and dh % 16 == 0
-        attend = lib.temakarta_attend_f32x16 if wide else lib.temakarta_attend_f32
-        code = attend(
-            qkv.data_ptr(), bias.data_ptr(), out.data_ptr(), heads, dh,
-            starts.ctypes.data, lengths.ctypes.data, len(lengths),
-        )  # fmt: skip
+        bias = layer["qkv_b"]
+        ends = (starts.ctypes.data, lengths.ctypes.data, len(lengths))
+        if self._wide:
+            rows, width = x.shape
+            code = lib.temakarta_qkv_heads_bf16(
+                x.data_ptr(), layer["qkv"].data_ptr(), qkv.data_ptr(), rows, width, len(bias),
+                bias.data_ptr(), dh,
+            )  # fmt: skip
+            if code != 0:
+                raise MemoryError(f"pipeline/_attend.c: no memory to pack {rows} rows of {width}")
+            pointers = (qkv.data_ptr(), bias.data_ptr(), out.data_ptr())
+            code = lib.temakarta_attend_f32x16(*pointers, heads, dh, head_rows(rows), *ends)
+        else:
+            self._product(x, layer, "qkv", qkv)
+            pointers = (qkv.data_ptr(), bias.data_ptr(), out.data_ptr())
+            code = lib.temakarta_attend_f32(*pointers, heads, dh, *ends)
         if code != 0:
             raise MemoryError(f"pipeline/_attend.c: no memory for {len(lengths)} sequences")
+
+
+def head_rows(rows: int) -> int:
+    """Rows of each block of the qkv product in head layout (`head_layout`): `rows` rounded
+    up to the C kernel's tiles of 6 rows, whose last rows land in the padding."""
+    return -(-rows // 6) * 6
+
+
+def head_layout(
+    qkv: npt.NDArray[np.float32], q_bias: npt.NDArray[np.float32], heads: int
+) -> npt.NDArray[np.float32]:
+    """Row-layout qkv (rows, 3 x heads x dh) as pipeline/_attend.c's
+    temakarta_qkv_heads_bf16 writes it: flat, 3 x heads blocks (q's heads, then k's, v's)
+    of head_rows(rows) rows of dh floats, q's `q_bias` (heads x dh) added, padding rows zero."""
+    rows, width = qkv.shape
+    dh = width // (3 * heads)
+    parts = qkv.reshape(rows, 3 * heads, dh).copy()
+    parts[:, :heads] += q_bias.reshape(heads, dh)
+    out = np.zeros((3 * heads, head_rows(rows), dh), dtype=np.float32)
+    out[:, :rows] = parts.transpose(1, 0, 2)
+    return out.reshape(-1)
 
 
 def _panels(weight: Any, precision: str = "float32") -> Any:

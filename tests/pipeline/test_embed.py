@@ -768,23 +768,60 @@ def test_bfloat16_engine_does_not_grow_with_each_new_batch_shape(built_model_dir
 
 @pytest.mark.skipif(not BF16_KERNEL, reason="the 16-lane attention serves the bf16 engine")
 def test_the_16_lane_attention_agrees_with_the_8_lane_one() -> None:
-    # The bf16 engine's attention (AVX-512, blocks of 16 keys) against the float32 engine's
-    # (AVX2, blocks of 8): lengths on both sides of every block edge, several head sizes.
-    from pipeline.embed import _c_attention_library
+    # The bf16 engine's attention (AVX-512, blocks of 16 keys, on the qkv product in head
+    # layout) against the float32 engine's (AVX2, blocks of 8, on rows): lengths on both
+    # sides of every block edge, several head sizes.
+    from pipeline.embed import _c_attention_library, head_layout, head_rows
 
     lib = _c_attention_library()
     rng = np.random.default_rng(0)
     lengths = np.array([1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 100], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    ends = (starts.ctypes.data, lengths.ctypes.data, len(lengths))
     for heads, dh in [(12, 32), (1, 16), (2, 48), (1, 128)]:
         qkv = (rng.normal(size=(int(lengths.sum()), 3 * heads * dh)) * 2).astype(np.float32)
         bias = rng.normal(size=3 * heads * dh).astype(np.float32)
+        heads_qkv = head_layout(qkv, bias[: heads * dh], heads)
+        rows = head_rows(len(qkv))
         outs = []
-        for kernel in (lib.temakarta_attend_f32, lib.temakarta_attend_f32x16):
+        for kernel, shape in (
+            (lib.temakarta_attend_f32, (qkv, heads, dh)),
+            (lib.temakarta_attend_f32x16, (heads_qkv, heads, dh, rows)),
+        ):
             out = np.full((len(qkv), heads * dh), np.nan, dtype=np.float32)
-            pointers = (qkv.ctypes.data, bias.ctypes.data, out.ctypes.data)
-            ends = (starts.ctypes.data, lengths.ctypes.data, len(lengths))
-            assert kernel(*pointers, heads, dh, *ends) == 0
+            assert (
+                kernel(shape[0].ctypes.data, bias.ctypes.data, out.ctypes.data, *shape[1:], *ends)
+                == 0
+            )
             outs.append(out)
         np.testing.assert_allclose(outs[1], outs[0], rtol=0, atol=5e-6)
-    assert lib.temakarta_attend_f32x16(*pointers, 1, 24, *ends) == -1  # head size of 8 x 3
+    pointers = (heads_qkv.ctypes.data, bias.ctypes.data, outs[1].ctypes.data)
+    assert lib.temakarta_attend_f32x16(*pointers, 1, 24, rows, *ends) == -1  # head size 8 x 3
+
+
+@pytest.mark.skipif(not BF16_KERNEL, reason="the head layout serves the bf16 engine")
+def test_the_qkv_product_in_head_layout_is_the_row_products_rearranged() -> None:
+    # The same sums, bit for bit, in head blocks, q's bias added: row counts around a tile
+    # of 6 rows and a block of 96; shapes the kernel does not take are refused.
+    import torch
+
+    from pipeline.embed import _STORE, _c_attention_library, _panels, head_layout, head_rows
+
+    lib = _c_attention_library()
+    torch.manual_seed(3)
+    heads, dh = 12, 32
+    weight, bias = torch.randn(3 * heads * dh, 384) / 384**0.5, torch.randn(3 * heads * dh)
+    panels = _panels(weight, "bfloat16")
+    for rows in (1, 5, 6, 7, 96, 101):
+        a = torch.randn(rows, 384)
+        by_rows = torch.empty(rows, 3 * heads * dh)
+        assert _c_linear(a, weight, by_rows, _STORE, bias, precision="bfloat16") == 0
+        expected = head_layout(by_rows.numpy(), bias[: heads * dh].numpy(), heads)
+        ours = torch.full((head_rows(rows) * 3 * heads * dh,), float("nan"))
+        pointers = (a.data_ptr(), panels.data_ptr(), ours.data_ptr(), rows, 384)
+        assert lib.temakarta_qkv_heads_bf16(*pointers, len(bias), bias.data_ptr(), dh) == 0
+        blocks, expected_blocks = (
+            t.reshape(3 * heads, head_rows(rows), dh)[:, :rows] for t in (ours.numpy(), expected)
+        )
+        assert np.array_equal(blocks, expected_blocks), rows
+    assert lib.temakarta_qkv_heads_bf16(*pointers, len(bias), bias.data_ptr(), 24) == -1

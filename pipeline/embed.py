@@ -709,11 +709,14 @@ class _PackedBert:
             if fused:
                 attended = x.new_empty(x.shape)
                 attended[rows:].zero_()
-                qkv_out, up_out = (
-                    x.new_empty((x.shape[0], len(self._layers[0][b]))) for b in ("qkv_b", "up_b")
+                up_out = x.new_empty((x.shape[0], len(self._layers[0]["up_b"])))
+                # the 16-lane attention takes the qkv product in head layout (`head_layout`)
+                qkv_shape = (
+                    (head_rows(rows) * 3 * d,)
+                    if self._wide
+                    else (x.shape[0], len(self._layers[0]["qkv_b"]))
                 )
-                if self._wide:  # the qkv product in head layout (`head_layout`)
-                    qkv_out = x.new_empty((head_rows(rows) * 3 * d,))
+                qkv_out = x.new_empty(qkv_shape)
             for layer in self._layers:
                 if fused:  # x is this layer's own: its rows take the residual sums in place
                     self._c_attention(x, layer, qkv_out, attended, starts, lengths)

@@ -185,8 +185,8 @@ TK_TARGET_AVX2 static inline __attribute__((always_inline)) void tk_heads_qv(
 }
 
 /* Share h of `heads` of the rows of sequence s + 1 (`width` floats each) into the cache, while
- * head h of sequence s runs; nothing after the last (16 lanes, a scratch loop: 52 -> 61-64
- * GFLOP/s). */
+ * head h of sequence s runs; nothing after the last (the row-layout 16-lane kernel this served
+ * too, a scratch loop: 52 -> 61-64 GFLOP/s). */
 static inline void tk_prefetch_next(const float *qkv, int64_t width, const int64_t *starts,
                                     const int64_t *lengths, int64_t nseq, int64_t s, int64_t h,
                                     int64_t heads) {
@@ -764,13 +764,13 @@ TB_TARGET static inline __attribute__((always_inline)) int tb_linear(
         }
         for (int64_t j = 0; j < n; j += TB_NR) {
             const uint16_t *panel = packed + j * k;
+            int64_t off[4] = {0, 16, 32, 48}; /* where the panel's 4 vectors go from a row's */
+            for (int h = 0; dh && h < 4; h++)
+                off[h] = (j + 16 * h) / dh * mp * dh + (j + 16 * h) % dh;
             for (int64_t i = i0; i < i1; i += TK_MR) {
                 const uint32_t *tile = tiles + (i - i0) * kp;
                 float *cr[TK_MR];
-                int64_t off[4] = {0, 16, 32, 48};
                 if (dh) { /* head layout: the tile's last rows are the blocks' padding rows */
-                    for (int h = 0; h < 4; h++)
-                        off[h] = (j + 16 * h) / dh * mp * dh + (j + 16 * h) % dh;
                     for (int r = 0; r < TK_MR; r++) cr[r] = c + (i + r) * dh;
                     if (j < d) tb_tile(tile, panel, kp, cr, off, TK_BIAS, bias + j, sums);
                     else tb_tile(tile, panel, kp, cr, off, TK_STORE, bias, sums);
